@@ -1,0 +1,63 @@
+/**
+ * The authorizer contract: how a session checks passwords, finds a user's home
+ * and asks whether an action on a path is permitted.
+ *
+ * @module
+ */
+
+/** Raised by {@linkcode Authorizer.validateAuthentication} when the credentials are wrong. */
+export class AuthenticationFailed extends Error {
+  override name = "AuthenticationFailed";
+}
+
+/** Raised when a user table is misconfigured (duplicate user, unknown permission, ...). */
+export class AuthorizerError extends Error {
+  override name = "AuthorizerError";
+}
+
+/**
+ * The permission letters, as pyftplib defines them.
+ *
+ * Read: `e` change directory, `l` list, `r` retrieve.
+ * Write: `a` append, `d` delete, `f` rename, `m` make directory, `w` store,
+ * `M` change mode (SITE CHMOD), `T` change modification time (MFMT).
+ */
+export const PERMISSION_LETTERS = "elradfmwMT";
+
+/** The letters that grant a write of some kind. */
+export const WRITE_PERMISSIONS = "adfmwMT";
+
+/** One permission letter. */
+export type Permission = "e" | "l" | "r" | "a" | "d" | "f" | "m" | "w" | "M" | "T";
+
+/**
+ * What a session asks of its users' database. Every method may be async, so a slow
+ * password hash or a remote user store never stalls other sessions.
+ */
+export interface Authorizer {
+  /** Resolves when `password` is right for `username`; throws {@linkcode AuthenticationFailed} otherwise. */
+  validateAuthentication(username: string, password: string): Promise<void>;
+  /** The real directory the user is jailed in. */
+  getHomeDir(username: string): Promise<string>;
+  /** Whether the user may do `perm` on the real path `path` (or anywhere, without one). */
+  hasPerm(username: string, perm: Permission, path?: string): Promise<boolean>;
+  /** The user's permission letters for their home. */
+  getPerms(username: string): Promise<string>;
+  /** The 230 text sent after a successful login. */
+  getMsgLogin(username: string): Promise<string>;
+  /** The 221 text sent on QUIT. */
+  getMsgQuit(username: string): Promise<string>;
+  /** Called before the filesystem is touched on the user's behalf. */
+  impersonateUser(username: string, password: string): Promise<void>;
+  /** Called after the filesystem was touched on the user's behalf. */
+  terminateImpersonation(username: string): Promise<void>;
+}
+
+/** Throws {@linkcode AuthorizerError} unless every letter of `perm` is a known permission. */
+export function checkPermissionLetters(perm: string): void {
+  for (const letter of perm) {
+    if (!PERMISSION_LETTERS.includes(letter)) {
+      throw new AuthorizerError(`no such permission ${JSON.stringify(letter)}`);
+    }
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * {@linkcode DummyAuthorizer}: a table of virtual users kept in memory.
+ *
+ * @module
+ */
+
+import { createHash, timingSafeEqual } from "node:crypto";
+import { dirname, isAbsolute, resolve } from "node:path";
+import {
+  AuthenticationFailed,
+  type Authorizer,
+  AuthorizerError,
+  checkPermissionLetters,
+  type Permission,
+} from "./authorizer.ts";
+
+/** The user name that logs in without a password. */
+export const ANONYMOUS_USER = "anonymous";
+
+/** Options of {@linkcode DummyAuthorizer.addUser}. */
+export interface UserOptions {
+  /** Permission letters (default `"elr"`, read-only). */
+  perm?: string;
+  /** Text of the 230 reply (default `"Login successful."`). */
+  msgLogin?: string;
+  /** Text of the 221 reply (default `"Goodbye."`). */
+  msgQuit?: string;
+}
+
+interface PermOverride {
+  directory: string;
+  perm: string;
+  recursive: boolean;
+}
+
+interface UserRecord {
+  passwordDigest: Uint8Array | null;
+  home: string;
+  perm: string;
+  overrides: PermOverride[];
+  msgLogin: string;
+  msgQuit: string;
+}
+
+function digest(text: string): Uint8Array {
+  return createHash("sha256").update(text, "utf8").digest();
+}
+
+function isWithin(path: string, directory: string): boolean {
+  return path === directory ||
+    path.startsWith(directory.endsWith("/") ? directory : directory + "/");
+}
+
+function realDirectory(path: string): string {
+  let real: string;
+  try {
+    real = Deno.realPathSync(resolve(path));
+  } catch {
+    throw new AuthorizerError(`no such directory: ${path}`);
+  }
+  if (!Deno.statSync(real).isDirectory) throw new AuthorizerError(`not a directory: ${path}`);
+  return real;
+}
+
+/**
+ * Virtual users with clear-text passwords (compared in constant time), their homes,
+ * their permission letters and per-directory overrides. Subclass it and override
+ * {@linkcode DummyAuthorizer.validateAuthentication} to store hashes instead.
+ */
+export class DummyAuthorizer implements Authorizer {
+  /** The users, by name. */
+  protected readonly userTable: Map<string, UserRecord> = new Map();
+
+  /** Adds a user jailed in `homedir`; throws {@linkcode AuthorizerError} on a duplicate or a bad home. */
+  addUser(username: string, password: string, homedir: string, options: UserOptions = {}): void {
+    this.#add(username, digest(password), homedir, options);
+  }
+
+  /** Adds the anonymous user, who logs in with any password; read-only unless `perm` says otherwise. */
+  addAnonymous(homedir: string, options: UserOptions = {}): void {
+    this.#add(ANONYMOUS_USER, null, homedir, options);
+  }
+
+  #add(username: string, passwordDigest: Uint8Array | null, homedir: string, options: UserOptions) {
+    if (this.userTable.has(username)) throw new AuthorizerError(`user ${username} already exists`);
+    const perm = options.perm ?? "elr";
+    checkPermissionLetters(perm);
+    this.userTable.set(username, {
+      passwordDigest,
+      home: realDirectory(homedir),
+      perm,
+      overrides: [],
+      msgLogin: options.msgLogin ?? "Login successful.",
+      msgQuit: options.msgQuit ?? "Goodbye.",
+    });
+  }
+
+  /** Removes a user; unknown names are ignored. */
+  removeUser(username: string): void {
+    this.userTable.delete(username);
+  }
+
+  /** Whether `username` is in the table. */
+  hasUser(username: string): boolean {
+    return this.userTable.has(username);
+  }
+
+  /**
+   * Gives `username` the letters `perm` in `directory` (a real path inside their home):
+   * for the directory and the files directly in it, or for the whole tree when `recursive`.
+   */
+  overridePerm(username: string, directory: string, perm: string, recursive = false): void {
+    const user = this.#user(username);
+    checkPermissionLetters(perm);
+    const real = realDirectory(isAbsolute(directory) ? directory : resolve(user.home, directory));
+    if (!isWithin(real, user.home)) {
+      throw new AuthorizerError(`${directory} is outside the home of ${username}`);
+    }
+    user.overrides = user.overrides.filter((o) => o.directory !== real);
+    user.overrides.push({ directory: real, perm, recursive });
+    user.overrides.sort((a, b) => b.directory.length - a.directory.length);
+  }
+
+  #user(username: string): UserRecord {
+    const user = this.userTable.get(username);
+    if (!user) throw new AuthorizerError(`no such user: ${username}`);
+    return user;
+  }
+
+  /** Checks the password; any password is right for the anonymous user. */
+  validateAuthentication(username: string, password: string): Promise<void> {
+    const user = this.userTable.get(username);
+    // Hash even for unknown users, so timing does not tell which names exist.
+    const given = digest(password);
+    if (!user) return Promise.reject(new AuthenticationFailed("no such user"));
+    if (user.passwordDigest && !timingSafeEqual(given, user.passwordDigest)) {
+      return Promise.reject(new AuthenticationFailed("wrong password"));
+    }
+    return Promise.resolve();
+  }
+
+  /** The user's real home directory. */
+  getHomeDir(username: string): Promise<string> {
+    return Promise.resolve(this.#user(username).home);
+  }
+
+  /** The user's permission letters, without overrides. */
+  getPerms(username: string): Promise<string> {
+    return Promise.resolve(this.userTable.get(username)?.perm ?? "");
+  }
+
+  /** Whether `username` may do `perm` on the real `path`, overrides considered. */
+  async hasPerm(username: string, perm: Permission, path?: string): Promise<boolean> {
+    const user = this.userTable.get(username);
+    if (!user) return false;
+    if (path !== undefined) {
+      for (const override of user.overrides) {
+        if (!isWithin(path, override.directory)) continue;
+        if (override.recursive) return override.perm.includes(perm);
+        if (
+          path === override.directory || dirname(path) === override.directory && !await isDir(path)
+        ) {
+          return override.perm.includes(perm);
+        }
+      }
+    }
+    return user.perm.includes(perm);
+  }
+
+  /** The 230 text of `username`. */
+  getMsgLogin(username: string): Promise<string> {
+    return Promise.resolve(this.userTable.get(username)?.msgLogin ?? "Login successful.");
+  }
+
+  /** The 221 text of `username`. */
+  getMsgQuit(username: string): Promise<string> {
+    return Promise.resolve(this.userTable.get(username)?.msgQuit ?? "Goodbye.");
+  }
+
+  /** Does nothing: virtual users all act as the server's own system user. */
+  impersonateUser(_username: string, _password: string): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Does nothing: see {@linkcode DummyAuthorizer.impersonateUser}. */
+  terminateImpersonation(_username: string): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+async function isDir(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
+}

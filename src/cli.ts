@@ -1,0 +1,272 @@
+/**
+ * The `tsftpd` command line, with the flags of `python -m pyftplib` (1.5 and 2.x).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { DummyAuthorizer } from "./auth/dummy.ts";
+import { Logger } from "./log.ts";
+import { isIPv4 } from "./net.ts";
+import { FTPServer } from "./server.ts";
+import { VERSION } from "./version.ts";
+
+/** A bad flag or value (exit status 2), or a server that cannot start (1); the message is shown as is. */
+export class CliError extends Error {
+  override name = "CliError";
+  /** The process exit status. */
+  readonly exitCode: number;
+
+  constructor(message: string, exitCode = 2) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+/** What the command line asks for. */
+export interface CliConfig {
+  hostname: string;
+  port: number;
+  write: boolean;
+  directory: string;
+  natAddress: string | null;
+  passivePorts: { from: number; to: number } | null;
+  debug: boolean;
+  verbose: boolean;
+  username: string | null;
+  password: string | null;
+  timeout: number;
+  banner: string | null;
+  permitForeignAddresses: boolean;
+  permitPrivilegedPorts: boolean;
+  useLocaltime: boolean;
+  disableSendfile: boolean;
+  maxCons: number;
+  maxConsPerIp: number;
+  maxLoginAttempts: number;
+}
+
+/** The `--help` text. */
+export const USAGE = `Usage: tsftpd [options]
+
+Start a stand-alone FTP server sharing a directory (anonymous, read-only by default).
+
+Options:
+  -h, --help                   show this help and exit
+  -v, --version                print the version and exit
+  -i, --interface ADDRESS      listen on this address (default: all interfaces)
+  -p, --port PORT              listen on this port (default: 2121)
+  -w, --write                  grant write access (to the anonymous user too)
+  -d, --directory DIR          the directory to share (default: the current one)
+  -n, --nat-address ADDRESS    the NAT address announced in PASV replies
+  -r, --range FROM-TO          the range of ports for passive connections
+  -D, --debug                  log every command and reply (passwords masked)
+  -V, --verbose                log the whole configuration at start-up
+  -u, --username USER          a user to log in as, instead of anonymous (needs -P)
+  -P, --password PASSWORD      that user's password
+      --timeout SECONDS        idle time before a client is disconnected (default: 300)
+      --banner TEXT            the greeting sent to clients
+      --permit-foreign-addresses  allow FXP: data connections to other hosts
+      --permit-privileged-ports   allow PORT to ports below 1024
+      --use-localtime          show local times in listings instead of GMT
+      --disable-sendfile       accepted for compatibility; transfers always stream natively
+      --max-cons N             most simultaneous connections (default: 512; 0: no limit)
+      --max-cons-per-ip N      most connections from one address (default: 0, no limit)
+      --max-login-attempts N   failed logins before disconnecting (default: 3)
+      --concurrency MODEL      async (the only model available yet)
+`;
+
+function integer(name: string, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new CliError(
+      `${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(value)}`,
+    );
+  }
+  return Number(value);
+}
+
+function portRange(value: string): { from: number; to: number } {
+  const match = /^(\d+)-(\d+)$/.exec(value);
+  if (!match) {
+    throw new CliError(
+      `--range must look like FROM-TO (e.g. 60000-65535), not ${JSON.stringify(value)}`,
+    );
+  }
+  const from = integer("--range start", match[1], 1, 65535);
+  const to = integer("--range end", match[2], 1, 65535);
+  if (from > to) throw new CliError(`--range start (${from}) is above its end (${to})`);
+  return { from, to };
+}
+
+/**
+ * Parses the arguments. Returns `"help"` or `"version"` for those flags; throws
+ * {@linkcode CliError} on anything it cannot accept.
+ */
+export function parseCli(args: string[]): CliConfig | "help" | "version" {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "v" },
+        interface: { type: "string", short: "i" },
+        port: { type: "string", short: "p" },
+        write: { type: "boolean", short: "w" },
+        directory: { type: "string", short: "d" },
+        "nat-address": { type: "string", short: "n" },
+        range: { type: "string", short: "r" },
+        debug: { type: "boolean", short: "D" },
+        verbose: { type: "boolean", short: "V" },
+        username: { type: "string", short: "u" },
+        password: { type: "string", short: "P" },
+        timeout: { type: "string" },
+        banner: { type: "string" },
+        "permit-foreign-addresses": { type: "boolean" },
+        "permit-privileged-ports": { type: "boolean" },
+        "use-localtime": { type: "boolean" },
+        "disable-sendfile": { type: "boolean" },
+        "max-cons": { type: "string" },
+        "max-cons-per-ip": { type: "string" },
+        "max-login-attempts": { type: "string" },
+        concurrency: { type: "string" },
+      },
+    }));
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+  if (values.help) return "help";
+  if (values.version) return "version";
+  const concurrency = values.concurrency ?? "async";
+  if (concurrency !== "async") {
+    if (concurrency === "multi-thread" || concurrency === "multi-proc") {
+      throw new CliError(`--concurrency ${concurrency} is not available yet; only async is`);
+    }
+    throw new CliError(
+      `--concurrency must be async, multi-thread or multi-proc, not ${JSON.stringify(concurrency)}`,
+    );
+  }
+  if (values.username !== undefined && values.password === undefined) {
+    throw new CliError("-u/--username needs -P/--password");
+  }
+  if (values.password !== undefined && values.username === undefined) {
+    throw new CliError("-P/--password needs -u/--username");
+  }
+  const nat = values["nat-address"] ?? null;
+  if (nat !== null && !isIPv4(nat)) {
+    throw new CliError(`--nat-address must be an IPv4 address, not ${JSON.stringify(nat)}`);
+  }
+  return {
+    hostname: values.interface || "0.0.0.0",
+    port: integer("--port", values.port ?? "2121", 0, 65535),
+    write: values.write ?? false,
+    directory: values.directory ?? Deno.cwd(),
+    natAddress: nat,
+    passivePorts: values.range ? portRange(values.range) : null,
+    debug: values.debug ?? false,
+    verbose: values.verbose ?? false,
+    username: values.username ?? null,
+    password: values.password ?? null,
+    timeout: integer("--timeout", values.timeout ?? "300", 1, 86400 * 365),
+    banner: values.banner ?? null,
+    permitForeignAddresses: values["permit-foreign-addresses"] ?? false,
+    permitPrivilegedPorts: values["permit-privileged-ports"] ?? false,
+    useLocaltime: values["use-localtime"] ?? false,
+    disableSendfile: values["disable-sendfile"] ?? false,
+    maxCons: integer("--max-cons", values["max-cons"] ?? "512", 0, 1_000_000),
+    maxConsPerIp: integer("--max-cons-per-ip", values["max-cons-per-ip"] ?? "0", 0, 1_000_000),
+    maxLoginAttempts: integer("--max-login-attempts", values["max-login-attempts"] ?? "3", 1, 1000),
+  };
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+function sharedDirectory(path: string): string {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch (error) {
+    const reason = (error as Error).message.replace(/ \(os error \d+\).*/, "");
+    throw new CliError(`cannot share ${path}: ${reason}`, 1);
+  }
+  if (!info.isDirectory) throw new CliError(`cannot share ${path}: not a directory`, 1);
+  return path;
+}
+
+/** Builds the server that `config` describes; throws {@linkcode CliError} when it cannot. */
+export function createServer(config: CliConfig, logger: Logger): FTPServer {
+  const directory = sharedDirectory(config.directory);
+  const perm = config.write ? "elradfmwMT" : "elr";
+  const authorizer = new DummyAuthorizer();
+  if (config.username !== null) {
+    authorizer.addUser(config.username, config.password ?? "", directory, { perm });
+  } else {
+    authorizer.addAnonymous(directory, { perm });
+    if (config.write) logger.warning("write permissions assigned to anonymous user.");
+  }
+  try {
+    return new FTPServer({
+      hostname: config.hostname,
+      port: config.port,
+      authorizer,
+      logger,
+      verbose: config.verbose,
+      timeout: config.timeout,
+      ...(config.banner !== null && { banner: config.banner }),
+      masqueradeAddress: config.natAddress,
+      passivePorts: config.passivePorts && range(config.passivePorts.from, config.passivePorts.to),
+      permitForeignAddresses: config.permitForeignAddresses,
+      permitPrivilegedPorts: config.permitPrivilegedPorts,
+      useGmtTimes: !config.useLocaltime,
+      useSendfile: !config.disableSendfile,
+      maxCons: config.maxCons,
+      maxConsPerIp: config.maxConsPerIp,
+      maxLoginAttempts: config.maxLoginAttempts,
+    });
+  } catch (error) {
+    throw new CliError(
+      `cannot listen on ${config.hostname}:${config.port}: ${listenFailure(error)}`,
+      1,
+    );
+  }
+}
+
+function listenFailure(error: unknown): string {
+  if (error instanceof Deno.errors.AddrInUse) return "address already in use";
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return "permission denied (ports below 1024 need privileges)";
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) return "no such local address";
+  return (error as Error).message;
+}
+
+/** Runs the command line; resolves to the process exit status once the server stops. */
+export async function main(args: string[]): Promise<number> {
+  let server: FTPServer;
+  try {
+    const config = parseCli(args);
+    if (config === "help") {
+      console.log(USAGE);
+      return 0;
+    }
+    if (config === "version") {
+      console.log(`tsftpd ${VERSION}`);
+      return 0;
+    }
+    server = createServer(config, new Logger({ level: config.debug ? "debug" : "info" }));
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    console.error(`tsftpd: ${error.message}`);
+    if (error.exitCode === 2) console.error("Try 'tsftpd --help' for more information.");
+    return error.exitCode;
+  }
+  const stop = () => server.closeAll();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop);
+  await server.serve();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(signal, stop);
+  return 0;
+}

@@ -1,0 +1,210 @@
+/**
+ * {@linkcode DTPHandler}: one transfer over an open data connection (pyftplib's
+ * DTPHandler and ThrottledDTPHandler in one).
+ *
+ * @module
+ */
+
+import { type Reader, type Transport, writeAll, type Writer } from "../transport.ts";
+import type { ChunkConverter } from "./ascii.ts";
+
+/** Options of a data transfer. */
+export interface DTPOptions {
+  /** Seconds a transfer may stall with no progress before it is aborted (default 300). */
+  timeout: number;
+  /** Bytes read per chunk (default 256 KiB); larger is faster, smaller uses less memory per transfer. */
+  bufferSize: number;
+  /** Most bytes received per second; 0 is no limit (ThrottledDTPHandler's `read_limit`). */
+  readLimit: number;
+  /** Most bytes sent per second; 0 is no limit (ThrottledDTPHandler's `write_limit`). */
+  writeLimit: number;
+}
+
+/** The defaults of {@linkcode DTPOptions}. */
+export const DEFAULT_DTP_OPTIONS: DTPOptions = {
+  timeout: 300,
+  bufferSize: 256 * 1024,
+  readLimit: 0,
+  writeLimit: 0,
+};
+
+/** Why a transfer stopped before its end. */
+export type TransferFailure =
+  /** The client sent ABOR, or the session ended. */
+  | "aborted"
+  /** No progress for {@linkcode DTPOptions.timeout} seconds. */
+  | "timeout"
+  /** The data connection failed (reset, broken pipe). */
+  | "connection"
+  /** Reading or writing the local file failed. */
+  | "file";
+
+/** A transfer that did not finish; `cause` is the underlying error, if any. */
+export class TransferError extends Error {
+  override name = "TransferError";
+  /** Why it stopped. */
+  readonly failure: TransferFailure;
+
+  constructor(failure: TransferFailure, cause?: unknown) {
+    super(`transfer ${failure}`, { cause });
+    this.failure = failure;
+  }
+}
+
+/**
+ * Moves the bytes of one transfer between a data connection and a local file (or
+ * generated listing), counting them, converting line endings in TYPE A, keeping to
+ * the rate limits, and aborting on ABOR or when the transfer stalls.
+ */
+export class DTPHandler {
+  /** The data connection. */
+  readonly conn: Transport;
+  /** Bytes moved over the data connection so far. */
+  bytes = 0;
+  /** When the transfer started, from `performance.now()`. */
+  readonly startedAt: number = performance.now();
+  readonly #options: DTPOptions;
+  #failure: TransferFailure | null = null;
+  #lastProgress = this.startedAt;
+  #watchdog: ReturnType<typeof setTimeout> | undefined;
+  #wake: (() => void) | null = null;
+
+  constructor(conn: Transport, options: DTPOptions) {
+    this.conn = conn;
+    this.#options = options;
+  }
+
+  /** Seconds since the transfer started. */
+  get seconds(): number {
+    return (performance.now() - this.startedAt) / 1000;
+  }
+
+  /** Stops the transfer: the pending read or write fails and the data connection closes. */
+  abort(failure: TransferFailure = "aborted"): void {
+    if (this.#failure) return;
+    this.#failure = failure;
+    this.#wake?.();
+    this.#close();
+  }
+
+  /** Sends a file (or any reader) to the client, converting it with `convert` if given. */
+  async sendFile(source: Reader, convert?: ChunkConverter): Promise<void> {
+    const buffer = new Uint8Array(this.#options.bufferSize);
+    await this.#run(async () => {
+      while (true) {
+        const n = await this.#fileStep(() => source.read(buffer));
+        if (n === null) break;
+        const chunk = buffer.subarray(0, n);
+        await this.#send(convert ? convert(chunk) : chunk);
+      }
+    });
+  }
+
+  /** Sends generated chunks (a listing) to the client. */
+  async sendChunks(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    await this.#run(async () => {
+      for await (const chunk of this.#fileIterable(chunks)) await this.#send(chunk);
+    });
+  }
+
+  /** Receives the client's bytes into `sink` until the client closes the data connection. */
+  async receiveFile(
+    sink: Writer,
+    convert?: ChunkConverter & { flush(): Uint8Array },
+  ): Promise<void> {
+    const buffer = new Uint8Array(this.#options.bufferSize);
+    await this.#run(async () => {
+      while (true) {
+        const n = await this.#connStep(() => this.conn.read(buffer));
+        if (n === null) break;
+        this.#progress(n);
+        const chunk = buffer.subarray(0, n);
+        await this.#fileStep(() => writeAll(sink, convert ? convert(chunk) : chunk));
+        await this.#throttle(this.#options.readLimit);
+      }
+      if (convert) await this.#fileStep(() => writeAll(sink, convert.flush()));
+    });
+  }
+
+  async #send(chunk: Uint8Array): Promise<void> {
+    await this.#connStep(() => writeAll(this.conn, chunk));
+    this.#progress(chunk.length);
+    await this.#throttle(this.#options.writeLimit);
+  }
+
+  async #run(body: () => Promise<void>): Promise<void> {
+    this.#armWatchdog(this.#options.timeout * 1000);
+    try {
+      await body();
+      if (this.#failure) throw new TransferError(this.#failure);
+    } finally {
+      clearTimeout(this.#watchdog);
+      this.#close();
+    }
+  }
+
+  #close(): void {
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  #progress(n: number): void {
+    this.bytes += n;
+    this.#lastProgress = performance.now();
+  }
+
+  async #connStep<T>(step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (error) {
+      throw new TransferError(this.#failure ?? "connection", error);
+    }
+  }
+
+  async #fileStep<T>(step: () => Promise<T>): Promise<T> {
+    if (this.#failure) throw new TransferError(this.#failure);
+    try {
+      return await step();
+    } catch (error) {
+      throw new TransferError(this.#failure ?? "file", error);
+    }
+  }
+
+  async *#fileIterable(chunks: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+    const iterator = chunks[Symbol.asyncIterator]();
+    while (true) {
+      const next = await this.#fileStep(() => iterator.next());
+      if (next.done) return;
+      yield next.value;
+    }
+  }
+
+  #armWatchdog(delayMs: number): void {
+    this.#watchdog = setTimeout(() => {
+      const idle = performance.now() - this.#lastProgress;
+      const limit = this.#options.timeout * 1000;
+      if (idle >= limit) this.abort("timeout");
+      else this.#armWatchdog(limit - idle);
+    }, delayMs);
+  }
+
+  /** Sleeps as long as it takes to bring the average rate down to `limit` bytes per second. */
+  async #throttle(limit: number): Promise<void> {
+    if (limit <= 0) return;
+    const ahead = this.bytes / limit * 1000 - (performance.now() - this.startedAt);
+    if (ahead <= 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ahead);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    });
+    this.#wake = null;
+    if (this.#failure) throw new TransferError(this.#failure);
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Directory listings: `ls -l` lines for LIST and STAT, bare names for NLST.
+ *
+ * @module
+ */
+
+import { posix } from "node:path";
+import type { AbstractedFS } from "./abstracted_fs.ts";
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const SIX_MONTHS_MS = 180 * 24 * 3600 * 1000;
+
+function pad2(n: number): string {
+  return n < 10 ? "0" + n : String(n);
+}
+
+function typeLetter(info: Deno.FileInfo): string {
+  if (info.isSymlink) return "l";
+  if (info.isDirectory) return "d";
+  if (info.isCharDevice) return "c";
+  if (info.isBlockDevice) return "b";
+  if (info.isFifo) return "p";
+  if (info.isSocket) return "s";
+  return "-";
+}
+
+/** The `drwxr-xr-x` column for a file, special bits (setuid, setgid, sticky) included. */
+export function formatMode(info: Deno.FileInfo): string {
+  const mode = info.mode ?? 0;
+  const bit = (mask: number, letter: string) => (mode & mask ? letter : "-");
+  const special = (exec: number, flag: number, on: string) => {
+    if (!(mode & flag)) return bit(exec, "x");
+    return mode & exec ? on : on.toUpperCase();
+  };
+  return typeLetter(info) +
+    bit(0o400, "r") + bit(0o200, "w") + special(0o100, 0o4000, "s") +
+    bit(0o040, "r") + bit(0o020, "w") + special(0o010, 0o2000, "s") +
+    bit(0o004, "r") + bit(0o002, "w") + special(0o001, 0o1000, "t");
+}
+
+/**
+ * The date column of `ls -l`: `Nov 25 12:03` within six months of `now`,
+ * `Nov 25  2025` otherwise; in GMT unless `useGmtTimes` is false.
+ */
+export function formatListTime(mtime: Date, now: Date, useGmtTimes: boolean): string {
+  const get = useGmtTimes
+    ? {
+      m: mtime.getUTCMonth(),
+      d: mtime.getUTCDate(),
+      y: mtime.getUTCFullYear(),
+      hh: mtime.getUTCHours(),
+      mm: mtime.getUTCMinutes(),
+    }
+    : {
+      m: mtime.getMonth(),
+      d: mtime.getDate(),
+      y: mtime.getFullYear(),
+      hh: mtime.getHours(),
+      mm: mtime.getMinutes(),
+    };
+  const head = `${MONTHS[get.m]} ${pad2(get.d)}`;
+  const recent = Math.abs(now.getTime() - mtime.getTime()) < SIX_MONTHS_MS;
+  return recent ? `${head} ${pad2(get.hh)}:${pad2(get.mm)}` : `${head}  ${get.y}`;
+}
+
+/** Options for {@linkcode formatListLine}. */
+export interface ListFormatOptions {
+  /** Report times in GMT (the default) rather than local time. */
+  useGmtTimes: boolean;
+  /** The time that "recent" is measured from. */
+  now: Date;
+}
+
+/** One `ls -l` line, without the line ending; `linkTarget` adds ` -> target` for symlinks. */
+export function formatListLine(
+  name: string,
+  info: Deno.FileInfo,
+  options: ListFormatOptions,
+  linkTarget?: string,
+): string {
+  const mtime = info.mtime
+    ? formatListTime(info.mtime, options.now, options.useGmtTimes)
+    : "Jan 01  1970";
+  const target = linkTarget === undefined ? "" : ` -> ${linkTarget}`;
+  return `${formatMode(info)} ${String(info.nlink ?? 1).padStart(3)} ` +
+    `${String(info.uid ?? 0).padEnd(8)} ${String(info.gid ?? 0).padEnd(8)} ` +
+    `${String(info.size).padStart(8)} ${mtime} ${name}${target}`;
+}
+
+/** One entry found while listing: its name and its lstat. */
+export interface ListEntry {
+  /** The entry's base name. */
+  name: string;
+  /** Its real path. */
+  path: string;
+  /** Its lstat. */
+  info: Deno.FileInfo;
+}
+
+/**
+ * The entries of a real path: the directory's children, or the path itself when it
+ * is not a directory. Entries that vanish or cannot be stat'ed while listing are
+ * skipped, so one odd file never aborts a listing.
+ */
+export async function* listEntries(fs: AbstractedFS, path: string): AsyncIterable<ListEntry> {
+  const info = await fs.stat(path);
+  if (!info.isDirectory) {
+    yield { name: posix.basename(path), path, info: await fs.lstat(path) };
+    return;
+  }
+  for await (const name of fs.listdir(path)) {
+    const child = posix.join(path, name);
+    const childInfo = await fs.lstat(child).catch(() => null);
+    if (childInfo) yield { name, path: child, info: childInfo };
+  }
+}
+
+/** `ls -l` lines for each entry, symlink targets resolved. */
+export async function* listLines(
+  fs: AbstractedFS,
+  entries: AsyncIterable<ListEntry>,
+  options: ListFormatOptions,
+): AsyncIterable<string> {
+  for await (const entry of entries) {
+    const target = entry.info.isSymlink ? await fs.readlink(entry.path).catch(() => "") : undefined;
+    yield formatListLine(entry.name, entry.info, options, target);
+  }
+}
+
+const LISTING_CHUNK = 64 * 1024;
+
+/** Joins lines with CRLF into chunks of about 64 KiB, for sending over a data connection. */
+export async function* encodeLines(lines: AsyncIterable<string>): AsyncIterable<Uint8Array> {
+  const encoder = new TextEncoder();
+  let batch = "";
+  for await (const line of lines) {
+    batch += line + "\r\n";
+    if (batch.length >= LISTING_CHUNK) {
+      yield encoder.encode(batch);
+      batch = "";
+    }
+  }
+  if (batch) yield encoder.encode(batch);
+}

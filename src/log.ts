@@ -1,0 +1,74 @@
+/**
+ * Log lines in pyftplib's format: `[I 2026-11-25 12:03:44] message`.
+ *
+ * @module
+ */
+
+/** Severity of a log line, lowest first. */
+export type LogLevel = "debug" | "info" | "warning" | "error";
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warning: 30, error: 40 };
+const LETTER: Record<LogLevel, string> = { debug: "D", info: "I", warning: "W", error: "E" };
+
+/** Where finished log lines go; the default writes them to stderr. */
+export type LogSink = (line: string) => void;
+
+const encoder = new TextEncoder();
+
+/** Writes a line, newline included, to stderr. */
+export const stderrSink: LogSink = (line) => {
+  Deno.stderr.writeSync(encoder.encode(line + "\n"));
+};
+
+function pad(n: number): string {
+  return n < 10 ? "0" + n : String(n);
+}
+
+/** Formats a date as `YYYY-MM-DD HH:MM:SS` in local time, as pyftplib's log does. */
+export function formatLogTime(date: Date): string {
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
+    `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
+/** A leveled logger; lines below `level` are dropped before they are formatted. */
+export class Logger {
+  /** The lowest level written. */
+  level: LogLevel;
+  readonly #sink: LogSink;
+
+  constructor(options: { level?: LogLevel; sink?: LogSink } = {}) {
+    this.level = options.level ?? "info";
+    this.#sink = options.sink ?? stderrSink;
+  }
+
+  /** Whether lines of `level` are written. */
+  enabled(level: LogLevel): boolean {
+    return RANK[level] >= RANK[this.level];
+  }
+
+  /** Writes `message` at `level`. */
+  log(level: LogLevel, message: string): void {
+    if (!this.enabled(level)) return;
+    this.#sink(`[${LETTER[level]} ${formatLogTime(new Date())}] ${message}`);
+  }
+
+  /** Writes a debug line. */
+  debug(message: string): void {
+    this.log("debug", message);
+  }
+
+  /** Writes an info line. */
+  info(message: string): void {
+    this.log("info", message);
+  }
+
+  /** Writes a warning line. */
+  warning(message: string): void {
+    this.log("warning", message);
+  }
+
+  /** Writes an error line. */
+  error(message: string): void {
+    this.log("error", message);
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * {@linkcode FTPServer}: the listening socket, the accept loop and the connection
+ * limits (pyftplib's `FTPServer`).
+ *
+ * @module
+ */
+
+import { Logger } from "./log.ts";
+import { normalizeIp } from "./net.ts";
+import { type FTPHandlerOptions, type HandlerConfig, resolveHandlerOptions } from "./options.ts";
+import { formatReply, FTPHandler, type SessionHost } from "./session.ts";
+import { writeAll } from "./transport.ts";
+
+/** A session class: {@linkcode FTPHandler} or a subclass of it. */
+export type FTPHandlerClass = new (conn: Deno.Conn, host: SessionHost) => FTPHandler;
+
+/** Options of {@linkcode FTPServer}: where to listen, the limits, and every session option. */
+export interface FTPServerOptions extends FTPHandlerOptions {
+  /** The address to listen on (default `"0.0.0.0"`, every IPv4 interface). */
+  hostname?: string;
+  /** The port to listen on (default 21; 0 picks a free one). */
+  port?: number;
+  /** A listener to serve instead of opening one. */
+  listener?: Deno.TcpListener;
+  /** Most simultaneous connections (default 512; 0 is no limit). */
+  maxCons?: number;
+  /** Most simultaneous connections from one IP address (default 0, no limit). */
+  maxConsPerIp?: number;
+  /** The session class (default {@linkcode FTPHandler}). */
+  handler?: FTPHandlerClass;
+  /** Where log lines go (default: info and above to stderr). */
+  logger?: Logger;
+  /** Log the whole configuration at start-up at info level, not only at debug (the CLI's `-V`). */
+  verbose?: boolean;
+}
+
+const encoder = new TextEncoder();
+
+/** How long to pause accepting after a failed accept (out of file descriptors, ...). */
+const ACCEPT_RETRY_MS = 100;
+
+/**
+ * Listens for FTP clients and runs a session for each. The socket is bound when the
+ * server is constructed, so `addr` is known at once; {@linkcode serve} runs until
+ * {@linkcode close} or {@linkcode closeAll}.
+ *
+ * ```ts
+ * const authorizer = new DummyAuthorizer();
+ * authorizer.addUser("user", "12345", ".", { perm: "elradfmwMT" });
+ * await using server = new FTPServer({ port: 2121, authorizer });
+ * await server.serve();
+ * ```
+ */
+export class FTPServer implements SessionHost {
+  /** The settings every session shares. */
+  readonly config: HandlerConfig;
+  /** Where log lines go. */
+  readonly logger: Logger;
+  /** Most simultaneous connections; 0 is no limit. */
+  maxCons: number;
+  /** Most simultaneous connections per IP address; 0 is no limit. */
+  maxConsPerIp: number;
+  readonly #listener: Deno.TcpListener;
+  readonly #handler: FTPHandlerClass;
+  readonly #sessions = new Set<FTPHandler>();
+  readonly #tasks = new Set<Promise<void>>();
+  readonly #perIp = new Map<string, number>();
+  readonly #verbose: boolean;
+  #serving: Promise<void> | null = null;
+  #closed = false;
+
+  /** Binds the listening socket; throws `Deno.errors.AddrInUse` and the like at once. */
+  constructor(options: FTPServerOptions) {
+    this.config = resolveHandlerOptions(options);
+    this.logger = options.logger ?? new Logger();
+    this.maxCons = options.maxCons ?? 512;
+    this.maxConsPerIp = options.maxConsPerIp ?? 0;
+    this.#handler = options.handler ?? FTPHandler;
+    this.#verbose = options.verbose ?? false;
+    this.#listener = options.listener ??
+      Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port ?? 21 });
+  }
+
+  /** The address the server listens on. */
+  get addr(): Deno.NetAddr {
+    return this.#listener.addr;
+  }
+
+  /** How many clients are connected. */
+  get connections(): number {
+    return this.#sessions.size;
+  }
+
+  /** Accepts clients until the server is closed (pyftplib's `serve_forever`). */
+  serve(): Promise<void> {
+    this.#serving ??= this.#acceptLoop();
+    return this.#serving;
+  }
+
+  /** The same as {@linkcode serve}, by pyftplib's name. */
+  serveForever(): Promise<void> {
+    return this.serve();
+  }
+
+  /** Stops accepting clients; connected ones are served to the end. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#listener.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  /** Stops accepting, disconnects every client, and resolves once every session has ended. */
+  async closeAll(): Promise<void> {
+    this.close();
+    for (const session of this.#sessions) session.close();
+    await Promise.all([this.#serving, ...this.#tasks]);
+  }
+
+  /** Closes everything, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.closeAll();
+  }
+
+  #logStartup(): void {
+    const { config, logger } = this;
+    const ports = config.passivePorts;
+    logger.info(
+      `>>> starting FTP server on ${this.addr.hostname}:${this.addr.port}, pid=${Deno.pid} <<<`,
+    );
+    logger.info("concurrency model: async");
+    logger.info(`masquerade (NAT) address: ${config.masqueradeAddress ?? "None"}`);
+    logger.info(`passive ports: ${ports ? `${ports[0]}->${ports[ports.length - 1]}` : "None"}`);
+    const detail = this.#verbose ? "info" : "debug";
+    logger.log(detail, `runtime: Deno ${Deno.version.deno}`);
+    logger.log(detail, `authorizer: '${config.authorizer.constructor.name}'`);
+    logger.log(detail, `handler: '${this.#handler.name}'`);
+    logger.log(detail, `max connections: ${this.maxCons || "unlimited"}`);
+    logger.log(detail, `max connections per ip: ${this.maxConsPerIp || "unlimited"}`);
+    logger.log(detail, `timeout: ${config.timeout}`);
+    logger.log(detail, `banner: '${config.banner}'`);
+    logger.log(detail, `max login attempts: ${config.maxLoginAttempts}`);
+  }
+
+  async #acceptLoop(): Promise<void> {
+    this.#logStartup();
+    while (!this.#closed) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (this.#closed || error instanceof Deno.errors.BadResource) break;
+        this.logger.error(`accept failed: ${(error as Error).message}`);
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        continue;
+      }
+      if (this.config.tcpNoDelay) conn.setNoDelay(true);
+      this.#track(this.#admit(conn));
+    }
+    this.logger.info(">>> shutting down FTP server <<<");
+  }
+
+  #track(task: Promise<void>): void {
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task));
+  }
+
+  async #admit(conn: Deno.Conn): Promise<void> {
+    const ip = normalizeIp((conn.remoteAddr as Deno.NetAddr).hostname);
+    const refusal = this.#refusal(ip);
+    if (refusal) {
+      this.logger.info(`${ip}:${(conn.remoteAddr as Deno.NetAddr).port} refused: ${refusal}`);
+      await writeAll(conn, encoder.encode(formatReply(421, refusal))).catch(() => {});
+      conn.close();
+      return;
+    }
+    const session = new this.#handler(conn, this);
+    this.#sessions.add(session);
+    this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
+    try {
+      await session.handle();
+    } catch (error) {
+      this.logger.error(`session ${ip} failed: ${(error as Error)?.stack ?? error}`);
+      session.close();
+    } finally {
+      this.#sessions.delete(session);
+      const left = (this.#perIp.get(ip) ?? 1) - 1;
+      if (left > 0) this.#perIp.set(ip, left);
+      else this.#perIp.delete(ip);
+    }
+  }
+
+  #refusal(ip: string): string | null {
+    if (this.maxCons > 0 && this.#sessions.size >= this.maxCons) {
+      return "Too many connections. Service temporarily unavailable.";
+    }
+    if (this.maxConsPerIp > 0 && (this.#perIp.get(ip) ?? 0) >= this.maxConsPerIp) {
+      return "Too many connections from the same IP address.";
+    }
+    return null;
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * The byte stream a session or a transfer talks over, whatever carries it: a plain
+ * TCP connection today, a TLS connection tomorrow.
+ *
+ * @module
+ */
+
+/** Reads bytes into `p`; `null` at end of stream. */
+export interface Reader {
+  /** Reads up to `p.byteLength` bytes into `p` and returns how many, or `null` at the end. */
+  read(p: Uint8Array): Promise<number | null>;
+}
+
+/** Writes bytes; may write fewer than given. */
+export interface Writer {
+  /** Writes some of `p` and returns how many bytes were written. */
+  write(p: Uint8Array): Promise<number>;
+}
+
+/** A connected, two-way byte stream. `Deno.Conn` is one. */
+export interface Transport extends Reader, Writer {
+  /** Closes both directions at once; pending reads and writes fail. */
+  close(): void;
+}
+
+/** Writes all of `p`, however many calls it takes. */
+export async function writeAll(writer: Writer, p: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < p.byteLength) offset += await writer.write(p.subarray(offset));
+}

@@ -1,0 +1,208 @@
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
+import { FtpClient } from "./support/ftp_client.ts";
+import { PASSWORD, USER, waitFor, withServer } from "./support/server.ts";
+
+Deno.test("greeting, login, and a session through the navigation commands", async () => {
+  await withServer({ banner: "test server ready." }, async ({ port, home, logs }) => {
+    await Deno.mkdir(`${home}/dir`);
+    const client = await FtpClient.connect(port);
+    try {
+      assertEquals(client.greeting, {
+        code: 220,
+        text: "test server ready.",
+        lines: ["220 test server ready."],
+      });
+      assertEquals((await client.command("PWD")).code, 530);
+      assertEquals((await client.command(`USER ${USER}`)).code, 331);
+      assertEquals((await client.command(`PASS ${PASSWORD}`)).text, "Login successful.");
+      assertEquals((await client.command("PWD")).text, '"/" is the current directory.');
+      assertEquals((await client.command("CWD dir")).text, '"/dir" is the current directory.');
+      assertEquals((await client.command("XPWD")).text, '"/dir" is the current directory.');
+      assertEquals((await client.command("CDUP")).code, 250);
+      assertEquals((await client.command("XCWD /dir")).code, 250);
+      assertEquals((await client.command("XCUP")).code, 250);
+      assertEquals((await client.command("PWD")).text, '"/" is the current directory.');
+      assertEquals((await client.command("CWD nowhere")).code, 550);
+      assertEquals((await client.command("SYST")).text, "UNIX Type: L8");
+      assertEquals((await client.command("NOOP")).code, 200);
+      assertEquals((await client.command("noop")).code, 200, "verbs are case-insensitive");
+      assertEquals((await client.command("ALLO 100")).code, 202);
+      assertEquals((await client.command("MODE S")).code, 200);
+      assertEquals((await client.command("MODE B")).code, 504);
+      assertEquals((await client.command("MODE X")).code, 501);
+      assertEquals((await client.command("STRU F")).code, 200);
+      assertEquals((await client.command("STRU R")).code, 504);
+      assertEquals((await client.command("TYPE I")).text, "Type set to: Binary.");
+      assertEquals((await client.command("TYPE L 8")).text, "Type set to: Binary.");
+      assertEquals((await client.command("TYPE A N")).text, "Type set to: ASCII.");
+      assertEquals((await client.command("TYPE E")).code, 504);
+      assertEquals((await client.command("ACCT x")).code, 502);
+      assertEquals((await client.command("SMNT /x")).code, 502);
+      assertEquals((await client.command("FOO bar")).code, 500);
+      assertEquals((await client.command("QUIT")).text, "Goodbye.");
+      assert(await client.closedByServer());
+    } finally {
+      client.close();
+    }
+    await waitFor(() => logs.some((line) => line.includes("FTP session closed (disconnect).")));
+    assert(
+      logs.some((line) =>
+        /^\[I [\d-]+ [\d:]+\] 127\.0\.0\.1:\d+-\[user\] USER 'user' logged in\.$/.test(line)
+      ),
+    );
+    assert(logs.some((line) => line.includes("<- PASS ******")), "PASS is masked in the debug log");
+    assert(!logs.some((line) => line.includes(PASSWORD)), "the password never reaches the log");
+  });
+});
+
+Deno.test("file commands: MKD, RMD, DELE, RNFR/RNTO, SITE CHMOD, SITE HELP", async () => {
+  await withServer({}, async ({ port, home }) => {
+    await Deno.writeTextFile(`${home}/f.txt`, "x");
+    const client = await FtpClient.login(port);
+    try {
+      assertEquals(
+        (await client.command('MKD new "dir"')).text,
+        '"/new ""dir""" directory created.',
+      );
+      assertEquals((await client.command("XMKD other")).code, 257);
+      assertEquals((await client.command("MKD other")).code, 550, "exists");
+      assertEquals((await client.command("XRMD other")).code, 250);
+      assertEquals((await client.command("RMD f.txt")).code, 550, "RMD refuses a file");
+      assertEquals((await client.command("RMD /")).code, 550);
+      assertEquals((await client.command('DELE new "dir"')).code, 550, "DELE refuses a directory");
+      assertEquals((await client.command("RNTO x")).code, 503);
+      assertEquals((await client.command("RNFR missing")).code, 550);
+      assertEquals((await client.command("RNFR f.txt")).code, 350);
+      assertEquals((await client.command("RNTO g.txt")).code, 250);
+      assertEquals(await Deno.readTextFile(`${home}/g.txt`), "x");
+      assertEquals((await client.command("SITE CHMOD 600 g.txt")).code, 200);
+      assertEquals((await Deno.stat(`${home}/g.txt`)).mode! & 0o777, 0o600);
+      assertEquals((await client.command("SITE CHMOD 99 g.txt")).code, 501);
+      assertEquals((await client.command("SITE NOPE")).code, 500);
+      assertEquals((await client.command("SITE")).code, 501);
+      const siteHelp = await client.command("SITE HELP");
+      assertEquals(siteHelp.code, 214);
+      assertStringIncludes(siteHelp.text, "CHMOD");
+      assertEquals((await client.command("DELE g.txt")).code, 250);
+      assertEquals((await client.command("DELE g.txt")).code, 550);
+      assertEquals((await client.command('RMD new "dir"')).code, 250);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("HELP lists every command and explains one", async () => {
+  await withServer({}, async ({ port }) => {
+    const client = await FtpClient.connect(port);
+    try {
+      const help = await client.command("HELP");
+      assertEquals(help.code, 214);
+      for (const verb of ["ABOR", "APPE", "RETR", "STOU", "XRMD", "REIN"]) {
+        assertStringIncludes(help.text, verb);
+      }
+      assertMatch((await client.command("HELP retr")).text, /^Syntax: RETR/);
+      assertEquals((await client.command("HELP NOPE")).code, 501);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("USER/PASS: 331 for every name, delayed 530, disconnect after the last attempt", async () => {
+  await withServer({ maxLoginAttempts: 2, authFailedTimeout: 0.2 }, async ({ port, logs }) => {
+    const client = await FtpClient.connect(port);
+    try {
+      assertEquals((await client.command("PASS x")).code, 503, "PASS before USER");
+      assertEquals((await client.command("USER nobody")).code, 331);
+      const started = performance.now();
+      assertEquals((await client.command("PASS wrong")).code, 530);
+      assert(
+        performance.now() - started >= 150,
+        "a failed PASS is answered after authFailedTimeout",
+      );
+      assertEquals((await client.command("USER user")).code, 331);
+      const last = await client.command("PASS wrong");
+      assertEquals(last.code, 530);
+      assertStringIncludes(last.text, "Disconnecting");
+      assert(await client.closedByServer());
+    } finally {
+      client.close();
+    }
+    assert(logs.some((line) => line.includes("USER 'nobody' failed login.")));
+  });
+});
+
+Deno.test("anonymous login, second USER, REIN", async () => {
+  await withServer({}, async ({ port }) => {
+    const client = await FtpClient.connect(port);
+    try {
+      assertEquals((await client.command("USER anonymous")).code, 331);
+      assertEquals((await client.command("PASS guest@example.com")).code, 230);
+      assertEquals((await client.command("PASS again")).code, 503);
+      assertEquals((await client.command("MKD x")).code, 550, "anonymous is read-only");
+      assertEquals((await client.command("USER user")).code, 331, "USER again logs out");
+      assertEquals((await client.command("PWD")).code, 530);
+      assertEquals((await client.command("PASS 12345")).code, 230);
+      assertEquals((await client.command("REIN")).code, 220);
+      assertEquals((await client.command("PWD")).code, 530);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("event callbacks of a handler subclass are called", async () => {
+  const events: string[] = [];
+  const { FTPHandler } = await import("../src/session.ts");
+  class RecordingHandler extends FTPHandler {
+    override onConnect() {
+      events.push("connect");
+    }
+    override onLogin(username: string) {
+      events.push(`login ${username}`);
+    }
+    override onLoginFailed(username: string) {
+      events.push(`failed ${username}`);
+    }
+    override onLogout(username: string) {
+      events.push(`logout ${username}`);
+    }
+    override onFileReceived(file: string) {
+      events.push(`received ${file.split("/").pop()}`);
+    }
+    override onFileSent(file: string) {
+      events.push(`sent ${file.split("/").pop()}`);
+    }
+    override async onDisconnect() {
+      await Promise.resolve();
+      events.push("disconnect");
+    }
+  }
+  await withServer({ handler: RecordingHandler }, async ({ port }) => {
+    const client = await FtpClient.connect(port);
+    try {
+      await client.command("USER user");
+      await client.command("PASS bad");
+      await client.command("USER user");
+      await client.command("PASS 12345");
+      await client.command("TYPE I");
+      await client.store("a.bin", new Uint8Array([1, 2, 3]));
+      await client.retr("a.bin");
+      await client.command("QUIT");
+      await client.closedByServer();
+    } finally {
+      client.close();
+    }
+    await waitFor(() => events.includes("disconnect"));
+  });
+  assertEquals(events, [
+    "connect",
+    "failed user",
+    "login user",
+    "received a.bin",
+    "sent a.bin",
+    "logout user",
+    "disconnect",
+  ]);
+});

@@ -19,7 +19,7 @@ export const connectionCommands: Record<string, CommandSpec> = {
       if (!isIPv4(localIp)) return session.reply(425, "PASV can't be used over IPv6; use EPSV.");
       let port: number;
       try {
-        port = session.data.openPassive(localIp, config.passivePorts);
+        port = await session.data.openPassive(localIp, config.passivePorts);
       } catch (error) {
         if (!(error instanceof NoFreePassivePort)) throw error;
         session.log("warning", "PASV refused: every port of the passive range is in use.");

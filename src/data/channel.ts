@@ -107,12 +107,21 @@ export class DataChannel {
   }
 
   /**
-   * Listens on `hostname` for the client's data connection and returns the port.
+   * Listens on `hostname` for the client's data connection and resolves to the port.
    * Throws {@linkcode NoFreePassivePort} when the range is exhausted.
    */
-  openPassive(hostname: string, ports: readonly number[] | null): number {
+  async openPassive(hostname: string, ports: readonly number[] | null): Promise<number> {
     this.close();
-    const listener = listenPassive(hostname, ports);
+    let listener: Deno.TcpListener;
+    try {
+      listener = listenPassive(hostname, ports);
+    } catch (error) {
+      if (!(error instanceof NoFreePassivePort)) throw error;
+      // A listener closed a moment ago (by this PASV or another session's ABOR)
+      // frees its port only once the runtime has run its pending accept down.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      listener = listenPassive(hostname, ports);
+    }
     const passive: Passive = { listener, conn: null, accepted: Promise.resolve(null) };
     passive.accepted = this.#acceptFromClient(listener).then((conn) => {
       passive.conn = conn;

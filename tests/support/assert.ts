@@ -31,11 +31,11 @@ export function assertStringIncludes(actual: string, expected: string, message?:
 }
 
 /** Asserts that two byte arrays are equal, reporting the first difference (fast for large ones). */
-export function assertBytesEqual(actual: Uint8Array, expected: Uint8Array): void {
-  nodeAssert.equal(actual.length, expected.length, "byte lengths differ");
+export function assertBytesEqual(actual: Uint8Array, expected: Uint8Array, message = ""): void {
+  nodeAssert.equal(actual.length, expected.length, `byte lengths differ ${message}`);
   const a = new DataView(actual.buffer, actual.byteOffset, actual.byteLength);
   const b = new DataView(expected.buffer, expected.byteOffset, expected.byteLength);
   for (let i = 0; i < actual.length; i++) {
-    if (a.getUint8(i) !== b.getUint8(i)) nodeAssert.fail(`bytes differ at offset ${i}`);
+    if (a.getUint8(i) !== b.getUint8(i)) nodeAssert.fail(`bytes differ at offset ${i} ${message}`);
   }
 }

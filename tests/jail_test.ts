@@ -1,0 +1,191 @@
+import { assertEquals, assertStringIncludes } from "./support/assert.ts";
+import { FtpClient } from "./support/ftp_client.ts";
+import { withServer } from "./support/server.ts";
+
+async function withOutside(body: (outside: string) => Promise<void>): Promise<void> {
+  const outside = await Deno.realPath(await Deno.makeTempDir({ prefix: "tsftpd-outside-" }));
+  await Deno.writeTextFile(`${outside}/secret`, "secret");
+  try {
+    await body(outside);
+  } finally {
+    await Deno.remove(outside, { recursive: true });
+  }
+}
+
+Deno.test("the client sees / at its home and .. never leaves it", async () => {
+  await withServer({}, async ({ port, home }) => {
+    await Deno.mkdir(`${home}/sub`);
+    const client = await FtpClient.login(port);
+    try {
+      assertEquals((await client.command("CWD ..")).text, '"/" is the current directory.');
+      assertEquals((await client.command("CWD ../../../..")).text, '"/" is the current directory.');
+      assertEquals(
+        (await client.command("CWD sub/../../sub")).text,
+        '"/sub" is the current directory.',
+      );
+      assertEquals((await client.command("CDUP")).code, 250);
+      assertEquals((await client.command("CDUP")).text, '"/" is the current directory.');
+      for (
+        const path of [
+          "../../../../etc/passwd",
+          "/etc/passwd",
+          "/../etc/passwd",
+          "sub/../../etc/passwd",
+        ]
+      ) {
+        const data = await client.pasv();
+        assertEquals((await client.command(`RETR ${path}`)).code, 550, path);
+        data.close();
+      }
+      assertEquals((await client.command("CWD /etc")).code, 550);
+      assertEquals((await client.command("MKD ../../escaped")).code, 257, "made inside the home");
+      assertEquals((await Deno.stat(`${home}/escaped`)).isDirectory, true);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("symlinks that resolve outside the home are refused, never followed", async () => {
+  await withOutside(async (outside) => {
+    await withServer({}, async ({ port, home }) => {
+      await Deno.symlink(outside, `${home}/out-dir`);
+      await Deno.symlink(`${outside}/secret`, `${home}/out-file`);
+      await Deno.symlink(`${outside}/not-yet`, `${home}/dangling`);
+      await Deno.mkdir(`${home}/in`);
+      await Deno.writeTextFile(`${home}/in/ok`, "inside");
+      await Deno.symlink(`${home}/in`, `${home}/in-link`);
+      const client = await FtpClient.login(port);
+      try {
+        const cwd = await client.command("CWD out-dir");
+        assertEquals(cwd.code, 550);
+        assertStringIncludes(cwd.text, "outside the home directory");
+        for (
+          const command of [
+            "RETR out-file",
+            "RETR out-dir/secret",
+            "STOR dangling",
+            "STOR out-dir/new",
+            "LIST out-dir",
+          ]
+        ) {
+          const data = await client.pasv();
+          assertEquals((await client.command(command)).code, 550, command);
+          data.close();
+        }
+        for (
+          const command of [
+            "DELE out-dir/secret",
+            "MKD out-dir/x",
+            "RNFR out-dir/secret",
+            "STAT out-dir",
+            "SITE CHMOD 777 out-file",
+          ]
+        ) {
+          assertEquals((await client.command(command)).code, 550, command);
+        }
+        assertEquals(await Deno.readTextFile(`${outside}/secret`), "secret");
+        assertEquals(
+          await Deno.lstat(`${outside}/not-yet`).catch(() => null),
+          null,
+          "nothing created outside",
+        );
+        assertEquals((await client.command("RNFR in/ok")).code, 350);
+        assertEquals(
+          (await client.command("RNTO out-dir/stolen")).code,
+          550,
+          "no rename out of the jail",
+        );
+        assertEquals(
+          new TextDecoder().decode(await client.retr("in-link/ok")),
+          "inside",
+          "links inside are followed",
+        );
+      } finally {
+        client.close();
+      }
+    });
+  });
+});
+
+Deno.test("hostile path arguments: NUL, long names, odd separators", async () => {
+  await withServer({}, async ({ port }) => {
+    const client = await FtpClient.login(port);
+    try {
+      assertEquals((await client.command("CWD a\0b")).code, 501);
+      assertEquals(
+        (await client.command("MKD " + "x".repeat(1000))).code,
+        550,
+        "name too long is a 550",
+      );
+      assertEquals((await client.command("MKD ./a//b/")).code, 550, "no parent");
+      assertEquals((await client.command("MKD ./a//")).text, '"/a" directory created.');
+      assertEquals((await client.command("CWD //a/./")).text, '"/a" is the current directory.');
+      assertEquals((await client.command("NOOP")).code, 200);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("permission letters are enforced per command", async () => {
+  await withServer({ perm: "el" }, async ({ port, home }) => {
+    await Deno.writeTextFile(`${home}/f`, "x");
+    await Deno.mkdir(`${home}/d`);
+    const client = await FtpClient.login(port);
+    try {
+      for (const command of ["MKD n", "RMD d", "DELE f", "RNFR f", "SITE CHMOD 600 f"]) {
+        assertEquals((await client.command(command)).text, "Not enough privileges.", command);
+      }
+      for (const command of ["RETR f", "STOR g", "APPE f", "STOU"]) {
+        const data = await client.pasv();
+        assertEquals((await client.command(command)).text, "Not enough privileges.", command);
+        data.close();
+      }
+      assertEquals((await client.command("CWD d")).code, 250);
+      assertEquals((await client.list("NLST", "/")).includes("f"), true);
+    } finally {
+      client.close();
+    }
+  });
+  await withServer({ perm: "r" }, async ({ port, home }) => {
+    await Deno.mkdir(`${home}/d`);
+    const client = await FtpClient.login(port);
+    try {
+      assertEquals((await client.command("CWD d")).code, 550);
+      const data = await client.pasv();
+      assertEquals((await client.command("LIST")).code, 550);
+      data.close();
+      assertEquals((await client.command("STAT /")).code, 550);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("overridePerm grants per directory, recursively or not", async () => {
+  await withServer({ perm: "elr" }, async ({ port, home, authorizer }) => {
+    await Deno.mkdir(`${home}/upload/deep`, { recursive: true });
+    await Deno.mkdir(`${home}/tree/deep`, { recursive: true });
+    authorizer.overridePerm("user", `${home}/upload`, "elrw");
+    authorizer.overridePerm("user", `${home}/tree`, "elrwm", true);
+    const client = await FtpClient.login(port);
+    const store = async (path: string) => {
+      const data = await client.pasv();
+      const reply = await client.command(`STOR ${path}`);
+      data.close();
+      if (reply.code === 150 || reply.code === 125) await client.reply();
+      return reply.code;
+    };
+    try {
+      assertEquals(await store("upload/a"), 125, "non-recursive: files directly in the directory");
+      assertEquals(await store("upload/deep/a"), 550, "non-recursive: not in subdirectories");
+      assertEquals(await store("tree/deep/a"), 125, "recursive: the whole tree");
+      assertEquals(await store("a"), 550, "outside the overrides the user's own letters apply");
+      assertEquals((await client.command("MKD tree/deep/x")).code, 257);
+      assertEquals((await client.command("MKD upload/x")).code, 550);
+    } finally {
+      client.close();
+    }
+  });
+});

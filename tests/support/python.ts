@@ -1,0 +1,58 @@
+/**
+ * Socket behaviour Deno cannot produce, done by a short Python script: a TCP reset
+ * (SO_LINGER 0) and a connection from another loopback address.
+ *
+ * @module
+ */
+
+/** Runs a Python 3 script with `args`; resolves to its stdout, throwing on a non-zero exit. */
+export async function python(script: string, ...args: string[]): Promise<string> {
+  const { code, stdout, stderr } = await new Deno.Command("python3", {
+    args: ["-c", script, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  if (code !== 0) throw new Error(`python3 exited ${code}: ${text.decode(stderr)}`);
+  return text.decode(stdout);
+}
+
+/** Connects to 127.0.0.1:`port`, sends `bytes` zero bytes, then resets the connection (RST, not FIN). */
+export function sendThenReset(port: number, bytes: number): Promise<string> {
+  return python(
+    `
+import socket, struct, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"\\0" * int(sys.argv[2]))
+time.sleep(0.2)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+`,
+    String(port),
+    String(bytes),
+  );
+}
+
+/**
+ * Connects to 127.0.0.1:`port` from the source address `source` and reports
+ * `closed` if the server closes the connection without sending anything, or
+ * `open` if it is still open after a short wait.
+ */
+export function connectFrom(source: string, port: number): Promise<string> {
+  return python(
+    `
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[2])), source_address=(sys.argv[1], 0))
+s.settimeout(1.0)
+try:
+    print("closed" if s.recv(1) == b"" else "data")
+except socket.timeout:
+    print("open")
+except ConnectionResetError:
+    print("closed")
+s.close()
+`,
+    source,
+    String(port),
+  ).then((out) => out.trim());
+}

@@ -1,0 +1,386 @@
+import { AbstractedFS } from "../src/fs/abstracted_fs.ts";
+import {
+  assert,
+  assertBytesEqual,
+  assertEquals,
+  assertMatch,
+  assertStringIncludes,
+} from "./support/assert.ts";
+import { FtpClient, readAll, writeAndClose } from "./support/ftp_client.ts";
+import { sendThenReset } from "./support/python.ts";
+import { waitFor, withServer } from "./support/server.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function randomBytes(n: number): Uint8Array {
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) {
+    crypto.getRandomValues(bytes.subarray(i, Math.min(n, i + 65536)));
+  }
+  return bytes;
+}
+
+/** A sparse file of `size` bytes: big enough that a transfer is still running when the test acts. */
+async function bigFile(path: string, size = 512 * 1024 * 1024): Promise<void> {
+  const file = await Deno.open(path, { write: true, create: true });
+  await file.truncate(size);
+  file.close();
+}
+
+Deno.test("RETR and STOR are byte-exact: empty, small and 3 MB files", async () => {
+  await withServer({}, async ({ port, home }) => {
+    const client = await FtpClient.login(port);
+    try {
+      await client.command("TYPE I");
+      for (
+        const [name, size] of [["empty", 0], ["small", 5], ["large", 3 * 1024 * 1024 + 7]] as const
+      ) {
+        const bytes = randomBytes(size);
+        const [start, end] = await client.store(name, bytes);
+        assertEquals([start.code, end.code], [125, 226], "the client connected before STOR");
+        assertBytesEqual(await Deno.readFile(`${home}/${name}`), bytes);
+        assertBytesEqual(await client.retr(name), bytes);
+      }
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("a transfer needs PASV or PORT first, and PASV serves one transfer", async () => {
+  await withServer({}, async ({ port, home }) => {
+    await Deno.writeTextFile(`${home}/f`, "x");
+    const client = await FtpClient.login(port);
+    try {
+      assertEquals((await client.command("RETR f")).code, 425);
+      assertEquals((await client.command("STOR g")).code, 425);
+      assertEquals(decoder.decode(await client.retr("f")), "x");
+      assertEquals((await client.command("RETR f")).code, 425, "the passive channel was used up");
+      const data = await client.pasv();
+      assertEquals((await client.command("RETR missing")).code, 550);
+      assertEquals((await client.command("RETR /")).code, 550, "a directory is not retrieved");
+      data.close();
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("REST + RETR resumes at the offset; an offset past the end is 554", async () => {
+  await withServer({}, async ({ port, home }) => {
+    const bytes = randomBytes(100_000);
+    await Deno.writeFile(`${home}/f`, bytes);
+    const client = await FtpClient.login(port);
+    try {
+      await client.command("TYPE I");
+      assertEquals((await client.command("REST 40000")).text, "Restarting at position 40000.");
+      assertBytesEqual(await client.retr("f"), bytes.subarray(40000));
+      assertBytesEqual(await client.retr("f"), bytes, "REST applies to one transfer only");
+      assertEquals((await client.command("REST -1")).code, 501);
+      assertEquals((await client.command("REST abc")).code, 501);
+      assertEquals((await client.command("REST 100001")).code, 350);
+      const data = await client.pasv();
+      assertEquals((await client.command("RETR f")).code, 554);
+      data.close();
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("REST + STOR resumes an upload; APPE appends; APPE after REST is refused", async () => {
+  await withServer({}, async ({ port, home }) => {
+    const bytes = randomBytes(50_000);
+    await Deno.writeFile(`${home}/f`, bytes.subarray(0, 20_000));
+    const client = await FtpClient.login(port);
+    try {
+      await client.command("TYPE I");
+      await client.command("REST 20000");
+      await client.store("f", bytes.subarray(20_000));
+      assertBytesEqual(await Deno.readFile(`${home}/f`), bytes);
+      await client.store("f", encoder.encode("tail"), "APPE");
+      assertEquals(await Deno.readTextFile(`${home}/f`).then((t) => t.slice(-4)), "tail");
+      await client.store("new", encoder.encode("fresh"), "APPE");
+      assertEquals(await Deno.readTextFile(`${home}/new`), "fresh");
+      await client.command("REST 10");
+      const data = await client.pasv();
+      assertEquals((await client.command("APPE f")).code, 450);
+      await client.command("REST 999999");
+      assertEquals((await client.command("STOR f")).code, 554);
+      data.close();
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("STOU answers 150 FILE: name and stores under that unique name", async () => {
+  await withServer({}, async ({ port, home }) => {
+    const client = await FtpClient.login(port);
+    try {
+      const [first, end] = await client.store("", encoder.encode("one"), "STOU");
+      assertMatch(first.text, /^FILE: ftpd\.\S+$/);
+      assertEquals(end.code, 226);
+      const name = first.text.slice("FILE: ".length);
+      assertEquals(await Deno.readTextFile(`${home}/${name}`), "one");
+      const [second] = await client.store("report.txt", encoder.encode("two"), "STOU");
+      assertMatch(second.text, /^FILE: report\.txt\.\S+$/);
+      assert(second.text !== first.text);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("TYPE A converts line endings both ways; TYPE I leaves bytes alone", async () => {
+  await withServer({}, async ({ port, home }) => {
+    await Deno.writeTextFile(`${home}/unix.txt`, "one\ntwo\n\nthree");
+    await Deno.writeTextFile(`${home}/dos.txt`, "one\r\ntwo\r\n");
+    const client = await FtpClient.login(port);
+    try {
+      await client.command("TYPE A");
+      assertEquals(decoder.decode(await client.retr("unix.txt")), "one\r\ntwo\r\n\r\nthree");
+      assertEquals(
+        decoder.decode(await client.retr("dos.txt")),
+        "one\r\ntwo\r\n",
+        "CRLF is not doubled",
+      );
+      await client.store("up.txt", encoder.encode("a\r\nb\r\n\r\nc\rd"));
+      assertEquals(await Deno.readTextFile(`${home}/up.txt`), "a\nb\n\nc\rd");
+      await client.command("TYPE I");
+      assertEquals(decoder.decode(await client.retr("unix.txt")), "one\ntwo\n\nthree");
+      await client.store("bin.txt", encoder.encode("a\r\nb"));
+      assertEquals(await Deno.readTextFile(`${home}/bin.txt`), "a\r\nb");
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("STAT answers while a transfer runs, and ABOR gives 426 then 226", async () => {
+  await withServer({}, async ({ port, home, logs }) => {
+    await bigFile(`${home}/big`);
+    const client = await FtpClient.login(port);
+    try {
+      await client.command("TYPE I");
+      const data = await client.pasv();
+      assertEquals((await client.command("RETR big")).code, 125);
+      // Read a little so the transfer is surely under way, then stop reading.
+      await data.read(new Uint8Array(65536));
+      const stat = await client.command("STAT");
+      assertEquals(stat.code, 211);
+      assertStringIncludes(stat.text, "transfer in progress: RETR");
+      assertEquals((await client.command("NOOP")).code, 200);
+      await client.send("ABOR");
+      assertEquals((await client.reply()).code, 426);
+      assertEquals((await client.reply()).code, 226);
+      data.close();
+      assertEquals((await client.command("ABOR")).code, 225, "nothing left to abort");
+      assertEquals((await client.command("NOOP")).code, 200);
+    } finally {
+      client.close();
+    }
+    await waitFor(() => logs.some((line) => /RETR \S+\/big completed=0 bytes=\d+/.test(line)));
+  });
+});
+
+Deno.test("commands sent during a transfer wait for it; QUIT lets it finish first", async () => {
+  await withServer({}, async ({ port, home }) => {
+    const bytes = randomBytes(2 * 1024 * 1024);
+    await Deno.writeFile(`${home}/f`, bytes);
+    const client = await FtpClient.login(port);
+    try {
+      await client.command("TYPE I");
+      const data = await client.pasv();
+      await client.send("RETR f");
+      await client.send("PWD");
+      await client.send("QUIT");
+      const received = readAll(data);
+      assertEquals((await client.reply()).code, 125);
+      assertBytesEqual(await received, bytes);
+      assertEquals((await client.reply()).code, 226);
+      assertEquals((await client.reply()).code, 257);
+      assertEquals((await client.reply()).code, 221);
+      assert(await client.closedByServer());
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("an upload whose data connection is reset is reported incomplete, never 226", async () => {
+  const incomplete: string[] = [];
+  const { FTPHandler } = await import("../src/session.ts");
+  class Handler extends FTPHandler {
+    override onIncompleteFileReceived(file: string) {
+      incomplete.push(file);
+    }
+  }
+  await withServer({ handler: Handler }, async ({ port, home, logs }) => {
+    const client = await FtpClient.login(port);
+    try {
+      await client.command("TYPE I");
+      const reply = await client.command("PASV");
+      const match = /,(\d+),(\d+)\)/.exec(reply.text)!;
+      const dataPort = Number(match[1]) * 256 + Number(match[2]);
+      const reset = sendThenReset(dataPort, 100_000);
+      assertEquals((await client.command("STOR partial")).code, 150);
+      await reset;
+      const end = await client.reply();
+      assertEquals(end.code, 426, end.text);
+      assertEquals((await client.command("NOOP")).code, 200, "the session goes on");
+      await waitFor(() => incomplete.length > 0);
+      assertEquals(incomplete, [`${home}/partial`]);
+      assert(logs.some((line) => /STOR \S+\/partial completed=0/.test(line)));
+      assert((await Deno.stat(`${home}/partial`)).isFile, "the partial file stays");
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("a client that vanishes mid-transfer ends its session; the server goes on", async () => {
+  const incomplete: string[] = [];
+  const { FTPHandler } = await import("../src/session.ts");
+  class Handler extends FTPHandler {
+    override onIncompleteFileSent(file: string) {
+      incomplete.push(file);
+    }
+  }
+  await withServer({ handler: Handler }, async ({ port, home, logs, server }) => {
+    await bigFile(`${home}/big`);
+    const client = await FtpClient.login(port);
+    await client.command("TYPE I");
+    const data = await client.pasv();
+    assertEquals((await client.command("RETR big")).code, 125);
+    await data.read(new Uint8Array(65536));
+    client.close();
+    data.close();
+    await waitFor(() => incomplete.length === 1 && server.connections === 0);
+    assert(logs.some((line) => line.includes("FTP session closed (disconnect).")));
+    const other = await FtpClient.login(port);
+    try {
+      assertEquals((await other.command("NOOP")).code, 200);
+    } finally {
+      other.close();
+    }
+  });
+});
+
+Deno.test("a stalled transfer times out with 426", async () => {
+  await withServer({ dtp: { timeout: 0.3 } }, async ({ port, home }) => {
+    await bigFile(`${home}/big`);
+    const client = await FtpClient.login(port);
+    try {
+      await client.command("TYPE I");
+      const data = await client.pasv();
+      assertEquals((await client.command("RETR big")).code, 125);
+      const end = await client.reply();
+      assertEquals(end.code, 426);
+      assertStringIncludes(end.text, "timed out");
+      data.close();
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("a full disk during STOR is answered with 452", async () => {
+  class FullDisk extends AbstractedFS {
+    override open(path: string, options: Deno.OpenOptions) {
+      return options.write || options.append
+        ? Deno.open("/dev/full", { write: true })
+        : super.open(path, options);
+    }
+  }
+  await withServer(
+    { abstractedFs: (root, handler) => new FullDisk(root, handler) },
+    async ({ port }) => {
+      const client = await FtpClient.login(port);
+      try {
+        const [, end] = await client.store("f", randomBytes(100_000));
+        assertEquals(end.code, 452, end.text);
+        assertStringIncludes(end.text, "No space left on device");
+      } finally {
+        client.close();
+      }
+    },
+  );
+});
+
+Deno.test("active mode: PORT connects to the client's port", async () => {
+  await withServer({}, async ({ port, home }) => {
+    await Deno.writeTextFile(`${home}/f`, "active bytes");
+    const client = await FtpClient.login(port);
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const p = listener.addr.port;
+      assertEquals((await client.command(`PORT 127,0,0,1,${p >> 8},${p & 255}`)).code, 200);
+      assertEquals((await client.command("RETR f")).code, 150);
+      assertEquals(decoder.decode(await readAll(await listener.accept())), "active bytes");
+      assertEquals((await client.reply()).code, 226);
+      assertEquals((await client.command(`PORT 127,0,0,1,${p >> 8},${p & 255}`)).code, 200);
+      assertEquals((await client.command("STOR up")).code, 150);
+      await writeAndClose(await listener.accept(), encoder.encode("uploaded"));
+      assertEquals((await client.reply()).code, 226);
+      assertEquals(await Deno.readTextFile(`${home}/up`), "uploaded");
+    } finally {
+      listener.close();
+      client.close();
+    }
+  });
+});
+
+Deno.test("active mode to a port nobody listens on gives 425", async () => {
+  await withServer({}, async ({ port, home }) => {
+    await Deno.writeTextFile(`${home}/f`, "x");
+    const client = await FtpClient.login(port);
+    try {
+      const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const p = closed.addr.port;
+      closed.close();
+      assertEquals((await client.command(`PORT 127,0,0,1,${p >> 8},${p & 255}`)).code, 200);
+      assertEquals((await client.command("RETR f")).code, 150);
+      assertEquals((await client.reply()).code, 425);
+      assertEquals((await client.command("NOOP")).code, 200);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("LIST is ls -l, NLST is names; both take a path and ignore ls options", async () => {
+  await withServer({}, async ({ port, home }) => {
+    await Deno.mkdir(`${home}/dir`);
+    await Deno.writeTextFile(`${home}/dir/a.txt`, "12345");
+    await Deno.symlink("a.txt", `${home}/dir/link`);
+    const client = await FtpClient.login(port);
+    try {
+      const list = await client.list("LIST", "-la dir");
+      const lines = list.split("\r\n").filter(Boolean);
+      assert(list.endsWith("\r\n"));
+      assertEquals(lines.length, 2);
+      assertMatch(
+        lines.find((l) => l.startsWith("-"))!,
+        /^-rw-[r-][w-]-[r-][w-]- +1 +\d+ +\d+ +5 [A-Z][a-z]{2} \d\d [\d ]\d:\d\d a\.txt$/,
+      );
+      assertMatch(lines.find((l) => l.includes("link"))!, /^l[rwx-]{9} .* link -> a\.txt$/);
+      assertEquals((await client.list("NLST", "dir")).split("\r\n").filter(Boolean).sort(), [
+        "a.txt",
+        "link",
+      ]);
+      assertEquals(await client.list("NLST", "dir/a.txt"), "a.txt\r\n");
+      await client.command("CWD dir");
+      assertEquals((await client.list("LIST")).split("\r\n").filter(Boolean).length, 2);
+      const stat = await client.command("STAT a.txt");
+      assertEquals(stat.code, 213);
+      assertStringIncludes(stat.text, "a.txt");
+      const data = await client.pasv();
+      assertEquals((await client.command("LIST missing")).code, 550);
+      data.close();
+    } finally {
+      client.close();
+    }
+  });
+});

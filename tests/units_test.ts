@@ -1,0 +1,101 @@
+import { toLocalAscii, toNetworkAscii } from "../src/data/ascii.ts";
+import { AbstractedFS } from "../src/fs/abstracted_fs.ts";
+import { formatListTime, formatMode } from "../src/fs/listing.ts";
+import { LineReader, stripTelnet } from "../src/line_reader.ts";
+import { formatHostPort, normalizeIp, parseHostPort } from "../src/net.ts";
+import { formatReply, stripListOptions } from "../src/session.ts";
+import { assertEquals } from "./support/assert.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function convertInChunks(
+  convert: (chunk: Uint8Array) => Uint8Array,
+  text: string,
+  size: number,
+): string {
+  const bytes = encoder.encode(text);
+  let out = "";
+  for (let i = 0; i < bytes.length; i += size) {
+    out += decoder.decode(convert(bytes.subarray(i, i + size)));
+  }
+  return out;
+}
+
+Deno.test("ASCII conversion is the same however the stream is chunked", () => {
+  for (let size = 1; size <= 5; size++) {
+    assertEquals(convertInChunks(toNetworkAscii(), "a\nb\r\nc\n\n", size), "a\r\nb\r\nc\r\n\r\n");
+    const local = toLocalAscii();
+    const out = convertInChunks(local, "a\r\nb\r\r\nc\rd\r", size) + decoder.decode(local.flush());
+    assertEquals(out, "a\nb\r\nc\rd\r");
+  }
+});
+
+Deno.test("LineReader: split lines, overlong lines, bad UTF-8, end of stream", async () => {
+  const chunks = ["US", "ER a\r\nPASS b\nX".padEnd(40, "X"), "\r\n", "\xff"];
+  const bytes = chunks.map((chunk) => Uint8Array.from(chunk, (c) => c.charCodeAt(0)));
+  const reader = {
+    read(p: Uint8Array): Promise<number | null> {
+      const next = bytes.shift();
+      if (!next) return Promise.resolve(null);
+      p.set(next);
+      return Promise.resolve(next.length);
+    },
+  };
+  const lines = new LineReader(reader, 16);
+  assertEquals(await lines.next(), { kind: "line", text: "USER a" });
+  assertEquals(await lines.next(), { kind: "line", text: "PASS b" });
+  assertEquals(await lines.next(), { kind: "too-long" });
+  assertEquals(await lines.next(), null, "an unterminated tail is dropped at the end");
+  assertEquals(
+    stripTelnet(new Uint8Array([0xff, 0xf4, 0x41, 0xff, 0xff, 0xff, 0xfb, 1, 0x42])),
+    new Uint8Array([0x41, 0xff, 0x42]),
+  );
+});
+
+Deno.test("replies: single and multi-line formats", () => {
+  assertEquals(formatReply(200, "ok"), "200 ok\r\n");
+  assertEquals(formatReply(211, "a\nb\nc"), "211-a\r\n b\r\n211 c\r\n");
+});
+
+Deno.test("ls options are dropped from LIST arguments", () => {
+  assertEquals(stripListOptions("-la"), "");
+  assertEquals(stripListOptions("-la /dir"), "/dir");
+  assertEquals(stripListOptions("-a -l dir name"), "dir name");
+  assertEquals(stripListOptions("dir"), "dir");
+});
+
+Deno.test("PORT/PASV address forms and IPv4-mapped addresses", () => {
+  assertEquals(parseHostPort("127,0,0,1,4,1"), { ip: "127.0.0.1", port: 1025 });
+  assertEquals(parseHostPort(" 10, 0, 0, 2, 0, 80"), { ip: "10.0.0.2", port: 80 });
+  assertEquals(parseHostPort("1,2,3,4,5"), null);
+  assertEquals(parseHostPort("256,0,0,1,0,80"), null);
+  assertEquals(formatHostPort("192.168.0.1", 60001), "192,168,0,1,234,97");
+  assertEquals(normalizeIp("::FFFF:127.0.0.1"), "127.0.0.1");
+  assertEquals(normalizeIp("::1"), "::1");
+});
+
+Deno.test("AbstractedFS maps virtual and real paths and clamps .. at the root", () => {
+  const fs = new AbstractedFS("/srv/ftp");
+  fs.cwd = "/a/b";
+  assertEquals(fs.ftpNorm("c"), "/a/b/c");
+  assertEquals(fs.ftpNorm("../../../.."), "/");
+  assertEquals(fs.ftpNorm("/x/./y/"), "/x/y");
+  assertEquals(fs.ftp2fs("../../etc"), "/srv/ftp/etc");
+  assertEquals(fs.ftp2fs("/"), "/srv/ftp");
+  assertEquals(fs.fs2ftp("/srv/ftp/a"), "/a");
+  assertEquals(fs.fs2ftp("/srv/ftpx/a"), "/", "a sibling with the same prefix is outside");
+  assertEquals(fs.fs2ftp("/etc"), "/");
+});
+
+Deno.test("listing columns: mode string and dates", () => {
+  const info = (mode: number, extra: Partial<Deno.FileInfo> = {}) =>
+    ({ mode, isFile: true, ...extra }) as Deno.FileInfo;
+  assertEquals(formatMode(info(0o644)), "-rw-r--r--");
+  assertEquals(formatMode(info(0o4755)), "-rwsr-xr-x");
+  assertEquals(formatMode(info(0o1777, { isFile: false, isDirectory: true })), "drwxrwxrwt");
+  assertEquals(formatMode(info(0o2644)), "-rw-r-Sr--");
+  const now = new Date(Date.UTC(2026, 10, 25, 12, 0));
+  assertEquals(formatListTime(new Date(Date.UTC(2026, 10, 5, 9, 7)), now, true), "Nov 05 09:07");
+  assertEquals(formatListTime(new Date(Date.UTC(2025, 0, 2, 9, 7)), now, true), "Jan 02  2025");
+});

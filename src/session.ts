@@ -232,6 +232,7 @@ export class FTPHandler {
   }
 
   async #idle(): Promise<void> {
+    if (this.#closed) return;
     if (this.#transfer) {
       this.#armIdleTimer();
       return;
@@ -281,6 +282,27 @@ export class FTPHandler {
     if (!spec?.duringTransfer && this.#transfer) await this.#transfer.done;
     if (this.#closed) return;
     if (!spec) return this.reply(500, `Command "${command.name}" not understood.`);
+    try {
+      await this.#process(spec, command);
+    } catch (error) {
+      if (isFsError(error)) return this.replyFsError(error);
+      this.log("error", `${command.name} failed unexpectedly: ${(error as Error)?.stack ?? error}`);
+      await this.reply(451, "Requested action aborted: local error in processing.");
+    }
+  }
+
+  #parse(line: string): Command {
+    const space = line.indexOf(" ");
+    const verb = (space < 0 ? line : line.slice(0, space)).toUpperCase();
+    const arg = space < 0 ? "" : line.slice(space + 1);
+    if (verb !== "SITE" || !arg) return { name: verb, arg };
+    const subSpace = arg.indexOf(" ");
+    const sub = (subSpace < 0 ? arg : arg.slice(0, subSpace)).toUpperCase();
+    return { name: `SITE ${sub}`, arg: subSpace < 0 ? "" : arg.slice(subSpace + 1) };
+  }
+
+  /** The checks every command goes through, in order, then the command itself. */
+  async #process(spec: CommandSpec, command: Command): Promise<void> {
     if (spec.auth && !this.authenticated) {
       return this.reply(530, "Log in with USER and PASS first.");
     }
@@ -299,37 +321,14 @@ export class FTPHandler {
     } else if (spec.perm && spec.auth && !await this.hasPerm(spec.perm)) {
       return this.reply(550, "Not enough privileges.");
     }
-    await this.#run(spec, command);
-  }
-
-  #parse(line: string): Command {
-    const space = line.indexOf(" ");
-    const verb = (space < 0 ? line : line.slice(0, space)).toUpperCase();
-    const arg = space < 0 ? "" : line.slice(space + 1);
-    if (verb !== "SITE" || !arg) return { name: verb, arg };
-    const subSpace = arg.indexOf(" ");
-    const sub = (subSpace < 0 ? arg : arg.slice(0, subSpace)).toUpperCase();
-    return { name: `SITE ${sub}`, arg: subSpace < 0 ? "" : arg.slice(subSpace + 1) };
-  }
-
-  async #run(spec: CommandSpec, command: Command): Promise<void> {
+    if (!this.authenticated) return spec.run(this, command);
     const { authorizer } = this.config;
-    const impersonate = this.authenticated;
+    const username = this.username;
+    await authorizer.impersonateUser(username, this.#password);
     try {
-      if (impersonate) await authorizer.impersonateUser(this.username, this.#password);
       await spec.run(this, command);
-    } catch (error) {
-      if (isFsError(error)) {
-        await this.replyFsError(error);
-      } else {
-        this.log(
-          "error",
-          `${command.name} failed unexpectedly: ${(error as Error)?.stack ?? error}`,
-        );
-        await this.reply(451, "Requested action aborted: local error in processing.");
-      }
     } finally {
-      if (impersonate) await authorizer.terminateImpersonation(this.username);
+      await authorizer.terminateImpersonation(username);
     }
   }
 

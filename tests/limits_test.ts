@@ -169,6 +169,21 @@ Deno.test("PASV: the announced address, one listener per session, a range that r
   }
 });
 
+Deno.test("PASV announces the masquerade address mapped from the local one", async () => {
+  const options = {
+    masqueradeAddress: "198.51.100.1",
+    masqueradeAddressMap: { "127.0.0.1": "192.0.2.44" },
+  };
+  await withServer(options, async ({ port }) => {
+    const client = await FtpClient.login(port);
+    try {
+      assertStringIncludes((await client.command("PASV")).text, "(192,0,2,44,");
+    } finally {
+      client.close();
+    }
+  });
+});
+
 Deno.test("a passive connection from another address is dropped (bounce protection)", async () => {
   await withServer({}, async ({ port, logs, home }) => {
     await Deno.writeTextFile(`${home}/f`, "mine");

@@ -18,9 +18,10 @@ Deno.test("greeting, login, and a session through the navigation commands", asyn
       assertEquals((await client.command("PWD")).text, '"/" is the current directory.');
       assertEquals((await client.command("CWD dir")).text, '"/dir" is the current directory.');
       assertEquals((await client.command("XPWD")).text, '"/dir" is the current directory.');
-      assertEquals((await client.command("CDUP")).code, 250);
+      // RFC 959 lists 200 for CDUP (pyftplib answers 250); the RFC is followed.
+      assertEquals((await client.command("CDUP")).code, 200);
       assertEquals((await client.command("XCWD /dir")).code, 250);
-      assertEquals((await client.command("XCUP")).code, 250);
+      assertEquals((await client.command("XCUP")).code, 200);
       assertEquals((await client.command("PWD")).text, '"/" is the current directory.');
       assertEquals((await client.command("CWD nowhere")).code, 550);
       assertEquals((await client.command("SYST")).text, "UNIX Type: L8");
@@ -205,4 +206,22 @@ Deno.test("event callbacks of a handler subclass are called", async () => {
     "logout user",
     "disconnect",
   ]);
+});
+
+Deno.test("custom login and quit messages, multi-line ones included", async () => {
+  await withServer({}, async ({ port, home, authorizer }) => {
+    authorizer.addUser("greeted", "pw", home, {
+      msgLogin: "Welcome.\nMind the gap.",
+      msgQuit: "See you.",
+    });
+    const client = await FtpClient.connect(port);
+    try {
+      await client.command("USER greeted");
+      const login = await client.command("PASS pw");
+      assertEquals(login.lines, ["230-Welcome.", "230 Mind the gap."]);
+      assertEquals((await client.command("QUIT")).text, "See you.");
+    } finally {
+      client.close();
+    }
+  });
 });

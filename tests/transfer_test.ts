@@ -374,8 +374,11 @@ Deno.test("LIST is ls -l, NLST is names; both take a path and ignore ls options"
       await client.command("CWD dir");
       assertEquals((await client.list("LIST")).split("\r\n").filter(Boolean).length, 2);
       const stat = await client.command("STAT a.txt");
-      assertEquals(stat.code, 213);
+      assertEquals(stat.code, 213, "RFC 959: 213 is a file's status");
       assertStringIncludes(stat.text, "a.txt");
+      const dirStat = await client.command("STAT -la /dir");
+      assertEquals(dirStat.code, 212, "RFC 959: 212 is a directory's status");
+      assertEquals(dirStat.lines.length, 4);
       const data = await client.pasv();
       assertEquals((await client.command("LIST missing")).code, 550);
       data.close();

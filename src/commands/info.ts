@@ -86,11 +86,13 @@ export const infoCommands: Record<string, CommandSpec> = {
       if (!path) return session.reply(211, statusText(session));
       // RFC 959: a listing over the control connection; no globbing (see the FAQ).
       const fs = session.fs!;
+      // RFC 959: 212 for a directory's status, 213 for a file's.
+      const code = (await fs.stat(path.real)).isDirectory ? 212 : 213;
       const lines = [`Status of "${path.ftp}":`];
       const options = { useGmtTimes: session.config.useGmtTimes, now: new Date() };
       for await (const line of listLines(fs, listEntries(fs, path.real), options)) lines.push(line);
       lines.push("End of status.");
-      await session.reply(213, lines.join("\n"));
+      await session.reply(code, lines.join("\n"));
     },
   },
   SITE: {

@@ -8,10 +8,15 @@ import { quote } from "../session.ts";
 import type { FTPHandler, ResolvedPath } from "../session.ts";
 import type { CommandSpec } from "./table.ts";
 
-async function changeDirectory(session: FTPHandler, path: ResolvedPath): Promise<void> {
+/** Changes directory; `code` is 250 for CWD and, as RFC 959 lists it, 200 for CDUP. */
+async function changeDirectory(
+  session: FTPHandler,
+  path: ResolvedPath,
+  code: number,
+): Promise<void> {
   const fs = session.fs!;
   await fs.chdir(path.real);
-  await session.reply(250, `"${quote(fs.cwd)}" is the current directory.`);
+  await session.reply(code, `"${quote(fs.cwd)}" is the current directory.`);
 }
 
 const PWD: CommandSpec = {
@@ -27,7 +32,7 @@ const CWD: CommandSpec = {
   arg: "required",
   path: true,
   help: "Syntax: CWD <SP> dir-name (change working directory).",
-  run: (session, { path }) => changeDirectory(session, path!),
+  run: (session, { path }) => changeDirectory(session, path!, 250),
 };
 
 const CDUP: CommandSpec = {
@@ -37,7 +42,7 @@ const CDUP: CommandSpec = {
   help: "Syntax: CDUP (go to parent directory).",
   async run(session) {
     const path = await session.resolvePath("..", "e");
-    if (path) await changeDirectory(session, path);
+    if (path) await changeDirectory(session, path, 200);
   },
 };
 

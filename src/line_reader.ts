@@ -9,6 +9,7 @@ import type { Reader } from "./transport.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;
+const NUL = 0x00;
 const IAC = 0xff;
 /** Telnet negotiation verbs (WILL, WONT, DO, DONT) that carry one option byte. */
 const IAC_WITH_OPTION_MIN = 0xfb;
@@ -36,11 +37,31 @@ export function stripTelnet(bytes: Uint8Array): Uint8Array {
   return out.subarray(0, o);
 }
 
+/** Turns each CR NUL into CR (RFC 2640's way of sending a CR inside a path name). */
+function withoutCrNul(bytes: Uint8Array): Uint8Array {
+  let cr = bytes.indexOf(CR);
+  if (cr < 0) return bytes;
+  const out: number[] = [];
+  let start = 0;
+  while (cr >= 0) {
+    out.push(...bytes.subarray(start, cr + 1));
+    start = bytes[cr + 1] === NUL ? cr + 2 : cr + 1;
+    cr = bytes.indexOf(CR, start);
+  }
+  out.push(...bytes.subarray(start));
+  return Uint8Array.from(out);
+}
+
 /**
- * Splits the bytes of a control connection into lines ending in LF (a CR before it
- * is dropped). A line longer than `maxLength` bytes is discarded as it arrives, so
- * memory never grows with it, and reported once as `too-long`; a line that is not
- * UTF-8 is reported as `not-utf8`.
+ * Splits the bytes of a control connection into lines. A line ends at CRLF, at a
+ * bare LF, or at a CR not followed by LF or NUL (CR NUL is a literal CR, RFC 2640).
+ * A CR that ends the bytes received so far ends the line at once, and an LF that
+ * arrives next is skipped: Python's `ftplib` sends `ABOR\r\n` as urgent data, and
+ * the kernel drops its last byte, the LF, from the stream.
+ *
+ * A line longer than `maxLength` bytes is discarded as it arrives, so memory never
+ * grows with it, and reported once as `too-long`; a line that is not UTF-8 is
+ * reported as `not-utf8`.
  */
 export class LineReader {
   readonly #reader: Reader;
@@ -49,6 +70,7 @@ export class LineReader {
   readonly #decoder = new TextDecoder("utf-8", { fatal: true });
   #pending: Uint8Array = new Uint8Array(0);
   #discarding = false;
+  #skipLf = false;
 
   constructor(reader: Reader, maxLength = 2048) {
     this.#reader = reader;
@@ -60,15 +82,21 @@ export class LineReader {
   discardBuffered(): void {
     this.#pending = new Uint8Array(0);
     this.#discarding = false;
+    this.#skipLf = false;
   }
 
   /** The next line, or `null` once the peer has closed the connection. */
   async next(): Promise<ControlLine | null> {
     while (true) {
-      const lf = this.#pending.indexOf(LF);
-      if (lf >= 0) {
-        const raw = this.#pending.subarray(0, lf);
-        this.#pending = this.#pending.subarray(lf + 1);
+      if (this.#skipLf && this.#pending.length > 0) {
+        if (this.#pending[0] === LF) this.#pending = this.#pending.subarray(1);
+        this.#skipLf = false;
+      }
+      const end = this.#lineEnd();
+      if (end) {
+        const raw = this.#pending.subarray(0, end.at);
+        this.#pending = this.#pending.subarray(end.next);
+        this.#skipLf = end.skipLf;
         if (this.#discarding) {
           this.#discarding = false;
           return { kind: "too-long" };
@@ -86,6 +114,21 @@ export class LineReader {
     }
   }
 
+  /** Where the first line of the pending bytes ends, and where the next one starts. */
+  #lineEnd(): { at: number; next: number; skipLf: boolean } | null {
+    const bytes = this.#pending;
+    const lf = bytes.indexOf(LF);
+    let cr = bytes.indexOf(CR);
+    while (cr >= 0 && (lf < 0 || cr < lf)) {
+      const after = bytes[cr + 1];
+      if (after === undefined) return { at: cr, next: cr + 1, skipLf: true };
+      if (after === LF) return { at: cr, next: cr + 2, skipLf: false };
+      if (after !== NUL) return { at: cr, next: cr + 1, skipLf: false };
+      cr = bytes.indexOf(CR, cr + 2);
+    }
+    return lf >= 0 ? { at: lf, next: lf + 1, skipLf: false } : null;
+  }
+
   #append(bytes: Uint8Array): void {
     if (this.#pending.length === 0) {
       this.#pending = bytes.slice();
@@ -98,8 +141,7 @@ export class LineReader {
   }
 
   #decode(raw: Uint8Array): ControlLine {
-    let bytes = stripTelnet(raw);
-    if (bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, -1);
+    const bytes = withoutCrNul(stripTelnet(raw));
     try {
       return { kind: "line", text: this.#decoder.decode(bytes) };
     } catch {

@@ -214,23 +214,3 @@ Deno.test("a passive connection from another address is dropped (bounce protecti
     }
   });
 });
-
-Deno.test("50 sessions at once each log in and transfer", async () => {
-  await withServer({}, async ({ port, home }) => {
-    const sessions = Array.from({ length: 50 }, async (_, i) => {
-      const client = await FtpClient.login(port);
-      try {
-        const body = encoder.encode(`session ${i}\n`.repeat(1000));
-        await client.command("TYPE I");
-        await client.store(`s${i}`, body);
-        const back = await client.retr(`s${i}`);
-        assertEquals(back.length, body.length);
-        assertEquals((await client.command("QUIT")).code, 221);
-      } finally {
-        client.close();
-      }
-    });
-    await Promise.all(sessions);
-    assertEquals((await Array.fromAsync(Deno.readDir(home))).length, 50);
-  });
-});

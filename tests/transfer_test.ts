@@ -350,6 +350,25 @@ Deno.test("active mode to a port nobody listens on gives 425", async () => {
   });
 });
 
+Deno.test("SIZE and MDTM: refused in TYPE A and for directories", async () => {
+  await withServer({}, async ({ port, home }) => {
+    await Deno.writeTextFile(`${home}/f`, "12345");
+    await Deno.utime(`${home}/f`, 0, new Date(Date.UTC(2024, 1, 29, 23, 5, 9)));
+    const client = await FtpClient.login(port);
+    try {
+      assertEquals((await client.command("SIZE f")).code, 550, "TYPE A is the default");
+      await client.command("TYPE I");
+      assertEquals((await client.command("SIZE f")).text, "5");
+      assertEquals((await client.command("SIZE /")).code, 550);
+      assertEquals((await client.command("SIZE missing")).code, 550);
+      assertEquals((await client.command("MDTM f")).lines, ["213 20240229230509"]);
+      assertEquals((await client.command("MDTM /")).code, 550);
+    } finally {
+      client.close();
+    }
+  });
+});
+
 Deno.test("LIST is ls -l, NLST is names; both take a path and ignore ls options", async () => {
   await withServer({}, async ({ port, home }) => {
     await Deno.mkdir(`${home}/dir`);

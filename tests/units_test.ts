@@ -53,6 +53,25 @@ Deno.test("LineReader: split lines, overlong lines, bad UTF-8, end of stream", a
   );
 });
 
+Deno.test("LineReader: a CR ends a line at once (urgent ABOR), CR NUL is a literal CR", async () => {
+  const chunks = ["ABOR\r", "\n", "STAT\r", "NOOP\r\n", "MKD a\r\0b\r\n", "CWD c\rPWD\n"];
+  const bytes = chunks.map((chunk) => encoder.encode(chunk));
+  const reader = {
+    read(p: Uint8Array): Promise<number | null> {
+      const next = bytes.shift();
+      if (!next) return Promise.resolve(null);
+      p.set(next);
+      return Promise.resolve(next.length);
+    },
+  };
+  const lines = new LineReader(reader);
+  const texts = [];
+  for (let line = await lines.next(); line; line = await lines.next()) {
+    texts.push(line.kind === "line" ? line.text : line.kind);
+  }
+  assertEquals(texts, ["ABOR", "STAT", "NOOP", "MKD a\rb", "CWD c", "PWD"]);
+});
+
 Deno.test("replies: single and multi-line formats", () => {
   assertEquals(formatReply(200, "ok"), "200 ok\r\n");
   assertEquals(formatReply(211, "a\nb\nc"), "211-a\r\n b\r\n211 c\r\n");

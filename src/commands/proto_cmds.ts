@@ -8,6 +8,7 @@ import { accessCommands } from "./access.ts";
 import { connectionCommands } from "./connection.ts";
 import { fileCommands } from "./files.ts";
 import { infoCommands } from "./info.ts";
+import { metadataCommands } from "./metadata.ts";
 import { navigationCommands } from "./navigation.ts";
 import type { CommandSpec, CommandTable } from "./table.ts";
 import { transferCommands } from "./transfer.ts";
@@ -23,4 +24,5 @@ export const protoCmds: CommandTable = new Map<string, CommandSpec>(Object.entri
   ...transferCommands,
   ...connectionCommands,
   ...infoCommands,
+  ...metadataCommands,
 }));

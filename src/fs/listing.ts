@@ -142,3 +142,25 @@ export async function* encodeLines(lines: AsyncIterable<string>): AsyncIterable<
   }
   if (batch) yield encoder.encode(batch);
 }
+
+/** A time as RFC 3659's `YYYYMMDDHHMMSS` (MDTM, MLST's modify fact), in GMT unless `useGmtTimes` is false. */
+export function formatTimeVal(time: Date, useGmtTimes: boolean): string {
+  const parts = useGmtTimes
+    ? [
+      time.getUTCFullYear(),
+      time.getUTCMonth() + 1,
+      time.getUTCDate(),
+      time.getUTCHours(),
+      time.getUTCMinutes(),
+      time.getUTCSeconds(),
+    ]
+    : [
+      time.getFullYear(),
+      time.getMonth() + 1,
+      time.getDate(),
+      time.getHours(),
+      time.getMinutes(),
+      time.getSeconds(),
+    ];
+  return String(parts[0]).padStart(4, "0") + parts.slice(1).map(pad2).join("");
+}

@@ -189,9 +189,7 @@ Deno.test("a passive connection from another address is dropped (bounce protecti
     await Deno.writeTextFile(`${home}/f`, "mine");
     const client = await FtpClient.login(port);
     try {
-      const reply = await client.command("PASV");
-      const match = /,(\d+),(\d+)\)/.exec(reply.text)!;
-      const dataPort = Number(match[1]) * 256 + Number(match[2]);
+      const { port: dataPort } = await client.pasvAddress();
       assertEquals(await connectFrom("127.0.0.2", dataPort), "closed");
       assert(
         logs.some((line) =>

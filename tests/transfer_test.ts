@@ -1,4 +1,5 @@
 import { AbstractedFS } from "../src/fs/abstracted_fs.ts";
+import { FTPHandler } from "../src/session.ts";
 import {
   assert,
   assertBytesEqual,
@@ -26,6 +27,18 @@ async function bigFile(path: string, size = 512 * 1024 * 1024): Promise<void> {
   const file = await Deno.open(path, { write: true, create: true });
   await file.truncate(size);
   file.close();
+}
+
+/** A handler class that records the files passed to one of its callbacks. */
+function recordingHandler(event: "onIncompleteFileSent" | "onIncompleteFileReceived") {
+  const files: string[] = [];
+  class RecordingHandler extends FTPHandler {
+    constructor(...args: ConstructorParameters<typeof FTPHandler>) {
+      super(...args);
+      this[event] = (file: string) => void files.push(file);
+    }
+  }
+  return [RecordingHandler, files] as const;
 }
 
 Deno.test("RETR and STOR are byte-exact: empty, small and 3 MB files", async () => {
@@ -210,20 +223,12 @@ Deno.test("commands sent during a transfer wait for it; QUIT lets it finish firs
 });
 
 Deno.test("an upload whose data connection is reset is reported incomplete, never 226", async () => {
-  const incomplete: string[] = [];
-  const { FTPHandler } = await import("../src/session.ts");
-  class Handler extends FTPHandler {
-    override onIncompleteFileReceived(file: string) {
-      incomplete.push(file);
-    }
-  }
+  const [Handler, incomplete] = recordingHandler("onIncompleteFileReceived");
   await withServer({ handler: Handler }, async ({ port, home, logs }) => {
     const client = await FtpClient.login(port);
     try {
       await client.command("TYPE I");
-      const reply = await client.command("PASV");
-      const match = /,(\d+),(\d+)\)/.exec(reply.text)!;
-      const dataPort = Number(match[1]) * 256 + Number(match[2]);
+      const { port: dataPort } = await client.pasvAddress();
       const reset = sendThenReset(dataPort, 100_000);
       assertEquals((await client.command("STOR partial")).code, 150);
       await reset;
@@ -241,13 +246,7 @@ Deno.test("an upload whose data connection is reset is reported incomplete, neve
 });
 
 Deno.test("a client that vanishes mid-transfer ends its session; the server goes on", async () => {
-  const incomplete: string[] = [];
-  const { FTPHandler } = await import("../src/session.ts");
-  class Handler extends FTPHandler {
-    override onIncompleteFileSent(file: string) {
-      incomplete.push(file);
-    }
-  }
+  const [Handler, incomplete] = recordingHandler("onIncompleteFileSent");
   await withServer({ handler: Handler }, async ({ port, home, logs, server }) => {
     await bigFile(`${home}/big`);
     const client = await FtpClient.login(port);

@@ -31,18 +31,24 @@ Deno.test("ASCII conversion is the same however the stream is chunked", () => {
   }
 });
 
-Deno.test("LineReader: split lines, overlong lines, bad UTF-8, end of stream", async () => {
-  const chunks = ["US", "ER a\r\nPASS b\nX".padEnd(40, "X"), "\r\n", "\xff"];
-  const bytes = chunks.map((chunk) => Uint8Array.from(chunk, (c) => c.charCodeAt(0)));
-  const reader = {
+/** A reader that returns one of `chunks` per read, as packets arrive. */
+function chunkReader(chunks: Uint8Array[]) {
+  return {
     read(p: Uint8Array): Promise<number | null> {
-      const next = bytes.shift();
+      const next = chunks.shift();
       if (!next) return Promise.resolve(null);
       p.set(next);
       return Promise.resolve(next.length);
     },
   };
-  const lines = new LineReader(reader, 16);
+}
+
+Deno.test("LineReader: split lines, overlong lines, bad UTF-8, end of stream", async () => {
+  const chunks = ["US", "ER a\r\nPASS b\nX".padEnd(40, "X"), "\r\n", "\xff"];
+  const lines = new LineReader(
+    chunkReader(chunks.map((chunk) => Uint8Array.from(chunk, (c) => c.charCodeAt(0)))),
+    16,
+  );
   assertEquals(await lines.next(), { kind: "line", text: "USER a" });
   assertEquals(await lines.next(), { kind: "line", text: "PASS b" });
   assertEquals(await lines.next(), { kind: "too-long" });
@@ -55,16 +61,7 @@ Deno.test("LineReader: split lines, overlong lines, bad UTF-8, end of stream", a
 
 Deno.test("LineReader: a CR ends a line at once (urgent ABOR), CR NUL is a literal CR", async () => {
   const chunks = ["ABOR\r", "\n", "STAT\r", "NOOP\r\n", "MKD a\r\0b\r\n", "CWD c\rPWD\n"];
-  const bytes = chunks.map((chunk) => encoder.encode(chunk));
-  const reader = {
-    read(p: Uint8Array): Promise<number | null> {
-      const next = bytes.shift();
-      if (!next) return Promise.resolve(null);
-      p.set(next);
-      return Promise.resolve(next.length);
-    },
-  };
-  const lines = new LineReader(reader);
+  const lines = new LineReader(chunkReader(chunks.map((chunk) => encoder.encode(chunk))));
   const texts = [];
   for (let line = await lines.next(); line; line = await lines.next()) {
     texts.push(line.kind === "line" ? line.text : line.kind);

@@ -138,13 +138,20 @@ export class FtpClient {
     return this.reply();
   }
 
-  /** Sends PASV and connects to the port it names. */
-  async pasv(): Promise<Deno.Conn> {
+  /** Sends PASV and returns the address it names, without connecting. */
+  async pasvAddress(): Promise<{ hostname: string; port: number }> {
     const reply = await this.command("PASV");
     assertEquals(reply.code, 227, reply.text);
     const match = /\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(reply.text)!;
-    const port = Number(match[5]) * 256 + Number(match[6]);
-    return await Deno.connect({ hostname: match.slice(1, 5).join("."), port });
+    return {
+      hostname: match.slice(1, 5).join("."),
+      port: Number(match[5]) * 256 + Number(match[6]),
+    };
+  }
+
+  /** Sends PASV and connects to the port it names. */
+  async pasv(): Promise<Deno.Conn> {
+    return await Deno.connect(await this.pasvAddress());
   }
 
   /** Downloads `path` over a passive connection; asserts 150/125 then 226. */

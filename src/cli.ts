@@ -135,7 +135,8 @@ export function parseCli(args: string[]): CliConfig | "help" | "version" {
       },
     }));
   } catch (error) {
-    throw new CliError((error as Error).message);
+    // parseArgs adds hint lines of its own; the first line says it all.
+    throw new CliError((error as Error).message.split("\n")[0]);
   }
   if (values.help) return "help";
   if (values.version) return "version";

@@ -38,3 +38,67 @@ export function parseHostPort(arg: string): { ip: string; port: number } | null 
   if (port === 0) return null;
   return { ip: numbers.slice(0, 4).join("."), port };
 }
+
+/** Whether `ip` is an IPv6 address (after {@linkcode normalizeIp}, so not an IPv4-mapped one). */
+export function isIPv6(ip: string): boolean {
+  return ip.includes(":");
+}
+
+/** Expands an IPv6 address to eight 16-bit groups; `null` if it is not one. */
+function ipv6Groups(ip: string): number[] | null {
+  let text = ip.toLowerCase().replace(/%.*$/, "");
+  const lastColon = text.lastIndexOf(":");
+  const tail = text.slice(lastColon + 1);
+  if (tail.includes(".")) {
+    if (!isIPv4(tail)) return null;
+    const [a, b, c, d] = tail.split(".").map(Number);
+    text = text.slice(0, lastColon + 1) + ((a << 8) | b).toString(16) + ":" +
+      ((c << 8) | d).toString(16);
+  }
+  const halves = text.split("::");
+  if (halves.length > 2) return null;
+  const groups = (part: string) => part === "" ? [] : part.split(":");
+  const head = groups(halves[0]);
+  const rest = halves.length === 2 ? groups(halves[1]) : [];
+  if (![...head, ...rest].every((group) => /^[0-9a-f]{1,4}$/.test(group))) return null;
+  const given = head.length + rest.length;
+  if (halves.length === 1 ? given !== 8 : given > 7) return null;
+  return [...head, ...new Array(8 - given).fill("0"), ...rest].map((group) => parseInt(group, 16));
+}
+
+/** The canonical text of an IP address (IPv6 expanded, lower case), or `null` if it is none. */
+export function canonicalIp(ip: string): string | null {
+  const plain = normalizeIp(ip);
+  if (isIPv4(plain)) return plain;
+  const groups = ipv6Groups(plain);
+  if (!groups) return null;
+  const mapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
+  if (mapped) return `${groups[6] >> 8}.${groups[6] & 255}.${groups[7] >> 8}.${groups[7] & 255}`;
+  return groups.map((g) => g.toString(16)).join(":");
+}
+
+/**
+ * Parses the `|proto|address|port|` argument of EPRT (RFC 2428; any delimiter).
+ * `family` is the protocol number as given; `null` when malformed.
+ */
+export function parseExtendedAddress(
+  arg: string,
+): { family: string; ip: string; port: number } | null {
+  const delimiter = arg[0];
+  if (!delimiter || delimiter.charCodeAt(0) < 33 || delimiter.charCodeAt(0) > 126) return null;
+  const parts = arg.split(delimiter);
+  if (parts.length !== 5 || parts[0] !== "" || parts[4] !== "") return null;
+  const [, family, address, portText] = parts;
+  if (!/^\d{1,5}$/.test(portText)) return null;
+  const port = Number(portText);
+  if (port < 1 || port > 65535) return null;
+  if (family === "1" && !isIPv4(address)) return null;
+  if (family === "2" && (isIPv4(address) || canonicalIp(address) === null)) return null;
+  return { family, ip: address, port };
+}
+
+/** Whether two textual IP addresses name the same address (IPv4-mapped and IPv6 forms compared canonically). */
+export function sameAddress(a: string, b: string): boolean {
+  const left = canonicalIp(a);
+  return left !== null && left === canonicalIp(b);
+}

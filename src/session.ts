@@ -13,6 +13,7 @@ import { DataChannel, DataConnectError } from "./data/channel.ts";
 import { DTPHandler, TransferError } from "./data/dtp.ts";
 import type { AbstractedFS } from "./fs/abstracted_fs.ts";
 import { describeFsError, isFsError, isStorageFull } from "./fs/errors.ts";
+import { DEFAULT_MLST_FACTS } from "./fs/facts.ts";
 import { LineReader } from "./line_reader.ts";
 import type { Logger } from "./log.ts";
 import { normalizeIp } from "./net.ts";
@@ -67,10 +68,13 @@ function delay(seconds: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 }
 
-/** Formats a reply: `code text`, or a multi-line `code-` ... `code ` reply when text has newlines. */
+/**
+ * Formats a reply: `code text`, or a multi-line `code-` ... `code ` reply when text
+ * has newlines. A CR (in a path name) is sent as CR NUL, as RFC 2640 asks.
+ */
 export function formatReply(code: number, text: string): string {
-  const lines = text.split("\n");
-  if (lines.length === 1) return `${code} ${text}\r\n`;
+  const lines = text.replaceAll("\r", "\r\0").split("\n");
+  if (lines.length === 1) return `${code} ${lines[0]}\r\n`;
   const last = lines.pop();
   const [first, ...middle] = lines;
   return `${code}-${first}\r\n` + middle.map((line) => ` ${line}\r\n`).join("") +
@@ -109,6 +113,10 @@ export class FTPHandler {
   restartPosition = 0;
   /** The real path named by RNFR, waiting for RNTO. */
   renameFrom: string | null = null;
+  /** Whether EPSV ALL was sent: from then on only EPSV may set up data connections (RFC 2428). */
+  epsvAll = false;
+  /** The facts MLST and MLSD report, as OPTS MLST chose them. */
+  mlstFacts: readonly string[] = DEFAULT_MLST_FACTS;
 
   #transfer: ActiveTransfer | null = null;
   #password = "";
@@ -418,6 +426,13 @@ export class FTPHandler {
   }
 
   // --- Transfers -----------------------------------------------------------------------
+
+  /** Replies 425 and resolves to false when neither PASV nor PORT prepared a data connection. */
+  async dataChannelReady(): Promise<boolean> {
+    if (this.data.ready) return true;
+    await this.reply(425, "Use PORT or PASV first.");
+    return false;
+  }
 
   /** The transfer in progress, if any. */
   get transfer(): ActiveTransfer | null {

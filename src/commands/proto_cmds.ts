@@ -6,6 +6,7 @@
 
 import { accessCommands } from "./access.ts";
 import { connectionCommands } from "./connection.ts";
+import { featureCommands } from "./features.ts";
 import { fileCommands } from "./files.ts";
 import { infoCommands } from "./info.ts";
 import { metadataCommands } from "./metadata.ts";
@@ -24,5 +25,6 @@ export const protoCmds: CommandTable = new Map<string, CommandSpec>(Object.entri
   ...transferCommands,
   ...connectionCommands,
   ...infoCommands,
+  ...featureCommands,
   ...metadataCommands,
 }));

@@ -32,6 +32,12 @@ export interface CommandSpec {
   listOptions?: boolean;
   /** Whether the command runs at once while a transfer is in progress (ABOR, STAT, NOOP, QUIT). */
   duringTransfer?: boolean;
+  /**
+   * The line this command adds to FEAT (RFC 2389) when it is an extension, such as
+   * `"SIZE"` or `"REST STREAM"`; a function sees the session (MLST stars the facts
+   * it selected).
+   */
+  feat?: string | ((session: FTPHandler) => string);
   /** The HELP text: `Syntax: VERB <SP> arg (what it does).` */
   help: string;
   /** Does the command's own job and replies. */

@@ -11,13 +11,6 @@ import { encodeLines, listEntries, listLines } from "../fs/listing.ts";
 import type { FTPHandler } from "../session.ts";
 import type { CommandSpec } from "./table.ts";
 
-/** Replies 425 and returns false when neither PASV nor PORT prepared a data connection. */
-async function dataChannelReady(session: FTPHandler): Promise<boolean> {
-  if (session.data.ready) return true;
-  await session.reply(425, "Use PORT or PASV first.");
-  return false;
-}
-
 /** Takes the REST offset for this transfer; it applies to one transfer only. */
 function takeRestartPosition(session: FTPHandler): number {
   const position = session.restartPosition;
@@ -87,7 +80,7 @@ const RETR: CommandSpec = {
   path: true,
   help: "Syntax: RETR <SP> file-name (retrieve a file).",
   async run(session, { path }) {
-    if (!await dataChannelReady(session)) return;
+    if (!await session.dataChannelReady()) return;
     const offset = takeRestartPosition(session);
     if (!await existingRegularFile(session, path!.real)) {
       return session.reply(550, "No such file or directory.");
@@ -112,7 +105,7 @@ const STOR: CommandSpec = {
   path: true,
   help: "Syntax: STOR <SP> file-name (store a file).",
   async run(session, { path }) {
-    if (!await dataChannelReady(session)) return;
+    if (!await session.dataChannelReady()) return;
     const offset = takeRestartPosition(session);
     await existingRegularFile(session, path!.real);
     if (offset === 0) {
@@ -139,7 +132,7 @@ const APPE: CommandSpec = {
   path: true,
   help: "Syntax: APPE <SP> file-name (append data to file).",
   async run(session, { path }) {
-    if (!await dataChannelReady(session)) return;
+    if (!await session.dataChannelReady()) return;
     if (takeRestartPosition(session) > 0) {
       return session.reply(450, "Can't APPE while REST request is pending.");
     }
@@ -155,7 +148,7 @@ const STOU: CommandSpec = {
   arg: "optional",
   help: "Syntax: STOU [<SP> name] (store a file with a unique name).",
   async run(session, { arg }) {
-    if (!await dataChannelReady(session)) return;
+    if (!await session.dataChannelReady()) return;
     if (takeRestartPosition(session) > 0) {
       return session.reply(450, "Can't STOU while REST request is pending.");
     }
@@ -178,7 +171,7 @@ function listCommand(command: "LIST" | "NLST", help: string): CommandSpec {
     listOptions: true,
     help,
     async run(session, { path }) {
-      if (!await dataChannelReady(session)) return;
+      if (!await session.dataChannelReady()) return;
       const fs = session.fs!;
       await fs.stat(path!.real);
       const entries = listEntries(fs, path!.real);
@@ -209,6 +202,7 @@ export const transferCommands: Record<string, CommandSpec> = {
   REST: {
     auth: true,
     arg: "required",
+    feat: "REST STREAM",
     help: "Syntax: REST <SP> offset (set file offset).",
     async run(session, { arg }) {
       const offset = /^\d+$/.test(arg) ? Number(arg) : NaN;

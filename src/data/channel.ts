@@ -5,7 +5,7 @@
  * @module
  */
 
-import { normalizeIp } from "../net.ts";
+import { normalizeIp, sameAddress } from "../net.ts";
 
 /** No port of the passive range could be bound. */
 export class NoFreePassivePort extends Error {
@@ -136,7 +136,7 @@ export class DataChannel {
       while (true) {
         const conn = await listener.accept();
         const ip = normalizeIp((conn.remoteAddr as Deno.NetAddr).hostname);
-        if (this.#options.permitForeignAddresses || ip === this.#clientIp) return conn;
+        if (this.#options.permitForeignAddresses || sameAddress(ip, this.#clientIp)) return conn;
         this.#options.onRefused(`refused passive data connection from foreign address ${ip}`);
         conn.close();
       }

@@ -123,6 +123,11 @@ export class AbstractedFS {
     return Deno.chmod(path, mode);
   }
 
+  /** Sets a path's access and modification times. */
+  utime(path: string, atime: Date, mtime: Date): Promise<void> {
+    return Deno.utime(path, atime, mtime);
+  }
+
   /** Stats a path, following symlinks. */
   stat(path: string): Promise<Deno.FileInfo> {
     return Deno.stat(path);

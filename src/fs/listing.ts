@@ -93,14 +93,18 @@ export interface ListEntry {
   name: string;
   /** Its real path. */
   path: string;
-  /** Its lstat. */
-  info: Deno.FileInfo;
+  /** Its lstat; `null` for a name that is not valid UTF-8, which cannot be opened by name. */
+  info: Deno.FileInfo | null;
 }
+
+/** The mark the runtime puts in a file name whose bytes are not valid UTF-8. */
+const REPLACEMENT_CHARACTER = "\uFFFD";
 
 /**
  * The entries of a real path: the directory's children, or the path itself when it
- * is not a directory. Entries that vanish or cannot be stat'ed while listing are
- * skipped, so one odd file never aborts a listing.
+ * is not a directory. An entry that vanishes while listing is skipped; one whose
+ * name is not valid UTF-8 is listed with its name shown lossily and no stat, so
+ * one odd file never aborts a listing.
  */
 export async function* listEntries(fs: AbstractedFS, path: string): AsyncIterable<ListEntry> {
   const info = await fs.stat(path);
@@ -111,9 +115,22 @@ export async function* listEntries(fs: AbstractedFS, path: string): AsyncIterabl
   for await (const name of fs.listdir(path)) {
     const child = posix.join(path, name);
     const childInfo = await fs.lstat(child).catch(() => null);
-    if (childInfo) yield { name, path: child, info: childInfo };
+    if (childInfo || name.includes(REPLACEMENT_CHARACTER)) {
+      yield { name, path: child, info: childInfo };
+    }
   }
 }
+
+/** What LIST shows for an entry it could not stat: a plain, empty, old file. */
+const UNREADABLE = {
+  isFile: true,
+  size: 0,
+  mode: 0,
+  nlink: 1,
+  uid: 0,
+  gid: 0,
+  mtime: new Date(0),
+} as Deno.FileInfo;
 
 /** `ls -l` lines for each entry, symlink targets resolved. */
 export async function* listLines(
@@ -121,9 +138,9 @@ export async function* listLines(
   entries: AsyncIterable<ListEntry>,
   options: ListFormatOptions,
 ): AsyncIterable<string> {
-  for await (const entry of entries) {
-    const target = entry.info.isSymlink ? await fs.readlink(entry.path).catch(() => "") : undefined;
-    yield formatListLine(entry.name, entry.info, options, target);
+  for await (const { name, path, info } of entries) {
+    const target = info?.isSymlink ? await fs.readlink(path).catch(() => "") : undefined;
+    yield formatListLine(name, info ?? UNREADABLE, options, target);
   }
 }
 

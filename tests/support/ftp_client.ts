@@ -180,17 +180,22 @@ export class FtpClient {
     return [start, await this.reply()];
   }
 
-  /** LIST or NLST over a passive connection; returns the text. */
-  async list(verb = "LIST", path = ""): Promise<string> {
+  /** Sends a listing command (`MLSD dir`, ...) over a passive connection; returns the bytes. */
+  async retrList(line: string): Promise<Uint8Array> {
     const data = await this.pasv();
-    const start = await this.command(path ? `${verb} ${path}` : verb);
+    const start = await this.command(line);
     if (start.code !== 150 && start.code !== 125) {
       data.close();
-      throw new Error(`${verb} ${path}: ${start.code} ${start.text}`);
+      throw new Error(`${line}: ${start.code} ${start.text}`);
     }
-    const text = decoder.decode(await readAll(data));
+    const bytes = await readAll(data);
     assertEquals((await this.reply()).code, 226);
-    return text;
+    return bytes;
+  }
+
+  /** LIST or NLST over a passive connection; returns the text. */
+  async list(verb = "LIST", path = ""): Promise<string> {
+    return decoder.decode(await this.retrList(path ? `${verb} ${path}` : verb));
   }
 
   /** Closes the control connection. */

@@ -1,0 +1,58 @@
+/**
+ * Feature negotiation (RFC 2389): FEAT and OPTS.
+ *
+ * @module
+ */
+
+import { selectFacts } from "../fs/facts.ts";
+import type { CommandSpec } from "./table.ts";
+
+/** Features of the server as a whole rather than of one command: TVFS, its path syntax (RFC 3659). */
+const SERVER_FEATURES = ["TVFS"];
+
+/** The feature-negotiation commands. */
+export const featureCommands: Record<string, CommandSpec> = {
+  FEAT: {
+    auth: false,
+    arg: "none",
+    help: "Syntax: FEAT (list all new features supported).",
+    async run(session) {
+      const lines = new Set(SERVER_FEATURES);
+      for (const spec of session.commands.values()) {
+        if (spec.feat) lines.add(typeof spec.feat === "string" ? spec.feat : spec.feat(session));
+      }
+      // Each feature line starts with one space (RFC 2389), which the reply's
+      // multi-line format gives every middle line.
+      await session.reply(
+        211,
+        ["Features supported:", ...[...lines].sort(), "End FEAT."].join("\n"),
+      );
+    },
+  },
+  OPTS: {
+    auth: false,
+    arg: "required",
+    feat: "UTF8",
+    help: "Syntax: OPTS <SP> command [<SP> options] (set option for command).",
+    async run(session, { arg }) {
+      const space = arg.indexOf(" ");
+      const command = (space < 0 ? arg : arg.slice(0, space)).toUpperCase();
+      const value = space < 0 ? "" : arg.slice(space + 1).trim();
+      if (command === "UTF8" || command === "UTF-8") {
+        // RFC 2640: path names are always UTF-8 here; the option only confirms it.
+        if (value === "" || value.toUpperCase() === "ON") {
+          return session.reply(200, "Always in UTF8 mode.");
+        }
+        return session.reply(504, "UTF8 can't be turned off.");
+      }
+      if (command === "MLST") {
+        session.mlstFacts = selectFacts(value);
+        return session.reply(
+          200,
+          `MLST OPTS ${session.mlstFacts.map((fact) => fact + ";").join("")}`,
+        );
+      }
+      await session.reply(501, `Invalid OPTS argument: "${command}" has no options.`);
+    },
+  },
+};

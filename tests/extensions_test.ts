@@ -1,0 +1,458 @@
+import { Client } from "basic-ftp";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
+import { FtpClient, readAll } from "./support/ftp_client.ts";
+import { python } from "./support/python.ts";
+import { PASSWORD, USER, withServer } from "./support/server.ts";
+
+const decoder = new TextDecoder();
+
+/** Whether this machine has an IPv6 loopback to test on. */
+const hasIPv6Loopback = (() => {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** Parses a 229 reply's port. */
+function epsvPort(text: string): number {
+  const match = /\(\|\|\|(\d+)\|\)/.exec(text);
+  assert(match, `not an EPSV reply: ${text}`);
+  return Number(match[1]);
+}
+
+Deno.test("FEAT lists every extension, one per line with a leading space (RFC 2389)", async () => {
+  await withServer({}, async ({ port }) => {
+    const client = await FtpClient.connect(port);
+    try {
+      const feat = await client.command("FEAT");
+      assertEquals(feat.code, 211);
+      assertEquals(feat.lines, [
+        "211-Features supported:",
+        " EPRT",
+        " EPSV",
+        " MDTM",
+        " MFMT",
+        " MLST type*;size*;modify*;perm*;unique*;unix.mode;unix.uid;unix.gid;",
+        " REST STREAM",
+        " SIZE",
+        " TVFS",
+        " UTF8",
+        "211 End FEAT.",
+      ]);
+      assertEquals((await client.command("OPTS UTF8 ON")).code, 200);
+      assertEquals((await client.command("OPTS utf8 off")).code, 504);
+      assertEquals((await client.command("OPTS NOPE x")).code, 501);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("OPTS MLST selects the facts MLST reports and FEAT stars", async () => {
+  await withServer({}, async ({ port, home }) => {
+    await Deno.writeTextFile(`${home}/f`, "12345");
+    const client = await FtpClient.login(port);
+    try {
+      assertEquals(
+        (await client.command("OPTS MLST size;Type;bogus;unix.mode;")).text,
+        "MLST OPTS type;size;unix.mode;",
+      );
+      const feat = await client.command("FEAT");
+      assert(
+        feat.lines.includes(" MLST type*;size*;modify;perm;unique;unix.mode*;unix.uid;unix.gid;"),
+      );
+      const mlst = await client.command("MLST f");
+      assertMatch(mlst.lines[1], /^ type=file;size=5;unix\.mode=0[0-7]{3}; \/f$/);
+      assertEquals((await client.command("OPTS MLST")).text, "MLST OPTS ");
+      assertEquals(
+        (await client.command("MLST f")).lines[1],
+        "  /f",
+        "no facts: a space, then the name after a space",
+      );
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("MLST and MLSD follow RFC 3659's grammar: facts, perm letters, cdir and pdir", async () => {
+  await withServer({}, async ({ port, home, authorizer }) => {
+    await Deno.mkdir(`${home}/dir/sub`, { recursive: true });
+    await Deno.writeTextFile(`${home}/dir/f.txt`, "abc");
+    await Deno.utime(`${home}/dir/f.txt`, 0, new Date(Date.UTC(2023, 6, 4, 5, 6, 7)));
+    await Deno.symlink("/etc", `${home}/dir/outside`);
+    await Deno.symlink("sub", `${home}/dir/inside`);
+    authorizer.addUser("reader", "pw", home, { perm: "elr" });
+    const client = await FtpClient.login(port);
+    try {
+      const mlst = await client.command("MLST dir/f.txt");
+      assertEquals(mlst.code, 250);
+      assertEquals(mlst.lines.length, 3);
+      assertMatch(
+        mlst.lines[1],
+        /^ type=file;size=3;modify=20230704050607;perm=adfrw;unique=[0-9a-f]+g[0-9a-f]+; \/dir\/f\.txt$/,
+      );
+      assertMatch(
+        (await client.command("MLST")).lines[1],
+        /^ type=dir;modify=\d{14};perm=cdeflmp;unique=\w+; \/$/,
+      );
+      const lines = decoder.decode(await client.retrList("MLSD dir")).split("\r\n");
+      assertEquals(lines.pop(), "");
+      const byName = new Map(lines.map((line) => [line.slice(line.indexOf(" ") + 1), line]));
+      assertEquals([...byName.keys()].sort(), [".", "..", "f.txt", "inside", "outside", "sub"]);
+      assertMatch(byName.get(".")!, /^type=cdir;/);
+      assertMatch(byName.get("..")!, /^type=pdir;/);
+      assertMatch(byName.get("sub")!, /^type=dir;modify=\d{14};perm=cdeflmp;/);
+      assertMatch(
+        byName.get("inside")!,
+        /^type=dir;/,
+        "a symlink inside the jail is described by its target",
+      );
+      assertMatch(
+        byName.get("outside")!,
+        /^type=OS\.unix=slink;size=4;modify=\d{14};perm=;unique=\w+; outside$/,
+        "the link itself is described: nothing is told of what is outside",
+      );
+      const root = decoder.decode(await client.retrList("MLSD")).split("\r\n");
+      assert(!root.some((line) => line.startsWith("type=pdir")), "no parent above the root");
+      const data = await client.pasv();
+      assertEquals((await client.command("MLSD dir/f.txt")).code, 501);
+      data.close();
+    } finally {
+      client.close();
+    }
+    const reader = await FtpClient.login(port, "reader", "pw");
+    try {
+      assertMatch((await reader.command("MLST dir/f.txt")).lines[1], /;perm=r;/);
+      assertMatch((await reader.command("MLST dir")).lines[1], /;perm=el;/);
+    } finally {
+      reader.close();
+    }
+  });
+});
+
+Deno.test("MDTM reports GMT by default and local time when useGmtTimes is false", async () => {
+  const mtime = new Date(Date.UTC(2024, 1, 29, 23, 5, 9));
+  const local = [
+    mtime.getFullYear(),
+    mtime.getMonth() + 1,
+    mtime.getDate(),
+    mtime.getHours(),
+    mtime.getMinutes(),
+    mtime.getSeconds(),
+  ]
+    .map((n, i) => String(n).padStart(i === 0 ? 4 : 2, "0")).join("");
+  for (const [useGmtTimes, expected] of [[true, "20240229230509"], [false, local]] as const) {
+    await withServer({ useGmtTimes }, async ({ port, home }) => {
+      await Deno.writeTextFile(`${home}/f`, "x");
+      await Deno.utime(`${home}/f`, mtime, mtime);
+      const client = await FtpClient.login(port);
+      try {
+        assertEquals((await client.command("MDTM f")).text, expected);
+      } finally {
+        client.close();
+      }
+    });
+  }
+});
+
+Deno.test("MFMT and SITE MFMT set the modification time (permission T)", async () => {
+  await withServer({}, async ({ port, home, authorizer }) => {
+    await Deno.writeTextFile(`${home}/f`, "x");
+    authorizer.addUser("no-t", "pw", home, { perm: "elradfmw" });
+    const client = await FtpClient.login(port);
+    try {
+      assertEquals((await client.command("MFMT 20200102030405 f")).lines, [
+        "213 Modify=20200102030405; /f",
+      ]);
+      assertEquals((await Deno.stat(`${home}/f`)).mtime?.toISOString(), "2020-01-02T03:04:05.000Z");
+      assertEquals((await client.command("SITE MFMT 19991231235959 f")).code, 213);
+      assertEquals((await Deno.stat(`${home}/f`)).mtime?.toISOString(), "1999-12-31T23:59:59.000Z");
+      for (const bad of ["MFMT 20201301000000 f", "MFMT 2020 f", "MFMT 20200102030405", "MFMT f"]) {
+        assertEquals((await client.command(bad)).code, 501, bad);
+      }
+      assertEquals((await client.command("MFMT 20200102030405 missing")).code, 550);
+    } finally {
+      client.close();
+    }
+    const limited = await FtpClient.login(port, "no-t", "pw");
+    try {
+      assertEquals((await limited.command("MFMT 20200102030405 f")).text, "Not enough privileges.");
+    } finally {
+      limited.close();
+    }
+  });
+});
+
+Deno.test("EPSV: 229 with the port, protocol checks, and EPSV ALL locks the session to it", async () => {
+  await withServer({}, async ({ port, home }) => {
+    await Deno.writeTextFile(`${home}/f`, "via epsv");
+    const client = await FtpClient.login(port);
+    try {
+      const reply = await client.command("EPSV");
+      assertMatch(reply.text, /^Entering extended passive mode \(\|\|\|\d+\|\)\.$/);
+      const data = await Deno.connect({ hostname: "127.0.0.1", port: epsvPort(reply.text) });
+      assertEquals((await client.command("RETR f")).code, 125);
+      assertEquals(decoder.decode(await readAll(data)), "via epsv");
+      assertEquals((await client.reply()).code, 226);
+      assertEquals((await client.command("EPSV 1")).code, 229);
+      assertEquals(
+        (await client.command("EPSV 2")).text,
+        "Network protocol not supported, use (1).",
+      );
+      assertEquals((await client.command("EPSV 2")).code, 522);
+      assertEquals((await client.command("EPSV x")).code, 501);
+      assertEquals((await client.command("EPSV ALL")).code, 200);
+      for (const command of ["PASV", "PORT 127,0,0,1,4,1", "EPRT |1|127.0.0.1|1025|"]) {
+        assertEquals((await client.command(command)).code, 501, command);
+      }
+      assertEquals((await client.command("EPSV")).code, 229);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("EPRT: active transfers, bounce protection, malformed and unknown protocols", async () => {
+  await withServer({}, async ({ port, home }) => {
+    await Deno.writeTextFile(`${home}/f`, "via eprt");
+    const client = await FtpClient.login(port);
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      assertEquals((await client.command(`EPRT |1|127.0.0.1|${listener.addr.port}|`)).code, 200);
+      assertEquals((await client.command("RETR f")).code, 150);
+      assertEquals(decoder.decode(await readAll(await listener.accept())), "via eprt");
+      assertEquals((await client.reply()).code, 226);
+      assertEquals((await client.command("EPRT |1|10.0.0.1|5000|")).code, 501);
+      assertEquals((await client.command("EPRT |1|127.0.0.1|21|")).code, 501);
+      assertEquals((await client.command("EPRT |3|127.0.0.1|5000|")).code, 522);
+      for (
+        const bad of [
+          "|1|127.0.0.1|",
+          "|1|127.0.0.1|99999|",
+          "1|127.0.0.1|5000|",
+          "|1|::1|5000|",
+          "|2|1.2.3.4|5000|",
+        ]
+      ) {
+        assertEquals((await client.command(`EPRT ${bad}`)).code, 501, bad);
+      }
+    } finally {
+      listener.close();
+      client.close();
+    }
+  });
+});
+
+Deno.test({
+  name: "IPv6: a server on :: serves ::1 (EPSV, EPRT; PASV refused) and IPv4 clients alike",
+  ignore: !hasIPv6Loopback,
+  async fn() {
+    await withServer({ hostname: "::" }, async ({ port, home }) => {
+      await Deno.writeTextFile(`${home}/f`, "over ipv6");
+      const client = await FtpClient.connect(port, "::1");
+      const listener = Deno.listen({ hostname: "::1", port: 0 });
+      try {
+        await client.command(`USER ${USER}`);
+        assertEquals((await client.command(`PASS ${PASSWORD}`)).code, 230);
+        assertEquals((await client.command("PASV")).code, 425);
+        assertEquals(
+          (await client.command("EPSV 1")).text,
+          "Network protocol not supported, use (2).",
+        );
+        const reply = await client.command("EPSV");
+        const data = await Deno.connect({ hostname: "::1", port: epsvPort(reply.text) });
+        assertEquals((await client.command("RETR f")).code, 125);
+        assertEquals(decoder.decode(await readAll(data)), "over ipv6");
+        assertEquals((await client.reply()).code, 226);
+        assertEquals(
+          (await client.command(`EPRT |2|0:0:0:0:0:0:0:1|${listener.addr.port}|`)).code,
+          200,
+        );
+        assertEquals((await client.command("RETR f")).code, 150);
+        assertEquals(decoder.decode(await readAll(await listener.accept())), "over ipv6");
+        assertEquals((await client.reply()).code, 226);
+        assertEquals(
+          (await client.command("EPRT |1|127.0.0.1|5000|")).code,
+          501,
+          "IPv4 is foreign to an IPv6 client",
+        );
+      } finally {
+        listener.close();
+        client.close();
+      }
+      const v4 = await FtpClient.login(port);
+      try {
+        assertEquals(
+          decoder.decode(await v4.retr("f")),
+          "over ipv6",
+          "dual stack: IPv4 clients too",
+        );
+      } finally {
+        v4.close();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "IPv6 loopback is available (or the IPv6 test says why it is skipped)",
+  ignore: hasIPv6Loopback,
+  fn() {
+    console.warn("No IPv6 loopback (::1) on this machine: the IPv6 test is skipped.");
+  },
+});
+
+Deno.test("UTF-8 path names everywhere; a name that is not UTF-8 does not break listings", async () => {
+  await withServer({}, async ({ port, home }) => {
+    await python(
+      `import sys; open(sys.argv[1].encode() + b"/caf\\xe9.bin", "wb").write(b"x")`,
+      home,
+    );
+    const client = await FtpClient.login(port);
+    try {
+      assertEquals((await client.command("MKD café ☕")).text, '"/café ☕" directory created.');
+      assertEquals((await client.command("CWD café ☕")).code, 250);
+      await client.store("日本.txt", new TextEncoder().encode("nihon"));
+      assertEquals(await Deno.readTextFile(`${home}/café ☕/日本.txt`), "nihon");
+      assertEquals(decoder.decode(await client.retr("/café ☕/日本.txt")), "nihon");
+      assertStringIncludes(await client.list("NLST"), "日本.txt");
+      await client.command("CWD /");
+      const names = (await client.list("NLST")).split("\r\n");
+      assert(names.includes("caf\uFFFD.bin"), "shown with a replacement character");
+      assertStringIncludes(await client.list("LIST"), "caf\uFFFD.bin");
+      assertStringIncludes(decoder.decode(await client.retrList("MLSD")), " caf\uFFFD.bin");
+      assertStringIncludes((await client.command("STAT /")).text, "café ☕");
+      assertEquals((await client.command("NOOP")).code, 200);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("hostile arguments: NUL, CR (as CR NUL), 4 KiB names, ../ chains", async () => {
+  await withServer({}, async ({ port, home }) => {
+    const client = await FtpClient.login(port);
+    try {
+      assertEquals((await client.command("MKD a\0b")).code, 501);
+      await client.sendRaw(new TextEncoder().encode("MKD cr\r\0name\r\n"));
+      const made = await client.reply();
+      assertEquals(made.code, 257);
+      assertEquals(
+        made.lines[0],
+        '257 "/cr\r\0name" directory created.',
+        "a CR in a reply is sent as CR NUL",
+      );
+      assert((await Deno.stat(`${home}/cr\rname`)).isDirectory);
+      assertEquals(
+        (await client.command("MKD " + "n".repeat(4096))).text,
+        "Command line too long.",
+      );
+      assertEquals(
+        (await client.command("CWD " + "../".repeat(500))).text,
+        '"/" is the current directory.',
+      );
+      assertEquals((await client.command("MLST " + "../".repeat(500) + "etc/passwd")).code, 550);
+      assertEquals(
+        (await client.command("SITE CHMOD 755 " + "../".repeat(50))).code,
+        200,
+        "clamped to the home",
+      );
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("a SITE command is one table entry (the README's SITE RMTREE)", async () => {
+  const { protoCmds } = await import("../src/commands/proto_cmds.ts");
+  const commands = new Map(protoCmds).set("SITE RMTREE", {
+    perm: "d",
+    auth: true,
+    arg: "required",
+    path: true,
+    help: "Syntax: SITE <SP> RMTREE <SP> path (remove directory tree).",
+    async run(session, { path }) {
+      if (path!.real === session.fs!.root) {
+        return session.reply(550, "Can't remove the home directory.");
+      }
+      await Deno.remove(path!.real, { recursive: true });
+      await session.reply(250, "Directory tree removed.");
+    },
+  });
+  await withServer({ commands }, async ({ port, home }) => {
+    await Deno.mkdir(`${home}/tree/deep`, { recursive: true });
+    const client = await FtpClient.login(port);
+    try {
+      assertStringIncludes((await client.command("SITE HELP")).text, "RMTREE");
+      assertStringIncludes(
+        (await client.command("SITE HELP RMTREE")).text,
+        "remove directory tree",
+      );
+      assertEquals((await client.command("SITE RMTREE tree")).code, 250);
+      assertEquals(await Deno.stat(`${home}/tree`).catch(() => null), null);
+      assertEquals(
+        (await client.command("SITE RMTREE ../../..")).code,
+        550,
+        "../../.. is the home itself",
+      );
+      assertEquals((await client.command("SITE RMTREE missing")).code, 550);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("passive ports are picked at random within the range", async () => {
+  const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const base = Math.min(free.addr.port, 65535 - 200);
+  free.close();
+  const ports = Array.from({ length: 200 }, (_, i) => base + i);
+  await withServer({ passivePorts: ports }, async ({ port }) => {
+    const client = await FtpClient.login(port);
+    try {
+      const picked: number[] = [];
+      for (let i = 0; i < 12; i++) picked.push((await client.pasvAddress()).port);
+      assert(picked.every((p) => ports.includes(p)), "inside the range");
+      const sequential = picked.every((p, i) => i === 0 || p === picked[i - 1] + 1);
+      assert(!sequential, `predictable sequence: ${picked}`);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("clients parse the MLSD listing: basic-ftp and lftp", async () => {
+  await withServer({}, async ({ port, home }) => {
+    await Deno.mkdir(`${home}/dir`);
+    await Deno.writeTextFile(`${home}/file.txt`, "1234567");
+    const client = new Client(10_000);
+    try {
+      await client.access({ host: "127.0.0.1", port, user: USER, password: PASSWORD });
+      const entries = await client.list();
+      const file = entries.find((entry) => entry.name === "file.txt");
+      assertEquals(file?.size, 7);
+      assert(file?.isFile);
+      assert(entries.find((entry) => entry.name === "dir")?.isDirectory);
+      assert(!entries.some((entry) => entry.name === "." || entry.name === ".."));
+    } finally {
+      client.close();
+    }
+    const { code, stdout } = await new Deno.Command("lftp", {
+      args: [
+        "-c",
+        `set net:max-retries 1; set ftp:use-mlsd on; open -u ${USER},${PASSWORD} ftp://127.0.0.1:${port}; cls -l --sort=name`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(code, 0);
+    const lines = decoder.decode(stdout).trim().split("\n");
+    assertEquals(lines.length, 2);
+    assertMatch(lines[0], /^d.* dir\/$/);
+    assertMatch(lines[1], /^-rw.* 7 .* file\.txt$/);
+  });
+});

@@ -128,9 +128,9 @@ export class FTPServer implements SessionHost {
   #logStartup(): void {
     const { config, logger } = this;
     const ports = config.passivePorts;
-    logger.info(
-      `>>> starting FTP server on ${this.addr.hostname}:${this.addr.port}, pid=${Deno.pid} <<<`,
-    );
+    const { hostname, port } = this.addr;
+    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+    logger.info(`>>> starting FTP server on ${host}:${port}, pid=${Deno.pid} <<<`);
     logger.info("concurrency model: async");
     logger.info(`masquerade (NAT) address: ${config.masqueradeAddress ?? "None"}`);
     logger.info(`passive ports: ${ports ? `${ports[0]}->${ports[ports.length - 1]}` : "None"}`);

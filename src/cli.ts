@@ -8,7 +8,8 @@ import { parseArgs } from "node:util";
 import { DummyAuthorizer } from "./auth/dummy.ts";
 import { Logger } from "./log.ts";
 import { isIPv4 } from "./net.ts";
-import { FTPServer } from "./server.ts";
+import { FTPServer, type FTPServerOptions } from "./server.ts";
+import { TlsConfigError, type TLSOptions } from "./tls.ts";
 import { VERSION } from "./version.ts";
 
 /** A bad flag or value (exit status 2), or a server that cannot start (1); the message is shown as is. */
@@ -44,6 +45,21 @@ export interface CliConfig {
   maxCons: number;
   maxConsPerIp: number;
   maxLoginAttempts: number;
+  tls: TlsCliConfig | null;
+}
+
+/** The FTPS part of the command line. */
+export interface TlsCliConfig {
+  certfile: string | null;
+  keyfile: string | null;
+  selfSigned: boolean;
+  controlRequired: boolean;
+  dataRequired: boolean;
+  requireSessionReuse: boolean;
+  /** The main listener speaks implicit FTPS. */
+  implicit: boolean;
+  /** A second listener, for implicit FTPS, beside the main one. */
+  implicitPort: number | null;
 }
 
 /** The `--help` text. */
@@ -74,6 +90,17 @@ Options:
       --max-cons-per-ip N      most connections from one address (default: 0, no limit)
       --max-login-attempts N   failed logins before disconnecting (default: 3)
       --concurrency MODEL      async (the only model available yet)
+
+FTPS (RFC 4217):
+      --tls                    offer AUTH TLS (explicit FTPS); needs --certfile or --self-signed
+      --certfile FILE          the certificate (PEM; may hold the key too)
+      --keyfile FILE           the private key (PEM)
+      --self-signed            generate a self-signed certificate and print its fingerprint
+      --tls-control-required   refuse USER before AUTH TLS
+      --tls-data-required      refuse PASV/EPSV/PORT/EPRT before PROT P
+      --tls-require-session-reuse  data connections must resume the control TLS session
+      --implicit-tls           the -p listener speaks implicit FTPS (TLS from the start)
+      --implicit-port PORT     also listen for implicit FTPS on PORT
 `;
 
 function integer(name: string, value: string, min: number, max: number): number {
@@ -132,6 +159,15 @@ export function parseCli(args: string[]): CliConfig | "help" | "version" {
         "max-cons-per-ip": { type: "string" },
         "max-login-attempts": { type: "string" },
         concurrency: { type: "string" },
+        tls: { type: "boolean" },
+        certfile: { type: "string" },
+        keyfile: { type: "string" },
+        "self-signed": { type: "boolean" },
+        "tls-control-required": { type: "boolean" },
+        "tls-data-required": { type: "boolean" },
+        "tls-require-session-reuse": { type: "boolean" },
+        "implicit-tls": { type: "boolean" },
+        "implicit-port": { type: "string" },
       },
     }));
   } catch (error) {
@@ -179,6 +215,51 @@ export function parseCli(args: string[]): CliConfig | "help" | "version" {
     maxCons: integer("--max-cons", values["max-cons"] ?? "512", 0, 1_000_000),
     maxConsPerIp: integer("--max-cons-per-ip", values["max-cons-per-ip"] ?? "0", 0, 1_000_000),
     maxLoginAttempts: integer("--max-login-attempts", values["max-login-attempts"] ?? "3", 1, 1000),
+    tls: parseTlsFlags(values),
+  };
+}
+
+/** The FTPS flags; `null` when FTPS is not asked for. */
+function parseTlsFlags(values: Record<string, string | boolean | undefined>): TlsCliConfig | null {
+  const implicitPort = values["implicit-port"] as string | undefined;
+  const enabled = values.tls || values["implicit-tls"] || implicitPort !== undefined;
+  const tlsOnly = [
+    "certfile",
+    "keyfile",
+    "self-signed",
+    "tls-control-required",
+    "tls-data-required",
+    "tls-require-session-reuse",
+  ];
+  if (!enabled) {
+    const stray = tlsOnly.find((name) => values[name] !== undefined);
+    if (stray) throw new CliError(`--${stray} needs --tls (or --implicit-tls, --implicit-port)`);
+    return null;
+  }
+  const certfile = (values.certfile as string | undefined) ?? null;
+  const selfSigned = values["self-signed"] === true;
+  if (certfile !== null && selfSigned) {
+    throw new CliError("--certfile and --self-signed exclude each other");
+  }
+  if (certfile === null && !selfSigned) {
+    throw new CliError(
+      "FTPS needs a certificate: --certfile FILE, or --self-signed to generate one",
+    );
+  }
+  if (values.keyfile !== undefined && certfile === null) {
+    throw new CliError("--keyfile needs --certfile");
+  }
+  return {
+    certfile,
+    keyfile: (values.keyfile as string | undefined) ?? null,
+    selfSigned,
+    controlRequired: values["tls-control-required"] === true,
+    dataRequired: values["tls-data-required"] === true,
+    requireSessionReuse: values["tls-require-session-reuse"] === true,
+    implicit: values["implicit-tls"] === true,
+    implicitPort: implicitPort === undefined
+      ? null
+      : integer("--implicit-port", implicitPort, 0, 65535),
   };
 }
 
@@ -198,8 +279,53 @@ function sharedDirectory(path: string): string {
   return path;
 }
 
-/** Builds the server that `config` describes; throws {@linkcode CliError} when it cannot. */
-export function createServer(config: CliConfig, logger: Logger): FTPServer {
+/** The TLS options the command line asks for; a generated certificate's fingerprint is logged. */
+async function tlsOptions(
+  tls: TlsCliConfig,
+  hostname: string,
+  logger: Logger,
+): Promise<TLSOptions> {
+  const options: TLSOptions = {
+    controlRequired: tls.controlRequired,
+    dataRequired: tls.dataRequired,
+    requireSessionReuse: tls.requireSessionReuse,
+  };
+  if (!tls.selfSigned) {
+    return { ...options, certfile: tls.certfile!, keyfile: tls.keyfile ?? undefined };
+  }
+  const { generateSelfSigned } = await import("./self_signed.ts");
+  const names = [
+    "localhost",
+    "127.0.0.1",
+    "::1",
+    ...(isIPv4(hostname) && hostname !== "0.0.0.0" ? [hostname] : []),
+  ];
+  const generated = await generateSelfSigned([...new Set(names)]);
+  logger.warning(
+    `generated a self-signed certificate; its SHA-256 fingerprint is ${generated.fingerprint}`,
+  );
+  return { ...options, pem: generated };
+}
+
+function listen(options: FTPServerOptions): FTPServer {
+  try {
+    return new FTPServer(options);
+  } catch (error) {
+    if (error instanceof TlsConfigError) {
+      throw new CliError(`cannot use the certificate: ${error.message}`, 1);
+    }
+    throw new CliError(
+      `cannot listen on ${options.hostname}:${options.port}: ${listenFailure(error)}`,
+      1,
+    );
+  }
+}
+
+/**
+ * Builds the servers that `config` describes: one, or two with `--implicit-port`.
+ * Throws {@linkcode CliError} when they cannot start.
+ */
+export async function createServers(config: CliConfig, logger: Logger): Promise<FTPServer[]> {
   const directory = sharedDirectory(config.directory);
   const perm = config.write ? "elradfmwMT" : "elr";
   const authorizer = new DummyAuthorizer();
@@ -209,31 +335,38 @@ export function createServer(config: CliConfig, logger: Logger): FTPServer {
     authorizer.addAnonymous(directory, { perm });
     if (config.write) logger.warning("write permissions assigned to anonymous user.");
   }
-  try {
-    return new FTPServer({
-      hostname: config.hostname,
-      port: config.port,
-      authorizer,
-      logger,
-      verbose: config.verbose,
-      timeout: config.timeout,
-      ...(config.banner !== null && { banner: config.banner }),
-      masqueradeAddress: config.natAddress,
-      passivePorts: config.passivePorts && range(config.passivePorts.from, config.passivePorts.to),
-      permitForeignAddresses: config.permitForeignAddresses,
-      permitPrivilegedPorts: config.permitPrivilegedPorts,
-      useGmtTimes: !config.useLocaltime,
-      useSendfile: !config.disableSendfile,
-      maxCons: config.maxCons,
-      maxConsPerIp: config.maxConsPerIp,
-      maxLoginAttempts: config.maxLoginAttempts,
-    });
-  } catch (error) {
-    throw new CliError(
-      `cannot listen on ${config.hostname}:${config.port}: ${listenFailure(error)}`,
-      1,
-    );
+  const tls = config.tls && await tlsOptions(config.tls, config.hostname, logger);
+  const options: FTPServerOptions = {
+    hostname: config.hostname,
+    port: config.port,
+    authorizer,
+    logger,
+    verbose: config.verbose,
+    timeout: config.timeout,
+    ...(config.banner !== null && { banner: config.banner }),
+    masqueradeAddress: config.natAddress,
+    passivePorts: config.passivePorts && range(config.passivePorts.from, config.passivePorts.to),
+    permitForeignAddresses: config.permitForeignAddresses,
+    permitPrivilegedPorts: config.permitPrivilegedPorts,
+    useGmtTimes: !config.useLocaltime,
+    useSendfile: !config.disableSendfile,
+    maxCons: config.maxCons,
+    maxConsPerIp: config.maxConsPerIp,
+    maxLoginAttempts: config.maxLoginAttempts,
+    ...(tls && { tls: { ...tls, implicit: config.tls!.implicit } }),
+  };
+  const servers = [listen(options)];
+  if (tls && config.tls!.implicitPort !== null) {
+    try {
+      servers.push(
+        listen({ ...options, port: config.tls!.implicitPort, tls: { ...tls, implicit: true } }),
+      );
+    } catch (error) {
+      await servers[0].closeAll();
+      throw error;
+    }
   }
+  return servers;
 }
 
 function listenFailure(error: unknown): string {
@@ -247,7 +380,7 @@ function listenFailure(error: unknown): string {
 
 /** Runs the command line; resolves to the process exit status once the server stops. */
 export async function main(args: string[]): Promise<number> {
-  let server: FTPServer;
+  let servers: FTPServer[];
   try {
     const config = parseCli(args);
     if (config === "help") {
@@ -258,16 +391,16 @@ export async function main(args: string[]): Promise<number> {
       console.log(`tsftpd ${VERSION}`);
       return 0;
     }
-    server = createServer(config, new Logger({ level: config.debug ? "debug" : "info" }));
+    servers = await createServers(config, new Logger({ level: config.debug ? "debug" : "info" }));
   } catch (error) {
     if (!(error instanceof CliError)) throw error;
     console.error(`tsftpd: ${error.message}`);
     if (error.exitCode === 2) console.error("Try 'tsftpd --help' for more information.");
     return error.exitCode;
   }
-  const stop = () => server.closeAll();
+  const stop = () => servers.forEach((server) => server.closeAll());
   for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop);
-  await server.serve();
+  await Promise.all(servers.map((server) => server.serve()));
   for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(signal, stop);
   return 0;
 }

@@ -11,6 +11,7 @@ import type { CommandTable } from "./commands/table.ts";
 import { DEFAULT_DTP_OPTIONS, type DTPOptions } from "./data/dtp.ts";
 import { AbstractedFS } from "./fs/abstracted_fs.ts";
 import type { FTPHandler } from "./session.ts";
+import { resolveTlsOptions, type TlsConfig, type TLSOptions } from "./tls.ts";
 import { VERSION } from "./version.ts";
 
 /** Makes the filesystem view of a session that logged in with home `root`. */
@@ -59,6 +60,8 @@ export interface FTPHandlerOptions {
   logPrefix?: string;
   /** Bytes a command line may have (default 2048). */
   maxLineLength?: number;
+  /** FTPS (RFC 4217): the certificate and the TLS requirements; without it, AUTH is refused. */
+  tls?: TLSOptions;
 }
 
 /** {@linkcode FTPHandlerOptions} with every default filled in. */
@@ -82,6 +85,7 @@ export interface HandlerConfig {
   commands: CommandTable;
   logPrefix: string;
   maxLineLength: number;
+  tls: TlsConfig | null;
 }
 
 /** Fills in the defaults of `options`. */
@@ -106,5 +110,6 @@ export function resolveHandlerOptions(options: FTPHandlerOptions): HandlerConfig
     commands: options.commands ?? protoCmds,
     logPrefix: options.logPrefix ?? "%(remote_ip)s:%(remote_port)s-[%(username)s]",
     maxLineLength: options.maxLineLength ?? 2048,
+    tls: options.tls ? resolveTlsOptions(options.tls) : null,
   };
 }

@@ -134,6 +134,14 @@ export class FTPServer implements SessionHost {
     logger.info("concurrency model: async");
     logger.info(`masquerade (NAT) address: ${config.masqueradeAddress ?? "None"}`);
     logger.info(`passive ports: ${ports ? `${ports[0]}->${ports[ports.length - 1]}` : "None"}`);
+    if (config.tls) {
+      const { implicit, controlRequired, dataRequired, requireSessionReuse } = config.tls;
+      logger.info(
+        `FTPS: ${implicit ? "implicit (TLS from the start)" : "explicit (AUTH TLS)"}; ` +
+          `TLS required on control: ${controlRequired}, on data: ${dataRequired}; ` +
+          `session reuse required: ${requireSessionReuse}`,
+      );
+    }
     const detail = this.#verbose ? "info" : "debug";
     logger.log(detail, `runtime: Deno ${Deno.version.deno}`);
     logger.log(detail, `authorizer: '${config.authorizer.constructor.name}'`);

@@ -18,7 +18,8 @@ import { LineReader } from "./line_reader.ts";
 import type { Logger } from "./log.ts";
 import { normalizeIp } from "./net.ts";
 import type { HandlerConfig } from "./options.ts";
-import { writeAll } from "./transport.ts";
+import { TlsHandshakeError, upgradeToTls } from "./tls.ts";
+import { type Transport, writeAll } from "./transport.ts";
 
 /** A path argument resolved inside the user's jail. */
 export interface ResolvedPath {
@@ -117,6 +118,12 @@ export class FTPHandler {
   epsvAll = false;
   /** The facts MLST and MLSD report, as OPTS MLST chose them. */
   mlstFacts: readonly string[] = DEFAULT_MLST_FACTS;
+  /** Whether the control connection is TLS (after AUTH, or implicit FTPS). */
+  tlsControl = false;
+  /** Whether PBSZ was sent (PROT must follow it, RFC 4217). */
+  pbszSent = false;
+  /** Whether data connections use TLS (PROT P). */
+  protP = false;
 
   #transfer: ActiveTransfer | null = null;
   #password = "";
@@ -124,7 +131,8 @@ export class FTPHandler {
   #closed = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #replies: Promise<void> = Promise.resolve();
-  readonly #lines: LineReader;
+  #transport: Transport;
+  #lines: LineReader;
 
   constructor(conn: Deno.Conn, host: SessionHost) {
     this.conn = conn;
@@ -134,6 +142,7 @@ export class FTPHandler {
     this.remoteIp = normalizeIp(remote.hostname);
     this.remotePort = remote.port;
     this.localIp = normalizeIp((conn.localAddr as Deno.NetAddr).hostname);
+    this.#transport = conn;
     this.#lines = new LineReader(conn, this.config.maxLineLength);
     this.data = new DataChannel(this.remoteIp, {
       connectTimeout: this.config.dataConnectTimeout,
@@ -194,6 +203,7 @@ export class FTPHandler {
     this.log("info", "FTP session opened (connect)");
     await this.emit("onConnect");
     try {
+      if (this.config.tls?.implicit) await this.secureControl();
       await this.reply(220, this.config.banner);
       this.#armIdleTimer();
       while (!this.#closed) {
@@ -206,7 +216,8 @@ export class FTPHandler {
         } else await this.#dispatch(line.text);
       }
     } catch (error) {
-      if (!this.#closed) this.log("debug", `control connection error: ${errorText(error)}`);
+      if (error instanceof TlsHandshakeError) this.log("warning", error.message);
+      else if (!this.#closed) this.log("debug", `control connection error: ${errorText(error)}`);
     } finally {
       await this.#shutdown();
     }
@@ -220,10 +231,31 @@ export class FTPHandler {
     this.#transfer?.dtp?.abort("aborted");
     this.data.close();
     try {
-      this.conn.close();
+      this.#transport.close();
+      if (this.#transport !== this.conn) this.conn.close();
     } catch {
       // Already closed.
     }
+  }
+
+  /**
+   * Switches the control connection to TLS, once the 234 reply to AUTH has gone
+   * out (or at once, for implicit FTPS). Whatever the client sent before the
+   * handshake is dropped with the old reader, never run as a command
+   * (CVE-2011-1575). Throws {@linkcode TlsHandshakeError} when the handshake fails.
+   */
+  async secureControl(): Promise<void> {
+    const tls = this.config.tls!;
+    await this.#replies;
+    const transport = await upgradeToTls(
+      this.conn,
+      tls.context,
+      this.config.dataConnectTimeout * 1000,
+    );
+    this.#transport = transport;
+    this.#lines = new LineReader(transport, this.config.maxLineLength);
+    this.tlsControl = true;
+    this.log("debug", "control connection secured with TLS");
   }
 
   async #shutdown(): Promise<void> {
@@ -259,7 +291,7 @@ export class FTPHandler {
       if (this.#closed) return;
       this.log("debug", `-> ${wire.trimEnd().replaceAll("\r\n", "\\r\\n")}`);
       try {
-        await writeAll(this.conn, encoder.encode(wire));
+        await writeAll(this.#transport, encoder.encode(wire));
       } catch (error) {
         this.log("debug", `cannot send reply: ${errorText(error)}`);
         this.close();
@@ -319,6 +351,13 @@ export class FTPHandler {
     }
     if (spec.arg === "none" && command.arg) {
       return this.reply(501, "Syntax error: command does not accept arguments.");
+    }
+    const tls = this.config.tls;
+    if (spec.tls === "control" && tls?.controlRequired && !this.tlsControl) {
+      return this.reply(550, "SSL/TLS required on the control channel: use AUTH TLS first.");
+    }
+    if (spec.tls === "data" && tls?.dataRequired && !this.protP) {
+      return this.reply(550, "SSL/TLS required on the data channel: use PBSZ 0 and PROT P first.");
     }
     if (spec.path && (command.arg || spec.auth)) {
       if (!this.authenticated) return this.reply(530, "Log in with USER and PASS first.");
@@ -472,7 +511,7 @@ export class FTPHandler {
       } else {
         await this.reply(150, preliminary ?? "File status okay. About to open data connection.");
       }
-      transfer.dtp = new DTPHandler(await this.data.connect(), this.config.dtp);
+      transfer.dtp = new DTPHandler(await this.#openDataConnection(), this.config.dtp);
       if (this.#closed) transfer.dtp.abort("aborted");
       await job.run(transfer.dtp);
       completed = true;
@@ -485,9 +524,28 @@ export class FTPHandler {
     await this.#logTransfer(transfer, completed);
   }
 
+  /** The data connection, under TLS with PROT P (resuming the control session, if required). */
+  async #openDataConnection(): Promise<Transport> {
+    const conn = await this.data.connect();
+    const tls = this.config.tls;
+    if (!this.protP || !tls) return conn;
+    const transport = await upgradeToTls(conn, tls.context, this.config.dataConnectTimeout * 1000);
+    if (tls.requireSessionReuse && !transport.sessionReused) {
+      transport.close();
+      throw new TlsHandshakeError(
+        "the data connection did not resume the control connection's TLS session",
+      );
+    }
+    return transport;
+  }
+
   #transferReply(failure: unknown): [number, string] {
     if (failure === null) return [226, "Transfer complete."];
     if (failure instanceof DataConnectError) return [425, "Can't open data connection."];
+    if (failure instanceof TlsHandshakeError) {
+      this.log("warning", `data connection refused: ${failure.message}`);
+      return [522, `Data connection TLS negotiation failed: ${failure.message}.`];
+    }
     if (failure instanceof TransferError) {
       switch (failure.failure) {
         case "aborted":
@@ -496,6 +554,8 @@ export class FTPHandler {
           return [426, "Data connection timed out; transfer aborted."];
         case "connection":
           return [426, "Data connection closed; transfer aborted."];
+        case "truncated":
+          return [426, "Upload incomplete: the data connection ended without TLS close_notify."];
         case "file":
           if (isStorageFull(failure.cause)) {
             return [452, `Transfer aborted: ${describeFsError(failure.cause)}`];

@@ -11,6 +11,7 @@ export const accessCommands: Record<string, CommandSpec> = {
   USER: {
     auth: false,
     arg: "required",
+    tls: "control",
     help: "Syntax: USER <SP> user-name (set username).",
     async run(session, { arg }) {
       if (session.authenticated) await session.logout();
@@ -22,6 +23,7 @@ export const accessCommands: Record<string, CommandSpec> = {
   PASS: {
     auth: false,
     arg: "optional",
+    tls: "control",
     help: "Syntax: PASS [<SP> password] (set user password).",
     async run(session, { arg }) {
       if (session.authenticated) return session.reply(503, "User already authenticated.");

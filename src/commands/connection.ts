@@ -68,6 +68,7 @@ async function prepareActive(
 export const connectionCommands: Record<string, CommandSpec> = {
   PASV: {
     auth: true,
+    tls: "data",
     arg: "none",
     help: "Syntax: PASV (open passive data connection).",
     async run(session) {
@@ -82,6 +83,7 @@ export const connectionCommands: Record<string, CommandSpec> = {
   },
   EPSV: {
     auth: true,
+    tls: "data",
     arg: "optional",
     feat: "EPSV",
     help: 'Syntax: EPSV [<SP> proto/"ALL"] (open extended passive data connection).',
@@ -102,6 +104,7 @@ export const connectionCommands: Record<string, CommandSpec> = {
   },
   PORT: {
     auth: true,
+    tls: "data",
     arg: "required",
     help: "Syntax: PORT <sp> h,h,h,h,p,p (open active data connection).",
     async run(session, { arg }) {
@@ -113,6 +116,7 @@ export const connectionCommands: Record<string, CommandSpec> = {
   },
   EPRT: {
     auth: true,
+    tls: "data",
     arg: "required",
     feat: "EPRT",
     help: "Syntax: EPRT <SP> |proto|ip|port| (extended active data connection).",

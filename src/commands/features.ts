@@ -19,7 +19,8 @@ export const featureCommands: Record<string, CommandSpec> = {
     async run(session) {
       const lines = new Set(SERVER_FEATURES);
       for (const spec of session.commands.values()) {
-        if (spec.feat) lines.add(typeof spec.feat === "string" ? spec.feat : spec.feat(session));
+        const line = typeof spec.feat === "function" ? spec.feat(session) : spec.feat;
+        if (line) lines.add(line);
       }
       // Each feature line starts with one space (RFC 2389), which the reply's
       // multi-line format gives every middle line.

@@ -11,6 +11,7 @@ import { fileCommands } from "./files.ts";
 import { infoCommands } from "./info.ts";
 import { metadataCommands } from "./metadata.ts";
 import { navigationCommands } from "./navigation.ts";
+import { securityCommands } from "./security.ts";
 import type { CommandSpec, CommandTable } from "./table.ts";
 import { transferCommands } from "./transfer.ts";
 
@@ -26,5 +27,6 @@ export const protoCmds: CommandTable = new Map<string, CommandSpec>(Object.entri
   ...connectionCommands,
   ...infoCommands,
   ...featureCommands,
+  ...securityCommands,
   ...metadataCommands,
 }));

@@ -37,7 +37,13 @@ export interface CommandSpec {
    * `"SIZE"` or `"REST STREAM"`; a function sees the session (MLST stars the facts
    * it selected).
    */
-  feat?: string | ((session: FTPHandler) => string);
+  feat?: string | ((session: FTPHandler) => string | null);
+  /**
+   * Which FTPS requirement applies: `"control"` commands are refused before AUTH
+   * when `tls.controlRequired` is set, `"data"` ones before PROT P when
+   * `tls.dataRequired` is.
+   */
+  tls?: "control" | "data";
   /** The HELP text: `Syntax: VERB <SP> arg (what it does).` */
   help: string;
   /** Does the command's own job and replies. */

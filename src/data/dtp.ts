@@ -37,7 +37,9 @@ export type TransferFailure =
   /** The data connection failed (reset, broken pipe). */
   | "connection"
   /** Reading or writing the local file failed. */
-  | "file";
+  | "file"
+  /** The client's TLS stream ended without close_notify: the upload was cut short. */
+  | "truncated";
 
 /** A transfer that did not finish; `cause` is the underlying error, if any. */
 export class TransferError extends Error {
@@ -122,6 +124,7 @@ export class DTPHandler {
         await this.#fileStep(() => writeAll(sink, convert ? convert(chunk) : chunk));
         await this.#throttle(this.#options.readLimit);
       }
+      if (this.conn.cleanEnd === false) throw new TransferError("truncated");
       if (convert) await this.#fileStep(() => writeAll(sink, convert.flush()));
     });
   }
@@ -137,6 +140,7 @@ export class DTPHandler {
     try {
       await body();
       if (this.#failure) throw new TransferError(this.#failure);
+      await this.#connStep(async () => await this.conn.end?.());
     } finally {
       clearTimeout(this.#watchdog);
       this.#close();

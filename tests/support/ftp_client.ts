@@ -53,7 +53,7 @@ export async function writeAndClose(conn: Deno.Conn, data: Uint8Array): Promise<
 
 /** A control connection. */
 export class FtpClient {
-  readonly conn: Deno.Conn;
+  conn: Deno.Conn;
   /** The 220 greeting (or 421 refusal). */
   greeting!: Reply;
   #buffer = "";
@@ -68,6 +68,20 @@ export class FtpClient {
     const client = new FtpClient(await Deno.connect({ hostname, port }));
     client.greeting = await client.reply();
     return client;
+  }
+
+  /** Connects with implicit TLS (verified against `caCerts`) and reads the greeting. */
+  static async connectTls(port: number, caCerts: string[]): Promise<FtpClient> {
+    const client = new FtpClient(await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts }));
+    client.greeting = await client.reply();
+    return client;
+  }
+
+  /** Sends AUTH TLS, asserts 234, and continues over TLS verified against `caCerts`. */
+  async startTls(caCerts: string[]): Promise<void> {
+    const reply = await this.command("AUTH TLS");
+    assertEquals(reply.code, 234, reply.text);
+    this.conn = await Deno.startTls(this.conn as Deno.TcpConn, { hostname: "127.0.0.1", caCerts });
   }
 
   /** Connects and logs in, asserting 230. */

@@ -1,0 +1,398 @@
+import { Client } from "basic-ftp";
+import { FTPHandler } from "../src/session.ts";
+import { TlsConfigError, type TLSOptions } from "../src/tls.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
+import { testCerts } from "./support/certs.ts";
+import { FtpClient } from "./support/ftp_client.ts";
+import { python } from "./support/python.ts";
+import { PASSWORD, USER, waitFor, withServer } from "./support/server.ts";
+
+const decoder = new TextDecoder();
+
+async function tlsOptions(extra: Partial<TLSOptions> = {}): Promise<TLSOptions> {
+  const certs = await testCerts();
+  return { certfile: certs.cert, keyfile: certs.key, ...extra };
+}
+
+async function caCerts(): Promise<string[]> {
+  return [await Deno.readTextFile((await testCerts()).ca)];
+}
+
+function randomBytes(n: number): Uint8Array {
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) {
+    crypto.getRandomValues(bytes.subarray(i, Math.min(n, i + 65536)));
+  }
+  return bytes;
+}
+
+async function run(
+  program: string,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(program, { args, stdout: "piped", stderr: "piped" }).output();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/** Python ftplib FTP_TLS, verifying the server against the test CA; the script gets `ftp` logged in with PROT P. */
+async function ftplibTls(port: number, ca: string, body: string): Promise<string> {
+  return await python(
+    `
+import ftplib, io, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+ftp = ftplib.FTP_TLS(context=ctx, timeout=20)
+ftp.connect("127.0.0.1", int(sys.argv[1]))
+ftp.login("${USER}", "${PASSWORD}")
+ftp.prot_p()
+${body}
+`,
+    String(port),
+    ca,
+  );
+}
+
+Deno.test("FEAT advertises AUTH TLS, PBSZ and PROT only with a certificate; AUTH without one is 502", async () => {
+  await withServer({ tls: await tlsOptions() }, async ({ port }) => {
+    const client = await FtpClient.connect(port);
+    try {
+      const feat = (await client.command("FEAT")).lines;
+      for (const line of [" AUTH TLS", " PBSZ", " PROT"]) assert(feat.includes(line), line);
+    } finally {
+      client.close();
+    }
+  });
+  await withServer({}, async ({ port }) => {
+    const client = await FtpClient.connect(port);
+    try {
+      assert(!(await client.command("FEAT")).text.includes("AUTH"));
+      assertEquals((await client.command("AUTH TLS")).code, 502);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("AUTH, PBSZ, PROT and CCC follow RFC 4217", async () => {
+  await withServer({ tls: await tlsOptions() }, async ({ port }) => {
+    const client = await FtpClient.connect(port);
+    try {
+      assertEquals((await client.command("PBSZ 0")).code, 503, "PBSZ before AUTH");
+      assertEquals((await client.command("PROT P")).code, 503, "PROT before AUTH");
+      assertEquals((await client.command("AUTH KERBEROS")).code, 504);
+      await client.startTls(await caCerts());
+      assertEquals((await client.command("AUTH TLS")).code, 503, "already TLS");
+      assertEquals(
+        (await client.command("PROT P")).text,
+        "You must issue the PBSZ command prior to PROT.",
+      );
+      assertEquals((await client.command("PBSZ 0")).text, "PBSZ=0 successful.");
+      assertEquals((await client.command("PROT S")).code, 536);
+      assertEquals((await client.command("PROT E")).code, 536);
+      assertEquals((await client.command("PROT X")).code, 504);
+      assertEquals((await client.command("PROT C")).code, 200);
+      assertEquals((await client.command("PROT P")).code, 200);
+      assertEquals((await client.command("CCC")).code, 534);
+      assertEquals((await client.command(`USER ${USER}`)).code, 331);
+      assertEquals((await client.command(`PASS ${PASSWORD}`)).code, 230);
+      assertEquals(
+        (await client.command("PWD")).code,
+        257,
+        "the control connection works over TLS",
+      );
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("bytes sent after AUTH, before the handshake, are never run (CVE-2011-1575)", async () => {
+  await withServer({ tls: await tlsOptions() }, async ({ port, logs }) => {
+    const client = await FtpClient.connect(port);
+    try {
+      await client.sendRaw(
+        new TextEncoder().encode(`AUTH TLS\r\nUSER ${USER}\r\nPASS ${PASSWORD}\r\n`),
+      );
+      assertEquals((await client.reply()).code, 234);
+      client.conn = await Deno.startTls(client.conn as Deno.TcpConn, {
+        hostname: "127.0.0.1",
+        caCerts: await caCerts(),
+      });
+      assertEquals((await client.command("PWD")).code, 530, "the injected login did not happen");
+      assert(
+        !logs.some((line) => line.includes("<- USER")),
+        "the injected USER was never read as a command",
+      );
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("tlsControlRequired refuses USER before AUTH; tlsDataRequired refuses PASV before PROT P", async () => {
+  await withServer(
+    { tls: await tlsOptions({ controlRequired: true, dataRequired: true }) },
+    async ({ port }) => {
+      const client = await FtpClient.connect(port);
+      try {
+        const refused = await client.command(`USER ${USER}`);
+        assertEquals(refused.code, 550);
+        assertStringIncludes(refused.text, "AUTH TLS");
+        await client.startTls(await caCerts());
+        assertEquals((await client.command(`USER ${USER}`)).code, 331);
+        assertEquals((await client.command(`PASS ${PASSWORD}`)).code, 230);
+        for (const command of ["PASV", "EPSV", "PORT 127,0,0,1,4,1", "EPRT |1|127.0.0.1|1025|"]) {
+          assertEquals((await client.command(command)).code, 550, command);
+        }
+        await client.command("PBSZ 0");
+        await client.command("PROT P");
+        assertEquals((await client.command("EPSV")).code, 229);
+      } finally {
+        client.close();
+      }
+    },
+  );
+});
+
+Deno.test("Python ftplib FTP_TLS: PROT P transfers both ways, verified against the test CA", async () => {
+  const { ca } = await testCerts();
+  await withServer({ tls: await tlsOptions() }, async ({ port, home }) => {
+    const bytes = randomBytes(3 * 1024 * 1024 + 11);
+    await Deno.writeFile(`${home}/down.bin`, bytes);
+    const out = await ftplibTls(
+      port,
+      ca,
+      `
+data = io.BytesIO()
+ftp.retrbinary("RETR down.bin", data.write)
+ftp.storbinary("STOR up.bin", io.BytesIO(data.getvalue()))
+ftp.storlines("STOR lines.txt", io.BytesIO(b"a\\r\\nb\\r\\n"))
+print(len(data.getvalue()), ftp.nlst())
+ftp.quit()
+`,
+    );
+    assertMatch(out, /^3145739 \[.*'down\.bin'.*\]/);
+    assertEquals(await Deno.readFile(`${home}/up.bin`), bytes);
+    assertEquals(await Deno.readTextFile(`${home}/lines.txt`), "a\nb\n");
+  });
+});
+
+Deno.test("curl --ssl-reqd (explicit) and ftps:// (implicit) verify the chain against the test CA", async () => {
+  const { ca } = await testCerts();
+  for (const implicit of [false, true]) {
+    await withServer({ tls: await tlsOptions({ implicit }) }, async ({ port, home }) => {
+      await Deno.writeTextFile(`${home}/f.txt`, "secret bytes");
+      const scheme = implicit ? "ftps" : "ftp";
+      const url = `${scheme}://127.0.0.1:${port}/`;
+      const common = [
+        "--silent",
+        "--show-error",
+        "--max-time",
+        "30",
+        "--cacert",
+        ca,
+        "--user",
+        `${USER}:${PASSWORD}`,
+      ];
+      const ssl = implicit ? [] : ["--ssl-reqd"];
+      const down = await run("curl", ...common, ...ssl, `${url}f.txt`);
+      assertEquals(down.code, 0, down.stderr);
+      assertEquals(down.stdout, "secret bytes");
+      const source = `${home}/f.txt`;
+      const up = await run("curl", ...common, ...ssl, "-T", source, `${url}copy.txt`);
+      assertEquals(up.code, 0, up.stderr);
+      assertEquals(await Deno.readTextFile(`${home}/copy.txt`), "secret bytes");
+      const untrusted = await run(
+        "curl",
+        "--silent",
+        "--max-time",
+        "30",
+        ...ssl,
+        "--user",
+        `${USER}:${PASSWORD}`,
+        `${url}f.txt`,
+      );
+      assert(untrusted.code !== 0, "without the CA the certificate is refused");
+    });
+  }
+});
+
+Deno.test("lftp and basic-ftp work over explicit FTPS with protected data", async () => {
+  const { ca } = await testCerts();
+  await withServer({ tls: await tlsOptions({ dataRequired: true }) }, async ({ port, home }) => {
+    await Deno.writeTextFile(`${home}/f.txt`, "lftp over tls");
+    const local = await Deno.makeTempDir();
+    try {
+      const lftp = await run(
+        "lftp",
+        "-c",
+        `set net:max-retries 1; set ssl:ca-file ${ca}; set ftp:ssl-force yes; set ftp:ssl-protect-data yes; ` +
+          `open -u ${USER},${PASSWORD} ftp://127.0.0.1:${port}; get f.txt -o ${local}/f.txt; put ${local}/f.txt -o back.txt; cls`,
+      );
+      assertEquals(lftp.code, 0, lftp.stderr);
+      assertEquals(await Deno.readTextFile(`${local}/f.txt`), "lftp over tls");
+      assertEquals(await Deno.readTextFile(`${home}/back.txt`), "lftp over tls");
+      assertStringIncludes(lftp.stdout, "back.txt");
+    } finally {
+      await Deno.remove(local, { recursive: true });
+    }
+    const client = new Client(10_000);
+    try {
+      await client.access({
+        host: "127.0.0.1",
+        port,
+        user: USER,
+        password: PASSWORD,
+        secure: true,
+        secureOptions: { ca: [await Deno.readTextFile(ca)] },
+      });
+      const names = (await client.list()).map((entry) => entry.name).sort();
+      assertEquals(names, ["back.txt", "f.txt"]);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("an upload under PROT P that ends without close_notify is incomplete (426)", async () => {
+  const { ca } = await testCerts();
+  const incomplete: string[] = [];
+  class Handler extends FTPHandler {
+    override onIncompleteFileReceived(file: string) {
+      incomplete.push(file);
+    }
+  }
+  await withServer({ tls: await tlsOptions(), handler: Handler }, async ({ port, home, logs }) => {
+    const out = await ftplibTls(
+      port,
+      ca,
+      `
+conn = ftp.transfercmd("STOR cut.bin")
+conn.sendall(b"x" * 200000)
+conn.close()  # a TCP close without unwrap(): no close_notify
+try:
+    ftp.voidresp()
+    print("accepted")
+except ftplib.error_temp as e:
+    print(e)
+ftp.quit()
+`,
+    );
+    assertMatch(out.trim(), /^426 .*close_notify/);
+    await waitFor(() => incomplete.length === 1);
+    assertEquals(incomplete, [`${home}/cut.bin`]);
+    assert(logs.some((line) => /STOR \S+cut\.bin completed=0/.test(line)));
+  });
+});
+
+Deno.test("requireSessionReuse: resuming clients (curl) work, ftplib (which never resumes) gets 522", async () => {
+  const { ca } = await testCerts();
+  await withServer(
+    { tls: await tlsOptions({ requireSessionReuse: true }) },
+    async ({ port, home }) => {
+      await Deno.writeTextFile(`${home}/f.txt`, "resumed");
+      const curl = await run(
+        "curl",
+        "--silent",
+        "--show-error",
+        "--ssl-reqd",
+        "--cacert",
+        ca,
+        "--user",
+        `${USER}:${PASSWORD}`,
+        `ftp://127.0.0.1:${port}/f.txt`,
+      );
+      assertEquals(curl.code, 0, curl.stderr);
+      assertEquals(curl.stdout, "resumed");
+      const out = await ftplibTls(
+        port,
+        ca,
+        `
+try:
+    ftp.retrbinary("RETR f.txt", lambda data: None)
+    print("transferred")
+except Exception:
+    print(ftp.getline() if False else "refused")
+`,
+      );
+      assertEquals(out.trim(), "refused");
+    },
+  );
+});
+
+Deno.test("garbage instead of a handshake, or a drop mid-handshake, ends only that session", async () => {
+  await withServer({ tls: await tlsOptions() }, async ({ port, logs, server }) => {
+    const garbage = await FtpClient.connect(port);
+    try {
+      assertEquals((await garbage.command("AUTH TLS")).code, 234);
+      await garbage.sendRaw(new TextEncoder().encode("USER not-a-handshake\r\n".repeat(10)));
+      assert(await garbage.closedByServer());
+    } finally {
+      garbage.close();
+    }
+    const dropped = await FtpClient.connect(port);
+    assertEquals((await dropped.command("AUTH TLS")).code, 234);
+    dropped.close();
+    await waitFor(() => server.connections === 0);
+    assert(
+      logs.some((line) =>
+        line.includes("TLS handshake failed") || line.includes("during the TLS handshake")
+      ),
+    );
+    const good = await FtpClient.connect(port);
+    try {
+      await good.startTls(await caCerts());
+      assertEquals((await good.command("NOOP")).code, 200, "the server goes on");
+    } finally {
+      good.close();
+    }
+  });
+  await withServer({ tls: await tlsOptions({ implicit: true }) }, async ({ port, server }) => {
+    const plain = await Deno.connect({ hostname: "127.0.0.1", port });
+    await plain.write(new TextEncoder().encode("USER anonymous\r\n"));
+    const buffer = new Uint8Array(64);
+    const n = await plain.read(buffer).catch(() => null);
+    assert(
+      n === null || !decoder.decode(buffer.subarray(0, n)).startsWith("220"),
+      "no plain-text greeting",
+    );
+    plain.close();
+    await waitFor(() => server.connections === 0);
+    const client = await FtpClient.connectTls(port, await caCerts());
+    try {
+      assertEquals(client.greeting.code, 220, "implicit FTPS greets after the handshake");
+      assertEquals((await client.command(`USER ${USER}`)).code, 331);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("a missing, unreadable or mismatched certificate stops the server at construction", async () => {
+  const certs = await testCerts();
+  const { FTPServer } = await import("../src/server.ts");
+  const { DummyAuthorizer } = await import("../src/auth/dummy.ts");
+  const cases: [TLSOptions, RegExp][] = [
+    [{}, /needs a certificate/],
+    [{ certfile: "/no/such/cert.pem" }, /cannot read the certificate/],
+    [{ certfile: certs.key, keyfile: certs.key }, /not a PEM X\.509 certificate/],
+    [{ certfile: certs.cert }, /no PEM private key/],
+    [{ certfile: certs.cert, keyfile: certs.otherKey }, /does not belong to the certificate/],
+  ];
+  for (const [tls, message] of cases) {
+    let error: unknown;
+    try {
+      new FTPServer({ hostname: "127.0.0.1", port: 0, authorizer: new DummyAuthorizer(), tls });
+    } catch (caught) {
+      error = caught;
+    }
+    assert(error instanceof TlsConfigError, `${JSON.stringify(tls)} should be refused`);
+    assertMatch(error.message, message);
+  }
+  const server = new FTPServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    authorizer: new DummyAuthorizer(),
+    tls: { certfile: certs.combined },
+  });
+  await server.closeAll();
+});

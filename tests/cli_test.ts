@@ -7,6 +7,7 @@
 
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
+import { testCerts } from "./support/certs.ts";
 import { FtpClient, readAll } from "./support/ftp_client.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
@@ -254,15 +255,6 @@ async function login(client: FtpClient, user: string, password: string) {
   return await client.command(`PASS ${password}`);
 }
 
-/** Sends PASV and returns the address and port it announces, without connecting. */
-async function pasvAddress(client: FtpClient): Promise<{ host: string; port: number }> {
-  const reply = await client.command("PASV");
-  assertEquals(reply.code, 227, reply.text);
-  const match = /\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(reply.text);
-  assert(match, `no address in ${JSON.stringify(reply.text)}`);
-  return { host: match.slice(1, 5).join("."), port: Number(match[5]) * 256 + Number(match[6]) };
-}
-
 /** Finds `count` consecutive ports that are free on 127.0.0.1 right now. */
 function freePortRange(count: number): { from: number; to: number } {
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -372,6 +364,18 @@ Deno.test("usage errors exit 2 with one message and no stack trace", async (t) =
     ["--timeout 0", ["--timeout", "0", ...SAFE], /--timeout/],
     ["a positional argument", [...SAFE, "extra"], /extra/],
     ["a flag missing its value", [...SAFE, "-d"], /-d|--directory/],
+    ["--tls without a certificate", ["--tls", ...SAFE], /--certfile.*--self-signed/],
+    ["--certfile without --tls", ["--certfile", "x.pem", ...SAFE], /--certfile needs --tls/],
+    [
+      "--certfile and --self-signed",
+      ["--tls", "--certfile", "x", "--self-signed", ...SAFE],
+      /exclude/,
+    ],
+    [
+      "--keyfile without --certfile",
+      ["--tls", "--self-signed", "--keyfile", "k", ...SAFE],
+      /--keyfile/,
+    ],
   ];
   for (const [name, args, pattern] of cases) {
     await t.step(name, async () => {
@@ -525,8 +529,8 @@ Deno.test("-r: PASV picks a port in the range", async () => {
       assertMatch(log, new RegExp(`^\\[I [^\\]]+\\] passive ports: ${from}->${to}$`, "m"));
       await withClient(port, async (client) => {
         assertEquals((await login(client, "anonymous", "x")).code, 230);
-        const announced = await pasvAddress(client);
-        assertEquals(announced.host, "127.0.0.1");
+        const announced = await client.pasvAddress();
+        assertEquals(announced.hostname, "127.0.0.1");
         assert(
           announced.port >= from && announced.port <= to,
           `PASV port ${announced.port} is outside ${from}-${to}`,
@@ -644,4 +648,51 @@ Deno.test("SIGINT and SIGTERM close the connected sessions and exit 0", async (t
       });
     });
   }
+});
+
+Deno.test("a certificate that cannot be used exits 1 with one message", async (t) => {
+  const certs = await testCerts();
+  const cases: [string, string[], RegExp][] = [
+    ["a missing certificate file", ["--certfile", "/no/such.pem"], /cannot read the certificate/],
+    [
+      "a key that does not match",
+      ["--certfile", certs.cert, "--keyfile", certs.otherKey],
+      /does not belong/,
+    ],
+    [
+      "a key file given as the certificate",
+      ["--certfile", certs.key],
+      /not a PEM X\.509 certificate/,
+    ],
+  ];
+  for (const [name, args, pattern] of cases) {
+    await t.step(name, async () => {
+      assertRefused(await runCli(["--tls", ...args, ...SAFE]), 1, pattern);
+    });
+  }
+});
+
+Deno.test("--tls --self-signed logs the fingerprint; --implicit-port adds an implicit FTPS listener", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/f.txt`, "tls share");
+    await withCli(["--tls", "--self-signed", "--implicit-port", "0"], dir, async (running) => {
+      assertMatch(running.log, /SHA-256 fingerprint is ([0-9A-F]{2}:){31}[0-9A-F]{2}$/m);
+      await running.waitForLog(/FTPS: implicit/);
+      const ports = [...running.log.matchAll(/starting FTP server on 127\.0\.0\.1:(\d+),/g)].map((
+        m,
+      ) => m[1]);
+      assertEquals(ports.length, 2, running.log);
+      for (
+        const url of [`ftp://127.0.0.1:${ports[0]}/f.txt`, `ftps://127.0.0.1:${ports[1]}/f.txt`]
+      ) {
+        const { code, stdout } = await new Deno.Command("curl", {
+          args: ["--silent", "--max-time", "20", "--insecure", "--ssl-reqd", url],
+          stdout: "piped",
+          stderr: "null",
+        }).output();
+        assertEquals(code, 0, url);
+        assertEquals(decoder.decode(stdout), "tls share");
+      }
+    });
+  });
 });

@@ -45,4 +45,12 @@ export {
   type SessionHost,
   type TransferJob,
 } from "./src/session.ts";
+export {
+  type CertificatePem,
+  TlsConfigError,
+  TlsHandshakeError,
+  type TLSOptions,
+  TlsTransport,
+} from "./src/tls.ts";
+export type { Reader, Transport, Writer } from "./src/transport.ts";
 export { VERSION } from "./src/version.ts";

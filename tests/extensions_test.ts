@@ -253,7 +253,7 @@ Deno.test({
   async fn() {
     await withServer({ hostname: "::" }, async ({ port, home }) => {
       await Deno.writeTextFile(`${home}/f`, "over ipv6");
-      const client = await FtpClient.connect(port, "::1");
+      const client = await FtpClient.connect(port, { hostname: "::1" });
       const listener = Deno.listen({ hostname: "::1", port: 0 });
       try {
         await client.command(`USER ${USER}`);

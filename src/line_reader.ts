@@ -13,6 +13,8 @@ const NUL = 0x00;
 const IAC = 0xff;
 /** Telnet negotiation verbs (WILL, WONT, DO, DONT) that carry one option byte. */
 const IAC_WITH_OPTION_MIN = 0xfb;
+/** Bytes asked for per read: command lines are short, and idle sessions are many. */
+const READ_SIZE = 1024;
 
 /** One line read: its text, or why it could not be read. */
 export type ControlLine =
@@ -75,7 +77,7 @@ export class LineReader {
   constructor(reader: Reader, maxLength = 2048) {
     this.#reader = reader;
     this.#maxLength = maxLength;
-    this.#chunk = new Uint8Array(Math.max(4096, maxLength));
+    this.#chunk = new Uint8Array(READ_SIZE);
   }
 
   /** Drops every byte received but not yet returned as a line. */

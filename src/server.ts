@@ -5,6 +5,7 @@
  * @module
  */
 
+import { BufferPool } from "./data/buffer_pool.ts";
 import { Logger } from "./log.ts";
 import { normalizeIp } from "./net.ts";
 import { type FTPHandlerOptions, type HandlerConfig, resolveHandlerOptions } from "./options.ts";
@@ -56,6 +57,8 @@ export class FTPServer implements SessionHost {
   readonly config: HandlerConfig;
   /** Where log lines go. */
   readonly logger: Logger;
+  /** The transfer buffers every session shares. */
+  readonly buffers: BufferPool;
   /** Most simultaneous connections; 0 is no limit. */
   maxCons: number;
   /** Most simultaneous connections per IP address; 0 is no limit. */
@@ -73,6 +76,7 @@ export class FTPServer implements SessionHost {
   constructor(options: FTPServerOptions) {
     this.config = resolveHandlerOptions(options);
     this.logger = options.logger ?? new Logger();
+    this.buffers = new BufferPool(this.config.dtp.bufferSize, this.config.dtp.bufferBudget);
     this.maxCons = options.maxCons ?? 512;
     this.maxConsPerIp = options.maxConsPerIp ?? 0;
     this.#handler = options.handler ?? FTPHandler;

@@ -9,6 +9,7 @@
 
 import type { Permission } from "./auth/authorizer.ts";
 import type { Command, CommandSpec } from "./commands/table.ts";
+import type { BufferPool } from "./data/buffer_pool.ts";
 import { DataChannel, DataConnectError } from "./data/channel.ts";
 import { DTPHandler, TransferError } from "./data/dtp.ts";
 import type { AbstractedFS } from "./fs/abstracted_fs.ts";
@@ -61,6 +62,8 @@ export interface SessionHost {
   readonly config: HandlerConfig;
   /** Where log lines go. */
   readonly logger: Logger;
+  /** The transfer buffers every session shares. */
+  readonly buffers: BufferPool;
 }
 
 const encoder = new TextEncoder();
@@ -133,6 +136,7 @@ export class FTPHandler {
   #replies: Promise<void> = Promise.resolve();
   #transport: Transport;
   #lines: LineReader;
+  readonly #buffers: BufferPool;
 
   constructor(conn: Deno.Conn, host: SessionHost) {
     this.conn = conn;
@@ -143,6 +147,7 @@ export class FTPHandler {
     this.remotePort = remote.port;
     this.localIp = normalizeIp((conn.localAddr as Deno.NetAddr).hostname);
     this.#transport = conn;
+    this.#buffers = host.buffers;
     this.#lines = new LineReader(conn, this.config.maxLineLength);
     this.data = new DataChannel(this.remoteIp, {
       connectTimeout: this.config.dataConnectTimeout,
@@ -511,7 +516,11 @@ export class FTPHandler {
       } else {
         await this.reply(150, preliminary ?? "File status okay. About to open data connection.");
       }
-      transfer.dtp = new DTPHandler(await this.#openDataConnection(), this.config.dtp);
+      transfer.dtp = new DTPHandler(
+        await this.#openDataConnection(),
+        this.config.dtp,
+        this.#buffers,
+      );
       if (this.#closed) transfer.dtp.abort("aborted");
       await job.run(transfer.dtp);
       completed = true;

@@ -4,7 +4,7 @@ import { formatListTime, formatMode } from "../src/fs/listing.ts";
 import { LineReader, stripTelnet } from "../src/line_reader.ts";
 import { formatHostPort, normalizeIp, parseHostPort } from "../src/net.ts";
 import { formatReply, stripListOptions } from "../src/session.ts";
-import { assertEquals } from "./support/assert.ts";
+import { assert, assertEquals } from "./support/assert.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -114,4 +114,19 @@ Deno.test("listing columns: mode string and dates", () => {
   const now = new Date(Date.UTC(2026, 10, 25, 12, 0));
   assertEquals(formatListTime(new Date(Date.UTC(2026, 10, 5, 9, 7)), now, true), "Nov 05 09:07");
   assertEquals(formatListTime(new Date(Date.UTC(2025, 0, 2, 9, 7)), now, true), "Jan 02  2025");
+});
+
+Deno.test("BufferPool: large buffers while few transfers run, smaller ones as more do, reused", async () => {
+  const { BufferPool, MIN_BUFFER_SIZE } = await import("../src/data/buffer_pool.ts");
+  const pool = new BufferPool(1024 * 1024, 4 * 1024 * 1024);
+  const first = pool.acquire();
+  assertEquals(first.length, 1024 * 1024);
+  const many = Array.from({ length: 100 }, () => pool.acquire());
+  assertEquals(many.at(-1)!.length, MIN_BUFFER_SIZE, "never below the minimum");
+  assert(many[10].length < first.length, "shrinks as more are in use");
+  pool.release(first);
+  for (const buffer of many) pool.release(buffer);
+  assertEquals(pool.inUse, 0);
+  const again = pool.acquire();
+  assert(again === first || many.includes(again), "a released buffer is reused");
 });

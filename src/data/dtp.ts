@@ -7,13 +7,19 @@
 
 import { type Reader, type Transport, writeAll, type Writer } from "../transport.ts";
 import type { ChunkConverter } from "./ascii.ts";
+import type { BufferPool } from "./buffer_pool.ts";
 
 /** Options of a data transfer. */
 export interface DTPOptions {
   /** Seconds a transfer may stall with no progress before it is aborted (default 300). */
   timeout: number;
-  /** Bytes read per chunk (default 256 KiB); larger is faster, smaller uses less memory per transfer. */
+  /** Bytes read per chunk while few transfers run (default 1 MiB); larger is faster. */
   bufferSize: number;
+  /**
+   * Bytes of buffers all transfers of a server share before each new one gets a
+   * smaller buffer (default 16 MiB), so memory stays flat under many transfers.
+   */
+  bufferBudget: number;
   /** Most bytes received per second; 0 is no limit (ThrottledDTPHandler's `read_limit`). */
   readLimit: number;
   /** Most bytes sent per second; 0 is no limit (ThrottledDTPHandler's `write_limit`). */
@@ -23,7 +29,8 @@ export interface DTPOptions {
 /** The defaults of {@linkcode DTPOptions}. */
 export const DEFAULT_DTP_OPTIONS: DTPOptions = {
   timeout: 300,
-  bufferSize: 256 * 1024,
+  bufferSize: 1024 * 1024,
+  bufferBudget: 16 * 1024 * 1024,
   readLimit: 0,
   writeLimit: 0,
 };
@@ -66,14 +73,16 @@ export class DTPHandler {
   /** When the transfer started, from `performance.now()`. */
   readonly startedAt: number = performance.now();
   readonly #options: DTPOptions;
+  readonly #buffers: BufferPool;
   #failure: TransferFailure | null = null;
   #lastProgress = this.startedAt;
   #watchdog: ReturnType<typeof setTimeout> | undefined;
   #wake: (() => void) | null = null;
 
-  constructor(conn: Transport, options: DTPOptions) {
+  constructor(conn: Transport, options: DTPOptions, buffers: BufferPool) {
     this.conn = conn;
     this.#options = options;
+    this.#buffers = buffers;
   }
 
   /** Seconds since the transfer started. */
@@ -91,8 +100,8 @@ export class DTPHandler {
 
   /** Sends a file (or any reader) to the client, converting it with `convert` if given. */
   async sendFile(source: Reader, convert?: ChunkConverter): Promise<void> {
-    const buffer = new Uint8Array(this.#options.bufferSize);
-    await this.#run(async () => {
+    const buffer = this.#buffers.acquire();
+    await this.#run(buffer, async () => {
       while (true) {
         const n = await this.#fileStep(() => source.read(buffer));
         if (n === null) break;
@@ -104,7 +113,7 @@ export class DTPHandler {
 
   /** Sends generated chunks (a listing) to the client. */
   async sendChunks(chunks: AsyncIterable<Uint8Array>): Promise<void> {
-    await this.#run(async () => {
+    await this.#run(null, async () => {
       for await (const chunk of this.#fileIterable(chunks)) await this.#send(chunk);
     });
   }
@@ -114,8 +123,8 @@ export class DTPHandler {
     sink: Writer,
     convert?: ChunkConverter & { flush(): Uint8Array },
   ): Promise<void> {
-    const buffer = new Uint8Array(this.#options.bufferSize);
-    await this.#run(async () => {
+    const buffer = this.#buffers.acquire();
+    await this.#run(buffer, async () => {
       while (true) {
         const n = await this.#connStep(() => this.conn.read(buffer));
         if (n === null) break;
@@ -135,7 +144,8 @@ export class DTPHandler {
     await this.#throttle(this.#options.writeLimit);
   }
 
-  async #run(body: () => Promise<void>): Promise<void> {
+  /** Runs a transfer's loop, then ends and closes the connection and gives `buffer` back. */
+  async #run(buffer: Uint8Array | null, body: () => Promise<void>): Promise<void> {
     this.#armWatchdog(this.#options.timeout * 1000);
     try {
       await body();
@@ -144,6 +154,7 @@ export class DTPHandler {
     } finally {
       clearTimeout(this.#watchdog);
       this.#close();
+      if (buffer) this.#buffers.release(buffer);
     }
   }
 

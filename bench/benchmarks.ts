@@ -181,20 +181,28 @@ export async function benchRetr(
   return throughput(context, label, () => retrieve(context, client, FILE_NAME));
 }
 
-/** Runs `task` for each of `count` items at once; returns seconds, reporting progress. */
+/**
+ * Runs `task` for every item at once (or at most `inFlight` at a time); returns the
+ * seconds it took, reporting progress.
+ */
 export async function timeAll<T>(
   context: BenchContext,
   label: string,
   items: T[],
   task: (item: T) => Promise<void>,
+  inFlight = Infinity,
 ): Promise<number> {
   let done = 0;
+  let next = 0;
   const started = performance.now();
-  await Promise.all(items.map(async (item) => {
-    await task(item);
-    done++;
-    context.progress(`${label}: ${done}/${items.length}`);
-  }));
+  const worker = async () => {
+    while (next < items.length) {
+      await task(items[next++]);
+      done++;
+      context.progress(`${label}: ${done}/${items.length}`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, items.length) }, worker));
   return (performance.now() - started) / 1000;
 }
 

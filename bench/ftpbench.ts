@@ -46,6 +46,9 @@ Benchmarks an FTP server (a user with write permission is needed).
   -h, --help             show this help
 `;
 
+/** How many connects the concurrence benchmark has under way at once, at most. */
+const CONNECTS_IN_FLIGHT = 1000;
+
 /** The parsed command line. */
 interface BenchOptions {
   target: Target;
@@ -212,9 +215,11 @@ async function concurrence(runner: Runner, options: BenchOptions): Promise<void>
       `${n} concurrent clients (connect, login)`,
       "s",
       () =>
+        // At most CONNECTS_IN_FLIGHT connects at once: past the kernel's listen and
+        // SYN backlogs (a few thousand), connects are dropped and retried seconds later.
         timeAll(context, "logins", Array.from({ length: n }), async () => {
           clients.push(await openClient(options.target));
-        }),
+        }, CONNECTS_IN_FLIGHT),
     );
     await singleStream(runner, { ...options, benchmark: "transfer" }, ` with ${n} idle clients`);
     await runner.step(

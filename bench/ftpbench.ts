@@ -40,6 +40,7 @@ Benchmarks an FTP server (a user with write permission is needed).
   -k, --pid PID          report the server's memory (RSS minus shared) after each step
   -t, --timeout SECONDS  fail when a step makes no progress for this long (default: 60)
   -S, --ssl              explicit FTPS: AUTH TLS and PROT P
+      --ssl-compare      run STOR and RETR again over FTPS (PROT P), next to plain
       --cafile FILE      CA certificate to verify the server with (for --ssl)
       --json FILE        also write the results as JSON
   -d, --debug            print every progress report
@@ -59,6 +60,8 @@ interface BenchOptions {
   timeout: number;
   json: string | null;
   debug: boolean;
+  /** Also run the single-stream benchmarks over FTPS, with these CA certificates. */
+  sslCompare: { caCerts?: string[] } | null;
 }
 
 /** Parses `10M`, `512K`, `1G` or a byte count. */
@@ -100,6 +103,7 @@ async function parseOptions(args: string[]): Promise<BenchOptions | null> {
       pid: { type: "string", short: "k" },
       timeout: { type: "string", short: "t", default: "60" },
       ssl: { type: "boolean", short: "S" },
+      "ssl-compare": { type: "boolean" },
       cafile: { type: "string" },
       json: { type: "string" },
       debug: { type: "boolean", short: "d" },
@@ -127,6 +131,7 @@ async function parseOptions(args: string[]): Promise<BenchOptions | null> {
     pid: values.pid ? positiveInteger("--pid", values.pid) : null,
     timeout: positiveInteger("--timeout", values.timeout),
     json: values.json ?? null,
+    sslCompare: values["ssl-compare"] ? { caCerts } : null,
     debug: values.debug ?? false,
   };
 }
@@ -185,18 +190,25 @@ class Runner {
   }
 }
 
-async function singleStream(runner: Runner, options: BenchOptions, suffix = ""): Promise<void> {
+/**
+ * STOR then RETR over one client. `idle` words the rows for the concurrence suite
+ * (`STOR (1 file with 300 idle clients)`); `tag` marks them (` [PROT P]`).
+ */
+async function singleStream(
+  runner: Runner,
+  options: BenchOptions,
+  idle = "",
+  tag = "",
+): Promise<void> {
   const client = await openClient(options.target);
   try {
     const { context } = runner;
-    const upload = `STOR (client -> server)`;
-    const download = `RETR (server -> client)`;
     if (options.benchmark !== "download") {
-      const name = suffix ? `STOR (1 file${suffix})` : upload;
+      const name = (idle ? `STOR (1 file${idle})` : "STOR (client -> server)") + tag;
       await runner.step(name, "MiB/s", () => benchStor(context, client, name));
     }
     if (options.benchmark !== "upload") {
-      const name = suffix ? `RETR (1 file${suffix})` : download;
+      const name = (idle ? `RETR (1 file${idle})` : "RETR (server -> client)") + tag;
       await runner.step(name, "MiB/s", () => benchRetr(context, client, name));
     }
     await client.expect("QUIT", 221);
@@ -295,6 +307,14 @@ export async function main(args: string[]): Promise<number> {
   let failed = false;
   try {
     if (options.benchmark !== "concurrence") await singleStream(runner, options);
+    if (options.sslCompare) {
+      await singleStream(
+        runner,
+        { ...options, target: { ...options.target, tls: options.sslCompare } },
+        "",
+        " [PROT P]",
+      );
+    }
     if (options.benchmark === "concurrence" || options.benchmark === "all") {
       await concurrence(runner, options);
     }

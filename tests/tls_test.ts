@@ -3,6 +3,7 @@ import { FTPHandler } from "../src/session.ts";
 import { TlsConfigError, type TLSOptions } from "../src/tls.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { testCerts } from "./support/certs.ts";
+import { randomBytes } from "./support/data.ts";
 import { FtpClient } from "./support/ftp_client.ts";
 import { python } from "./support/python.ts";
 import { PASSWORD, USER, waitFor, withServer } from "./support/server.ts";
@@ -16,14 +17,6 @@ async function tlsOptions(extra: Partial<TLSOptions> = {}): Promise<TLSOptions> 
 
 async function caCerts(): Promise<string[]> {
   return [await Deno.readTextFile((await testCerts()).ca)];
-}
-
-function randomBytes(n: number): Uint8Array {
-  const bytes = new Uint8Array(n);
-  for (let i = 0; i < n; i += 65536) {
-    crypto.getRandomValues(bytes.subarray(i, Math.min(n, i + 65536)));
-  }
-  return bytes;
 }
 
 async function run(

@@ -7,20 +7,13 @@ import {
   assertMatch,
   assertStringIncludes,
 } from "./support/assert.ts";
+import { randomBytes } from "./support/data.ts";
 import { FtpClient, readAll, writeAndClose } from "./support/ftp_client.ts";
 import { sendThenReset } from "./support/python.ts";
 import { waitFor, withServer } from "./support/server.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-function randomBytes(n: number): Uint8Array {
-  const bytes = new Uint8Array(n);
-  for (let i = 0; i < n; i += 65536) {
-    crypto.getRandomValues(bytes.subarray(i, Math.min(n, i + 65536)));
-  }
-  return bytes;
-}
 
 /** A sparse file of `size` bytes: big enough that a transfer is still running when the test acts. */
 async function bigFile(path: string, size = 512 * 1024 * 1024): Promise<void> {

@@ -235,10 +235,7 @@ export class TlsTransport implements Transport {
   write(p: Uint8Array): Promise<number> {
     if (this.#error) return Promise.reject(this.#error);
     return new Promise((resolve, reject) => {
-      this.#socket.write(
-        p.slice(),
-        (error?: Error | null) => error ? reject(error) : resolve(p.length),
-      );
+      this.#socket.write(p, (error?: Error | null) => error ? reject(error) : resolve(p.length));
     });
   }
 

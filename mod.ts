@@ -20,7 +20,6 @@ export {
   AuthorizerError,
   type Permission,
   PERMISSION_LETTERS,
-  WRITE_PERMISSIONS,
 } from "./src/auth/authorizer.ts";
 export { ANONYMOUS_USER, DummyAuthorizer, type UserOptions } from "./src/auth/dummy.ts";
 export { protoCmds } from "./src/commands/proto_cmds.ts";

@@ -24,9 +24,6 @@ export class AuthorizerError extends Error {
  */
 export const PERMISSION_LETTERS = "elradfmwMT";
 
-/** The letters that grant a write of some kind. */
-export const WRITE_PERMISSIONS = "adfmwMT";
-
 /** One permission letter. */
 export type Permission = "e" | "l" | "r" | "a" | "d" | "f" | "m" | "w" | "M" | "T";
 

@@ -389,3 +389,35 @@ Deno.test("a missing, unreadable or mismatched certificate stops the server at c
   });
   await server.closeAll();
 });
+
+Deno.test("TLS 1.2 is the minimum: a TLS 1.1 client is refused, 1.2 and 1.3 are served", async () => {
+  const { ca } = await testCerts();
+  await withServer({ tls: await tlsOptions() }, async ({ port }) => {
+    const handshake = async (version: string) => {
+      const child = new Deno.Command("openssl", {
+        args: [
+          "s_client",
+          "-connect",
+          `127.0.0.1:${port}`,
+          "-starttls",
+          "ftp",
+          `-${version}`,
+          "-CAfile",
+          ca,
+        ],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode("QUIT\r\n"));
+      await writer.close();
+      const { stdout } = await child.output();
+      return /New, TLSv1\.[23], Cipher is/.test(decoder.decode(stdout));
+      /New, TLSv1\.[23], Cipher is/.test(decoder.decode(stdout));
+    };
+    assert(!(await handshake("tls1_1")), "TLS 1.1 must be refused");
+    assert(await handshake("tls1_2"), "TLS 1.2 is served");
+    assert(await handshake("tls1_3"), "TLS 1.3 is served");
+  });
+});

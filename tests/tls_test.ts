@@ -414,7 +414,6 @@ Deno.test("TLS 1.2 is the minimum: a TLS 1.1 client is refused, 1.2 and 1.3 are 
       await writer.close();
       const { stdout } = await child.output();
       return /New, TLSv1\.[23], Cipher is/.test(decoder.decode(stdout));
-      /New, TLSv1\.[23], Cipher is/.test(decoder.decode(stdout));
     };
     assert(!(await handshake("tls1_1")), "TLS 1.1 must be refused");
     assert(await handshake("tls1_2"), "TLS 1.2 is served");

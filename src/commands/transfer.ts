@@ -49,24 +49,24 @@ function receive(
   });
 }
 
-async function openAt(
+/** Replies 554 and returns false when the REST offset is past the end of the file. */
+async function restartFits(
   session: FTPHandler,
-  path: string,
+  info: Deno.FileInfo,
   offset: number,
-  options: Deno.OpenOptions,
-) {
-  const file = await session.fs!.open(path, options);
+): Promise<boolean> {
+  if (offset <= info.size) return true;
+  await session.reply(
+    554,
+    `Invalid REST parameter: ${offset} is past the end of the file (${info.size} bytes).`,
+  );
+  return false;
+}
+
+/** Runs `move` on a just-opened file, closing the file if it fails. */
+async function positioned(file: Deno.FsFile, move: () => Promise<unknown>): Promise<void> {
   try {
-    const size = (await file.stat()).size;
-    if (offset > size) {
-      file.close();
-      await session.reply(
-        554,
-        `Invalid REST parameter: ${offset} is past the end of the file (${size} bytes).`,
-      );
-      return null;
-    }
-    return file;
+    await move();
   } catch (error) {
     file.close();
     throw error;
@@ -82,12 +82,11 @@ const RETR: CommandSpec = {
   async run(session, { path }) {
     if (!await session.dataChannelReady()) return;
     const offset = takeRestartPosition(session);
-    if (!await existingRegularFile(session, path!.real)) {
-      return session.reply(550, "No such file or directory.");
-    }
-    const file = await openAt(session, path!.real, offset, { read: true });
-    if (!file) return;
-    if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
+    const info = await existingRegularFile(session, path!.real);
+    if (!info) return session.reply(550, "No such file or directory.");
+    if (!await restartFits(session, info, offset)) return;
+    const file = await session.fs!.open(path!.real, { read: true });
+    await positioned(file, () => file.seek(offset, Deno.SeekMode.Start));
     session.startTransfer({
       command: "RETR",
       path: path!.real,
@@ -107,7 +106,7 @@ const STOR: CommandSpec = {
   async run(session, { path }) {
     if (!await session.dataChannelReady()) return;
     const offset = takeRestartPosition(session);
-    await existingRegularFile(session, path!.real);
+    const info = await existingRegularFile(session, path!.real);
     if (offset === 0) {
       const file = await session.fs!.open(path!.real, {
         write: true,
@@ -117,10 +116,13 @@ const STOR: CommandSpec = {
       return receive(session, "STOR", path!.real, file);
     }
     // Resume: keep the first `offset` bytes and write what follows.
-    const file = await openAt(session, path!.real, offset, { write: true });
-    if (!file) return;
-    await file.truncate(offset);
-    await file.seek(offset, Deno.SeekMode.Start);
+    if (!info) return session.reply(550, "No such file or directory.");
+    if (!await restartFits(session, info, offset)) return;
+    const file = await session.fs!.open(path!.real, { write: true });
+    await positioned(file, async () => {
+      await file.truncate(offset);
+      await file.seek(offset, Deno.SeekMode.Start);
+    });
     receive(session, "STOR", path!.real, file);
   },
 };

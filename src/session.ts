@@ -236,8 +236,8 @@ export class FTPHandler {
     this.#transfer?.dtp?.abort("aborted");
     this.data.close();
     try {
+      // The control transport is the connection itself, or TLS over it (closing both).
       this.#transport.close();
-      if (this.#transport !== this.conn) this.conn.close();
     } catch {
       // Already closed.
     }

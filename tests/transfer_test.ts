@@ -215,7 +215,7 @@ Deno.test("commands sent during a transfer wait for it; QUIT lets it finish firs
   });
 });
 
-Deno.test("an upload whose data connection is reset is reported incomplete, never 226", async () => {
+Deno.test("an upload whose data connection is reset is reported incomplete, never 226, its bytes kept", async () => {
   const [Handler, incomplete] = recordingHandler("onIncompleteFileReceived");
   await withServer({ handler: Handler }, async ({ port, home, logs }) => {
     const client = await FtpClient.login(port);
@@ -231,7 +231,8 @@ Deno.test("an upload whose data connection is reset is reported incomplete, neve
       await waitFor(() => incomplete.length > 0);
       assertEquals(incomplete, [`${home}/partial`]);
       assert(logs.some((line) => /STOR \S+\/partial completed=0/.test(line)));
-      assert((await Deno.stat(`${home}/partial`)).isFile, "the partial file stays");
+      const partial = await Deno.stat(`${home}/partial`);
+      assertEquals(partial.size, 100_000, "every byte that arrived before the reset is kept");
     } finally {
       client.close();
     }

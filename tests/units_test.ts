@@ -116,17 +116,46 @@ Deno.test("listing columns: mode string and dates", () => {
   assertEquals(formatListTime(new Date(Date.UTC(2025, 0, 2, 9, 7)), now, true), "Jan 02  2025");
 });
 
-Deno.test("BufferPool: large buffers while few transfers run, smaller ones as more do, reused", async () => {
+Deno.test("BufferPool: large buffers while few transfers run, smaller ones as more do, one slab", async () => {
   const { BufferPool, MIN_BUFFER_SIZE } = await import("../src/data/buffer_pool.ts");
-  const pool = new BufferPool(1024 * 1024, 4 * 1024 * 1024);
+  const MiB = 1024 * 1024;
+  const pool = new BufferPool(MiB, 4 * MiB);
   const first = pool.acquire();
-  assertEquals(first.length, 1024 * 1024);
-  const many = Array.from({ length: 100 }, () => pool.acquire());
-  assertEquals(many.at(-1)!.length, MIN_BUFFER_SIZE, "never below the minimum");
-  assert(many[10].length < first.length, "shrinks as more are in use");
+  assertEquals(first.length, MiB);
   pool.release(first);
-  for (const buffer of many) pool.release(buffer);
-  assertEquals(pool.inUse, 0);
   const again = pool.acquire();
-  assert(again === first || many.includes(again), "a released buffer is reused");
+  assert(again.buffer === first.buffer && again.byteOffset === first.byteOffset, "reused in place");
+
+  const slots = 4 * MiB / MIN_BUFFER_SIZE;
+  const started = Array.from({ length: slots - 1 }, () => pool.acquire());
+  assert(started[10].length < MiB, "shrinks as more are in use");
+  assertEquals(started.at(-1)!.length, MIN_BUFFER_SIZE, "never below the minimum");
+  assert(!started.every((buffer) => pool.fromSlab(buffer)), "the first ones took the slab");
+  const running = [again, ...started].map((buffer) => pool.fit(buffer));
+  assert(
+    running.every((buffer) => buffer.length === MIN_BUFFER_SIZE && pool.fromSlab(buffer)),
+    "once fitted, as many transfers as the slab has slots of the smallest size share it",
+  );
+  const extra = pool.acquire();
+  assert(!pool.fromSlab(extra), "past the slab, a buffer of its own");
+  const regions = running.map((buffer) => [buffer.byteOffset, buffer.length]);
+  regions.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < regions.length; i++) {
+    assert(regions[i - 1][0] + regions[i - 1][1] <= regions[i][0], "no two buffers overlap");
+  }
+
+  for (const buffer of [extra, ...running]) pool.release(buffer);
+  assertEquals(pool.inUse, 0);
+  const whole = Array.from({ length: 4 }, () => pool.acquire());
+  assert(
+    whole.every((buffer) => buffer.length === MiB && pool.fromSlab(buffer)),
+    "freed blocks merge back into the largest size",
+  );
+  const grown = pool.fit(pool.fit(whole[0]));
+  assertEquals(grown, whole[0]);
+  for (const buffer of whole.slice(1)) pool.release(buffer);
+  const alone = pool.acquire();
+  pool.release(whole[0]);
+  assertEquals(pool.fit(alone).length, MiB, "a buffer grows back when transfers end");
+  pool.release(alone);
 });

@@ -16,8 +16,9 @@ export interface DTPOptions {
   /** Bytes read per chunk while few transfers run (default 1 MiB); larger is faster. */
   bufferSize: number;
   /**
-   * Bytes of buffers all transfers of a server share before each new one gets a
-   * smaller buffer (default 16 MiB), so memory stays flat under many transfers.
+   * Bytes of the one slab the transfer buffers of a server are cut from (default
+   * 16 MiB): each transfer's buffer is its share of it, from `bufferSize` down to
+   * 64 KiB, so memory stays flat however many transfers run.
    */
   bufferBudget: number;
   /** Most bytes received per second; 0 is no limit (ThrottledDTPHandler's `read_limit`). */
@@ -78,6 +79,7 @@ export class DTPHandler {
   #lastProgress = this.startedAt;
   #watchdog: ReturnType<typeof setTimeout> | undefined;
   #wake: (() => void) | null = null;
+  #buffer: Uint8Array | null = null;
 
   constructor(conn: Transport, options: DTPOptions, buffers: BufferPool) {
     this.conn = conn;
@@ -100,9 +102,9 @@ export class DTPHandler {
 
   /** Sends a file (or any reader) to the client, converting it with `convert` if given. */
   async sendFile(source: Reader, convert?: ChunkConverter): Promise<void> {
-    const buffer = this.#buffers.acquire();
-    await this.#run(buffer, async () => {
+    await this.#run(true, async () => {
       while (true) {
+        const buffer = this.#fittedBuffer();
         const n = await this.#fileStep(() => source.read(buffer));
         if (n === null) break;
         const chunk = buffer.subarray(0, n);
@@ -113,25 +115,45 @@ export class DTPHandler {
 
   /** Sends generated chunks (a listing) to the client. */
   async sendChunks(chunks: AsyncIterable<Uint8Array>): Promise<void> {
-    await this.#run(null, async () => {
+    await this.#run(false, async () => {
       for await (const chunk of this.#fileIterable(chunks)) await this.#send(chunk);
     });
   }
 
-  /** Receives the client's bytes into `sink` until the client closes the data connection. */
+  /**
+   * Receives the client's bytes into `sink` until the client closes the data
+   * connection, filling the buffer before each write (file writes cost far more
+   * than socket reads); what arrived before a connection failure is still written.
+   */
   async receiveFile(
     sink: Writer,
     convert?: ChunkConverter & { flush(): Uint8Array },
   ): Promise<void> {
-    const buffer = this.#buffers.acquire();
-    await this.#run(buffer, async () => {
-      while (true) {
-        const n = await this.#connStep(() => this.conn.read(buffer));
-        if (n === null) break;
-        this.#progress(n);
-        const chunk = buffer.subarray(0, n);
-        await this.#fileStep(() => writeAll(sink, convert ? convert(chunk) : chunk));
-        await this.#throttle(this.#options.readLimit);
+    await this.#run(true, async () => {
+      let ended = false;
+      while (!ended) {
+        const buffer = this.#fittedBuffer();
+        let length = 0;
+        let failure: unknown = null;
+        try {
+          while (length < buffer.length) {
+            const n = await this.#connStep(() => this.conn.read(buffer.subarray(length)));
+            if (n === null) {
+              ended = true;
+              break;
+            }
+            length += n;
+            this.#progress(n);
+            if (this.#options.readLimit > 0) await this.#throttle(this.#options.readLimit);
+          }
+        } catch (error) {
+          failure = error;
+        }
+        const chunk = buffer.subarray(0, length);
+        if (length > 0) {
+          await this.#fileStep(() => writeAll(sink, convert ? convert(chunk) : chunk));
+        }
+        if (failure) throw failure;
       }
       if (this.conn.cleanEnd === false) throw new TransferError("truncated");
       if (convert) await this.#fileStep(() => writeAll(sink, convert.flush()));
@@ -144,8 +166,9 @@ export class DTPHandler {
     await this.#throttle(this.#options.writeLimit);
   }
 
-  /** Runs a transfer's loop, then ends and closes the connection and gives `buffer` back. */
-  async #run(buffer: Uint8Array | null, body: () => Promise<void>): Promise<void> {
+  /** Runs a transfer's loop (with a pooled buffer if `buffered`), then ends and closes the connection. */
+  async #run(buffered: boolean, body: () => Promise<void>): Promise<void> {
+    if (buffered) this.#buffer = this.#buffers.acquire();
     this.#armWatchdog(this.#options.timeout * 1000);
     try {
       await body();
@@ -154,8 +177,14 @@ export class DTPHandler {
     } finally {
       clearTimeout(this.#watchdog);
       this.#close();
-      if (buffer) this.#buffers.release(buffer);
+      if (this.#buffer) this.#buffers.release(this.#buffer);
+      this.#buffer = null;
     }
+  }
+
+  /** The transfer's buffer, swapped for a smaller one when more transfers share the pool. */
+  #fittedBuffer(): Uint8Array {
+    return this.#buffer = this.#buffers.fit(this.#buffer!);
   }
 
   #close(): void {

@@ -167,23 +167,24 @@ async function writeConfig(path: string, text: string): Promise<string> {
   return path;
 }
 
-/** tsftpd itself, from this working tree, through its CLI. */
+/** tsftpd itself, from this working tree, run as `deno task start` runs it (same flags). */
 const tsftpd: PeerSetup = async (layout) => {
   const version = await $`deno run -A main.ts --version`.cwd(layout.root).text();
+  const config = JSON.parse(await Deno.readTextFile(`${layout.root}/deno.json`));
+  const start = (config.tasks.start as string).split(" ")
+    .map((word) => word === "main.ts" ? `${layout.root}/main.ts` : word);
+  const args = ["-i", "127.0.0.1", "-p", "PORT", "-d", "HOME", "-u", "bench", "-P", PASSWORD];
+  args.push("-w", "--max-cons", "0");
   return {
     version: `${version.trim()} (working tree)`,
     user: "bench",
     password: PASSWORD,
     forks: false,
-    notes: "`deno run -A main.ts -i 127.0.0.1 -p PORT -d HOME -u bench -P bench -w --max-cons 0`",
+    notes: `\`${config.tasks.start} ${args.join(" ")}\` (\`deno task start\`)`,
     command: (port) =>
       Promise.resolve([
-        "deno",
-        "run",
-        "-A",
-        `${layout.root}/main.ts`,
-        ...["-i", "127.0.0.1", "-p", `${port}`, "-d", layout.home, "-u", "bench", "-P", PASSWORD],
-        ...["-w", "--max-cons", "0"],
+        ...start,
+        ...args.map((arg) => arg === "PORT" ? `${port}` : arg === "HOME" ? layout.home : arg),
       ]),
   };
 };

@@ -11,17 +11,12 @@ Deno.test({
     const out = await Deno.makeTempDir({ prefix: "tsftpd-compile-" });
     try {
       const root = new URL("..", import.meta.url).pathname;
+      const config = JSON.parse(await Deno.readTextFile(`${root}deno.json`));
+      const [, ...args] = (config.tasks.compile as string).split(" ").map((word) =>
+        word === "tsftpd" ? `${out}/tsftpd` : word === "main.ts" ? `${root}main.ts` : word
+      );
       const compile = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "compile",
-          "--allow-net",
-          "--allow-read",
-          "--allow-write",
-          "--allow-env",
-          "--output",
-          `${out}/tsftpd`,
-          `${root}main.ts`,
-        ],
+        args,
         stdout: "piped",
         stderr: "piped",
       }).output();

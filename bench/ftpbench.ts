@@ -3,7 +3,7 @@
  * and prints the seed's table.
  *
  * ```sh
- * deno task bench -- -u USER -p PASSWORD -H 127.0.0.1 -P 2121 -b all -n 300 -k SERVER_PID
+ * deno task bench -u USER -p PASSWORD -H 127.0.0.1 -P 2121 -b all -n 300 -k SERVER_PID
  * ```
  *
  * @module
@@ -26,7 +26,7 @@ import {
 import type { FtpClient } from "./ftp_client.ts";
 import { serverMemory } from "./memory.ts";
 
-const USAGE = `Usage: deno task bench -- [options]
+const USAGE = `Usage: deno task bench [options]
 
 Benchmarks an FTP server (a user with write permission is needed).
 
@@ -34,7 +34,8 @@ Benchmarks an FTP server (a user with write permission is needed).
   -p, --pass PASSWORD    password (default: ftpbench@)
   -H, --host HOST        server address (default: localhost)
   -P, --port PORT        server port (default: 21)
-  -b, --benchmark TYPE   transfer (default), download, upload, concurrence or all
+  -b, --benchmark TYPE   transfer (default), download, upload, concurrence, all, or idle
+                         (STOR and RETR alone, then again with N idle clients logged in)
   -n, --clients N        clients of the concurrence benchmarks (default: 200)
   -s, --filesize SIZE    size of the file transferred (default: 10M; K, M, G suffixes)
   -k, --pid PID          report the server's memory (RSS minus shared) after each step
@@ -53,7 +54,7 @@ const CONNECTS_IN_FLIGHT = 1000;
 /** The parsed command line. */
 interface BenchOptions {
   target: Target;
-  benchmark: "transfer" | "download" | "upload" | "concurrence" | "all";
+  benchmark: "transfer" | "download" | "upload" | "concurrence" | "all" | "idle";
   clients: number;
   fileSize: number;
   pid: number | null;
@@ -112,7 +113,7 @@ async function parseOptions(args: string[]): Promise<BenchOptions | null> {
   });
   if (values.help) return null;
   const benchmark = values.benchmark;
-  if (!["transfer", "download", "upload", "concurrence", "all"].includes(benchmark)) {
+  if (!["transfer", "download", "upload", "concurrence", "all", "idle"].includes(benchmark)) {
     throw new Error(`unknown benchmark ${JSON.stringify(benchmark)}`);
   }
   const hostname = values.host === "localhost" ? "127.0.0.1" : values.host;
@@ -217,22 +218,55 @@ async function singleStream(
   }
 }
 
+/** Logs `options.clients` clients in at once, as a timed step; they are added to `clients`. */
+function logIn(runner: Runner, options: BenchOptions, clients: FtpClient[]): Promise<void> {
+  const n = options.clients;
+  return runner.step(
+    `${n} concurrent clients (connect, login)`,
+    "s",
+    () =>
+      // At most CONNECTS_IN_FLIGHT connects at once: past the kernel's listen and
+      // SYN backlogs (a few thousand), connects are dropped and retried seconds later.
+      timeAll(runner.context, "logins", Array.from({ length: n }), async () => {
+        clients.push(await openClient(options.target));
+      }, CONNECTS_IN_FLIGHT),
+  );
+}
+
+/** Sends QUIT from every client at once, as a timed step. */
+function quitAll(runner: Runner, clients: FtpClient[]): Promise<void> {
+  return runner.step(
+    `${clients.length} concurrent clients (QUIT)`,
+    "s",
+    () =>
+      timeAll(runner.context, "quits", clients.splice(0), async (client) => {
+        await client.expect("QUIT", 221);
+        client.close();
+      }),
+  );
+}
+
+/** STOR and RETR with no other client, then again with `options.clients` idle clients logged in. */
+async function idle(runner: Runner, options: BenchOptions): Promise<void> {
+  const clients: FtpClient[] = [];
+  try {
+    await singleStream(runner, { ...options, benchmark: "transfer" });
+    await logIn(runner, options, clients);
+    const withIdle = ` with ${options.clients} idle clients`;
+    await singleStream(runner, { ...options, benchmark: "transfer" }, withIdle);
+    await quitAll(runner, clients);
+  } finally {
+    for (const client of clients) client.close();
+  }
+}
+
 async function concurrence(runner: Runner, options: BenchOptions): Promise<void> {
   const { context } = runner;
   const n = options.clients;
   const size = formatSize(options.fileSize);
   const clients: FtpClient[] = [];
   try {
-    await runner.step(
-      `${n} concurrent clients (connect, login)`,
-      "s",
-      () =>
-        // At most CONNECTS_IN_FLIGHT connects at once: past the kernel's listen and
-        // SYN backlogs (a few thousand), connects are dropped and retried seconds later.
-        timeAll(context, "logins", Array.from({ length: n }), async () => {
-          clients.push(await openClient(options.target));
-        }, CONNECTS_IN_FLIGHT),
-    );
+    await logIn(runner, options, clients);
     await singleStream(runner, { ...options, benchmark: "transfer" }, ` with ${n} idle clients`);
     await runner.step(
       `${n} concurrent clients (RETR ${size} file)`,
@@ -251,15 +285,7 @@ async function concurrence(runner: Runner, options: BenchOptions): Promise<void>
           ([client, i]) => store(context, client, `ftpbench-${i}.tmp`),
         ),
     );
-    await runner.step(
-      `${n} concurrent clients (QUIT)`,
-      "s",
-      () =>
-        timeAll(context, "quits", clients.splice(0), async (client) => {
-          await client.expect("QUIT", 221);
-          client.close();
-        }),
-    );
+    await quitAll(runner, clients);
   } finally {
     for (const client of clients) client.close();
   }
@@ -306,7 +332,8 @@ export async function main(args: string[]): Promise<number> {
   const startMemory = await runner.memory();
   let failed = false;
   try {
-    if (options.benchmark !== "concurrence") await singleStream(runner, options);
+    if (options.benchmark === "idle") await idle(runner, options);
+    else if (options.benchmark !== "concurrence") await singleStream(runner, options);
     if (options.sslCompare) {
       await singleStream(
         runner,

@@ -86,7 +86,7 @@ const RETR: CommandSpec = {
     if (!info) return session.reply(550, "No such file or directory.");
     if (!await restartFits(session, info, offset)) return;
     const file = await session.fs!.open(path!.real, { read: true });
-    await positioned(file, () => file.seek(offset, Deno.SeekMode.Start));
+    if (offset > 0) await positioned(file, () => file.seek(offset, Deno.SeekMode.Start));
     session.startTransfer({
       command: "RETR",
       path: path!.real,

@@ -24,6 +24,7 @@ import {
   timeAll,
 } from "./benchmarks.ts";
 import type { FtpClient } from "./ftp_client.ts";
+import { openFileLimit } from "./limits.ts";
 import { serverMemory } from "./memory.ts";
 
 const USAGE = `Usage: deno task bench [options]
@@ -50,6 +51,33 @@ Benchmarks an FTP server (a user with write permission is needed).
 
 /** How many connects the concurrence benchmark has under way at once, at most. */
 const CONNECTS_IN_FLIGHT = 1000;
+
+/** Files a run keeps open besides its clients' connections (runtime, files, stdio). */
+const FILES_BESIDE_CLIENTS = 32;
+
+/**
+ * Connections each client of a benchmark holds at once: during the concurrent
+ * transfers of `concurrence` every client has a data connection open too.
+ */
+const CONNECTIONS_PER_CLIENT: Partial<Record<BenchOptions["benchmark"], number>> = {
+  idle: 1,
+  concurrence: 2,
+  all: 2,
+};
+
+/** Throws when the clients' connections would not fit this process's open-file limit. */
+async function checkOpenFileLimit(options: BenchOptions): Promise<void> {
+  const perClient = CONNECTIONS_PER_CLIENT[options.benchmark];
+  if (perClient === undefined) return;
+  const needed = options.clients * perClient + FILES_BESIDE_CLIENTS;
+  const limit = await openFileLimit();
+  if (limit !== null && needed > limit) {
+    throw new Error(
+      `-n ${options.clients} needs about ${needed} open files, and this process may open ` +
+        `${limit}: raise the hard limit first (ulimit -n ${needed})`,
+    );
+  }
+}
 
 /** The parsed command line. */
 interface BenchOptions {
@@ -320,6 +348,7 @@ export async function main(args: string[]): Promise<number> {
   let options: BenchOptions | null;
   try {
     options = await parseOptions(args);
+    if (options) await checkOpenFileLimit(options);
   } catch (error) {
     console.error(`ftpbench: ${(error as Error).message.split("\n")[0]}`);
     return 2;

@@ -86,3 +86,21 @@ Deno.test("ftpbench fails a server that answers with the wrong bytes", async () 
     assertStringIncludes(stderr, "differs from what was uploaded");
   });
 });
+
+Deno.test("ftpbench refuses at once a client count past its open-file limit", async () => {
+  const run = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      'ulimit -n 256 && exec "$0" run -A "$1" -b idle -n 1000',
+      Deno.execPath(),
+      FTPBENCH,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertEquals(run.code, 2);
+  assertStringIncludes(
+    new TextDecoder().decode(run.stderr),
+    "raise the hard limit first (ulimit -n 1032)",
+  );
+});

@@ -13,7 +13,10 @@ import type { BufferPool } from "./buffer_pool.ts";
 export interface DTPOptions {
   /** Seconds a transfer may stall with no progress before it is aborted (default 300). */
   timeout: number;
-  /** Bytes read per chunk while few transfers run (default 1 MiB); larger is faster. */
+  /**
+   * Bytes read per chunk while few transfers run (default 1 MiB; rounded down to a
+   * power of two, 64 KiB at least); larger is faster.
+   */
   bufferSize: number;
   /**
    * Bytes of the one slab the transfer buffers of a server are cut from (default

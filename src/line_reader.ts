@@ -14,7 +14,10 @@ const IAC = 0xff;
 /** Telnet negotiation verbs (WILL, WONT, DO, DONT) that carry one option byte. */
 const IAC_WITH_OPTION_MIN = 0xfb;
 /** Bytes asked for per read: command lines are short, and idle sessions are many. */
-const READ_SIZE = 1024;
+const READ_SIZE = 256;
+const EMPTY = new Uint8Array(0);
+/** Shared by every reader: decoding a whole line at a time keeps no state between calls. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /** One line read: its text, or why it could not be read. */
 export type ControlLine =
@@ -69,8 +72,7 @@ export class LineReader {
   readonly #reader: Reader;
   readonly #maxLength: number;
   readonly #chunk: Uint8Array;
-  readonly #decoder = new TextDecoder("utf-8", { fatal: true });
-  #pending: Uint8Array = new Uint8Array(0);
+  #pending: Uint8Array = EMPTY;
   #discarding = false;
   #skipLf = false;
 
@@ -82,7 +84,7 @@ export class LineReader {
 
   /** Drops every byte received but not yet returned as a line. */
   discardBuffered(): void {
-    this.#pending = new Uint8Array(0);
+    this.#pending = EMPTY;
     this.#discarding = false;
     this.#skipLf = false;
   }
@@ -97,7 +99,10 @@ export class LineReader {
       const end = this.#lineEnd();
       if (end) {
         const raw = this.#pending.subarray(0, end.at);
-        this.#pending = this.#pending.subarray(end.next);
+        // An idle session keeps nothing of the bytes it has already returned.
+        this.#pending = end.next === this.#pending.length
+          ? EMPTY
+          : this.#pending.subarray(end.next);
         this.#skipLf = end.skipLf;
         if (this.#discarding) {
           this.#discarding = false;
@@ -108,7 +113,7 @@ export class LineReader {
       }
       if (this.#pending.length > this.#maxLength) {
         this.#discarding = true;
-        this.#pending = new Uint8Array(0);
+        this.#pending = EMPTY;
       }
       const n = await this.#reader.read(this.#chunk);
       if (n === null) return null;
@@ -145,7 +150,7 @@ export class LineReader {
   #decode(raw: Uint8Array): ControlLine {
     const bytes = withoutCrNul(stripTelnet(raw));
     try {
-      return { kind: "line", text: this.#decoder.decode(bytes) };
+      return { kind: "line", text: UTF8.decode(bytes) };
     } catch {
       return { kind: "not-utf8" };
     }

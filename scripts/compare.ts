@@ -26,6 +26,8 @@ const USAGE = `Usage: deno run -A scripts/compare.ts [options]
   --rounds N          rounds; each runs every server once, in turn (default: 3)
   --clients N         clients of ftpbench's concurrence benchmarks (default: 300)
   --filesize SIZE     size of the file transferred (default: 10M)
+  --benchmark TYPE    ftpbench's -b: all (default), idle, transfer, ...
+  --out NAME          write bench/results/NAME.{md,json,svg} (default: latest)
   --servers A,B,...   servers to compare, the first is the baseline
                       (default: ${Object.keys(PEERS).join(",")})
   --run-timeout SECS  a run taking longer is stopped and marked failed (default: 900)
@@ -202,6 +204,8 @@ interface Options {
   rounds: number;
   clients: number;
   fileSize: string;
+  benchmark: string;
+  out: string;
   servers: string[];
   runTimeout: number;
   noSyncookies: boolean;
@@ -230,7 +234,16 @@ async function benchOnce(
     const bench = spawnSession(
       [
         ...["deno", "run", "-A", `${ROOT}/bench/ftpbench.ts`, "-u", peer.user, "-p", peer.password],
-        ...["-H", "127.0.0.1", "-P", `${port}`, "-b", "all", "-n", `${options.clients}`],
+        ...[
+          "-H",
+          "127.0.0.1",
+          "-P",
+          `${port}`,
+          "-b",
+          options.benchmark,
+          "-n",
+          `${options.clients}`,
+        ],
         ...["-s", options.fileSize, "-k", `${child.pid}`, "--json", json],
       ],
       benchLog,
@@ -398,6 +411,8 @@ function parseOptions(args: string[]): Options | null {
       rounds: { type: "string", default: "3" },
       clients: { type: "string", default: "300" },
       filesize: { type: "string", default: "10M" },
+      benchmark: { type: "string", default: "all" },
+      out: { type: "string", default: "latest" },
       servers: { type: "string", default: Object.keys(PEERS).join(",") },
       "run-timeout": { type: "string", default: "900" },
       "no-syncookies": { type: "boolean" },
@@ -417,10 +432,13 @@ function parseOptions(args: string[]): Options | null {
     throw new Error(`unknown server(s) ${unknown.join(", ")}; known: ${Object.keys(PEERS)}`);
   }
   parseSize(values.filesize);
+  if (!/^[\w.-]+$/.test(values.out)) throw new Error("--out must be a plain file name");
   return {
     rounds: positive("rounds", values.rounds),
     clients: positive("clients", values.clients),
     fileSize: values.filesize,
+    benchmark: values.benchmark,
+    out: values.out,
     servers,
     runTimeout: positive("run-timeout", values["run-timeout"]),
     noSyncookies: values["no-syncookies"] ?? false,
@@ -518,7 +536,8 @@ async function main(args: string[]): Promise<number> {
   const results: Results = {
     date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
     command: ["deno", "run", "-A", "scripts/compare.ts", ...args].join(" "),
-    benchCommand: `deno run -A bench/ftpbench.ts -u USER -p PASS -H 127.0.0.1 -P PORT -b all ` +
+    benchCommand:
+      `deno run -A bench/ftpbench.ts -u USER -p PASS -H 127.0.0.1 -P PORT -b ${options.benchmark} ` +
       `-n ${options.clients} -s ${options.fileSize} -k SERVER_PID --json FILE`,
     commit: (await $`git -C ${ROOT} describe --always --dirty`.noThrow().text()).trim(),
     runtimeSeconds: (performance.now() - started) / 1000,
@@ -544,17 +563,15 @@ async function main(args: string[]): Promise<number> {
     runs,
     ceilings,
   };
-  await Deno.writeTextFile(`${RESULTS}/latest.json`, JSON.stringify(results, null, 2) + "\n");
+  const out = `${RESULTS}/${options.out}`;
+  await Deno.writeTextFile(`${out}.json`, JSON.stringify(results, null, 2) + "\n");
   if (servers.length > 0) {
-    await Deno.writeTextFile(`${RESULTS}/latest.md`, markdown(results));
-    await Deno.writeTextFile(`${RESULTS}/latest.svg`, svg(results));
+    await Deno.writeTextFile(`${out}.md`, markdown(results, `${options.out}.svg`));
+    await Deno.writeTextFile(`${out}.svg`, svg(results));
     // Formatted as the repository's `deno fmt --check` expects.
-    await $`deno fmt -q ${RESULTS}/latest.md ${RESULTS}/latest.svg`.cwd(ROOT).noThrow();
+    await $`deno fmt -q ${out}.md ${out}.svg`.cwd(ROOT).noThrow();
   }
-  $.logStep(
-    "Wrote",
-    `${RESULTS}/latest.{md,json,svg} in ${(results.runtimeSeconds / 60).toFixed(1)} min`,
-  );
+  $.logStep("Wrote", `${out}.{md,json,svg} in ${(results.runtimeSeconds / 60).toFixed(1)} min`);
   return 0;
 }
 

@@ -111,8 +111,8 @@ function table(header: string[], lines: string[][]): string {
     .join("\n");
 }
 
-/** The results as Markdown. */
-export function markdown(results: Results): string {
+/** The results as Markdown, showing the chart written beside it as `chart`. */
+export function markdown(results: Results, chart: string): string {
   const { servers, runs, rounds } = results;
   const base = servers[0];
   const partial = (c: Cell) => c.count < rounds ? ` [${c.count}/${rounds}]` : "";
@@ -176,7 +176,7 @@ two per client and, past their listen backlog, SYN retries (see the last section
     servers.filter((s) => !results.forks[s]).join(", ") || "The others"
   } compare a password held in memory.
 
-![ratios per benchmark](latest.svg)
+![ratios per benchmark](${chart})
 
 ## Memory (RSS minus shared, MiB, median)
 

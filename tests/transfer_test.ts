@@ -279,6 +279,34 @@ Deno.test("a stalled transfer times out with 426", async () => {
   });
 });
 
+Deno.test("an upload stopped by ABOR or a stall keeps the bytes that arrived", async () => {
+  await withServer({ dtp: { timeout: 0.5 } }, async ({ port, home }) => {
+    const client = await FtpClient.login(port);
+    try {
+      await client.command("TYPE I");
+      for (const stop of ["ABOR", "stall"]) {
+        const data = await client.pasv();
+        assertEquals((await client.command(`STOR ${stop}`)).code, 125);
+        await data.write(new Uint8Array(100_000));
+        while (!(await client.command("STAT")).text.includes("(100000 bytes so far)"));
+        if (stop === "ABOR") {
+          await client.send("ABOR");
+          assertEquals((await client.reply()).code, 426);
+          assertEquals((await client.reply()).code, 226);
+        } else {
+          const end = await client.reply();
+          assertEquals(end.code, 426);
+          assertStringIncludes(end.text, "timed out");
+        }
+        data.close();
+        assertEquals((await Deno.stat(`${home}/${stop}`)).size, 100_000, stop);
+      }
+    } finally {
+      client.close();
+    }
+  });
+});
+
 Deno.test("a full disk during STOR is answered with 452", async () => {
   class FullDisk extends AbstractedFS {
     override open(path: string, options: Deno.OpenOptions) {

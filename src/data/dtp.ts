@@ -126,7 +126,8 @@ export class DTPHandler {
   /**
    * Receives the client's bytes into `sink` until the client closes the data
    * connection, filling the buffer before each write (file writes cost far more
-   * than socket reads); what arrived before a connection failure is still written.
+   * than socket reads); what arrived before a failure (a reset, ABOR, a stall) is
+   * still written.
    */
   async receiveFile(
     sink: Writer,
@@ -153,14 +154,21 @@ export class DTPHandler {
           failure = error;
         }
         const chunk = buffer.subarray(0, length);
-        if (length > 0) {
-          await this.#fileStep(() => writeAll(sink, convert ? convert(chunk) : chunk));
-        }
+        if (length > 0) await this.#keep(sink, convert ? convert(chunk) : chunk);
         if (failure) throw failure;
       }
       if (this.conn.cleanEnd === false) throw new TransferError("truncated");
       if (convert) await this.#fileStep(() => writeAll(sink, convert.flush()));
     });
+  }
+
+  /** Writes bytes received, even once the transfer has failed: an aborted or stalled upload keeps them. */
+  async #keep(sink: Writer, bytes: Uint8Array): Promise<void> {
+    try {
+      await writeAll(sink, bytes);
+    } catch (error) {
+      throw new TransferError(this.#failure ?? "file", error);
+    }
   }
 
   async #send(chunk: Uint8Array): Promise<void> {

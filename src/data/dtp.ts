@@ -193,7 +193,7 @@ export class DTPHandler {
     }
   }
 
-  /** The transfer's buffer, swapped for a smaller one when more transfers share the pool. */
+  /** The transfer's buffer, refitted to its share of the pool (smaller as more transfers run, larger as fewer do). */
   #fittedBuffer(): Uint8Array {
     return this.#buffer = this.#buffers.fit(this.#buffer!);
   }

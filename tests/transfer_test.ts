@@ -288,7 +288,10 @@ Deno.test("an upload stopped by ABOR or a stall keeps the bytes that arrived", a
         const data = await client.pasv();
         assertEquals((await client.command(`STOR ${stop}`)).code, 125);
         await data.write(new Uint8Array(100_000));
-        while (!(await client.command("STAT")).text.includes("(100000 bytes so far)"));
+        const deadline = Date.now() + 5000;
+        while (!(await client.command("STAT")).text.includes("(100000 bytes so far)")) {
+          assert(Date.now() < deadline, "the server receives the 100,000 bytes");
+        }
         if (stop === "ABOR") {
           await client.send("ABOR");
           assertEquals((await client.reply()).code, 426);

@@ -234,16 +234,8 @@ async function benchOnce(
     const bench = spawnSession(
       [
         ...["deno", "run", "-A", `${ROOT}/bench/ftpbench.ts`, "-u", peer.user, "-p", peer.password],
-        ...[
-          "-H",
-          "127.0.0.1",
-          "-P",
-          `${port}`,
-          "-b",
-          options.benchmark,
-          "-n",
-          `${options.clients}`,
-        ],
+        ...["-H", "127.0.0.1", "-P", `${port}`],
+        ...["-b", options.benchmark, "-n", `${options.clients}`],
         ...["-s", options.fileSize, "-k", `${child.pid}`, "--json", json],
       ],
       benchLog,

@@ -52,6 +52,9 @@ Benchmarks an FTP server (a user with write permission is needed).
 /** How many connects the concurrence benchmark has under way at once, at most. */
 const CONNECTS_IN_FLIGHT = 1000;
 
+/** The benchmark types `-b` takes. */
+const BENCHMARKS = ["transfer", "download", "upload", "concurrence", "all", "idle"] as const;
+
 /** Files a run keeps open besides its clients' connections (runtime, files, stdio). */
 const FILES_BESIDE_CLIENTS = 32;
 
@@ -82,7 +85,7 @@ async function checkOpenFileLimit(options: BenchOptions): Promise<void> {
 /** The parsed command line. */
 interface BenchOptions {
   target: Target;
-  benchmark: "transfer" | "download" | "upload" | "concurrence" | "all" | "idle";
+  benchmark: typeof BENCHMARKS[number];
   clients: number;
   fileSize: number;
   pid: number | null;
@@ -141,7 +144,7 @@ async function parseOptions(args: string[]): Promise<BenchOptions | null> {
   });
   if (values.help) return null;
   const benchmark = values.benchmark;
-  if (!["transfer", "download", "upload", "concurrence", "all", "idle"].includes(benchmark)) {
+  if (!(BENCHMARKS as readonly string[]).includes(benchmark)) {
     throw new Error(`unknown benchmark ${JSON.stringify(benchmark)}`);
   }
   const hostname = values.host === "localhost" ? "127.0.0.1" : values.host;

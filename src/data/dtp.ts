@@ -54,10 +54,12 @@ export type TransferFailure =
 
 /** A transfer that did not finish; `cause` is the underlying error, if any. */
 export class TransferError extends Error {
+  /** Always `"TransferError"`. */
   override name = "TransferError";
   /** Why it stopped. */
   readonly failure: TransferFailure;
 
+  /** A transfer stopped by `failure`, caused by `cause`. */
   constructor(failure: TransferFailure, cause?: unknown) {
     super(`transfer ${failure}`, { cause });
     this.failure = failure;
@@ -84,6 +86,7 @@ export class DTPHandler {
   #wake: (() => void) | null = null;
   #buffer: Uint8Array | null = null;
 
+  /** A transfer over `conn`, with a buffer from `buffers`. */
   constructor(conn: Transport, options: DTPOptions, buffers: BufferPool) {
     this.conn = conn;
     this.#options = options;
@@ -249,8 +252,11 @@ export class DTPHandler {
   /** Sleeps as long as it takes to bring the average rate down to `limit` bytes per second. */
   async #throttle(limit: number): Promise<void> {
     if (limit <= 0) return;
-    const ahead = this.bytes / limit * 1000 - (performance.now() - this.startedAt);
+    const now = performance.now();
+    const ahead = this.bytes / limit * 1000 - (now - this.startedAt);
     if (ahead <= 0) return;
+    // A pause the transfer chooses is not a stall: the watchdog counts from its end.
+    this.#lastProgress = now + ahead;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, ahead);
       function done() {

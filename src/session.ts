@@ -68,8 +68,17 @@ export interface SessionHost {
 
 const encoder = new TextEncoder();
 
-function delay(seconds: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+/** Resolves after `seconds`, or at once when `signal` aborts. */
+function delay(seconds: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, seconds * 1000);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
 }
 
 /**
@@ -131,13 +140,18 @@ export class FTPHandler {
   #transfer: ActiveTransfer | null = null;
   #password = "";
   #failedLogins = 0;
-  #closed = false;
+  /** Aborted when the session closes: waits (a failed login's delay) end with it. */
+  readonly #closing = new AbortController();
+  get #closed(): boolean {
+    return this.#closing.signal.aborted;
+  }
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #replies: Promise<void> = Promise.resolve();
   #transport: Transport;
   #lines: LineReader;
   readonly #buffers: BufferPool;
 
+  /** The session of the control connection `conn`, accepted by `host`. */
   constructor(conn: Deno.Conn, host: SessionHost) {
     this.conn = conn;
     this.config = host.config;
@@ -231,7 +245,7 @@ export class FTPHandler {
   /** Closes the session: any transfer is aborted and the control connection closed. */
   close(): void {
     if (this.#closed) return;
-    this.#closed = true;
+    this.#closing.abort();
     clearTimeout(this.#idleTimer);
     this.#transfer?.dtp?.abort("aborted");
     this.data.close();
@@ -444,7 +458,7 @@ export class FTPHandler {
     this.#failedLogins++;
     this.log("info", `USER '${username}' failed login.`);
     await this.emit("onLoginFailed", username, password);
-    await delay(this.config.authFailedTimeout);
+    await delay(this.config.authFailedTimeout, this.#closing.signal);
     if (this.#failedLogins >= this.config.maxLoginAttempts) {
       await this.reply(530, "Maximum login attempts. Disconnecting.");
       this.close();
@@ -592,8 +606,8 @@ export class FTPHandler {
   }
 }
 
-/** The names of the event callbacks that take one file path. */
-type EventName =
+/** The names of the event callbacks. */
+export type EventName =
   | "onConnect"
   | "onDisconnect"
   | "onLogin"

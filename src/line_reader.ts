@@ -82,6 +82,11 @@ export class LineReader {
     this.#chunk = new Uint8Array(READ_SIZE);
   }
 
+  /** How many bytes are held, received but not yet returned as a line: never much more than `maxLength`. */
+  get buffered(): number {
+    return this.#pending.length;
+  }
+
   /** Drops every byte received but not yet returned as a line. */
   discardBuffered(): void {
     this.#pending = EMPTY;

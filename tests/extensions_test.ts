@@ -131,6 +131,37 @@ Deno.test("MLST and MLSD follow RFC 3659's grammar: facts, perm letters, cdir an
     } finally {
       reader.close();
     }
+    // RFC 3659 7.5.5: "c" (create files in a directory) is STOR's permission, w.
+    authorizer.addUser("storer", "pw", home, { perm: "elw" });
+    authorizer.addUser("appender", "pw", home, { perm: "elra" });
+    for (const [user, dirPerm, filePerm] of [["storer", "cel", "w"], ["appender", "el", "ar"]]) {
+      const other = await FtpClient.login(port, user, "pw");
+      try {
+        assertMatch((await other.command("MLST dir")).lines[1], new RegExp(`;perm=${dirPerm};`));
+        assertMatch(
+          (await other.command("MLST dir/f.txt")).lines[1],
+          new RegExp(`;perm=${filePerm};`),
+        );
+      } finally {
+        other.close();
+      }
+    }
+    const modes = await FtpClient.login(port);
+    try {
+      await Deno.chmod(`${home}/dir/f.txt`, 0o4755);
+      await Deno.chmod(`${home}/dir/sub`, 0o1777);
+      await modes.command("OPTS MLST type;unix.mode;");
+      assertEquals(
+        (await modes.command("MLST dir/f.txt")).lines[1],
+        " type=file;unix.mode=04755; /dir/f.txt",
+      );
+      assertEquals(
+        (await modes.command("MLST dir/sub")).lines[1],
+        " type=dir;unix.mode=01777; /dir/sub",
+      );
+    } finally {
+      reader.close();
+    }
   });
 });
 
@@ -171,6 +202,10 @@ Deno.test("MFMT and SITE MFMT set the modification time (permission T)", async (
       assertEquals((await Deno.stat(`${home}/f`)).mtime?.toISOString(), "2020-01-02T03:04:05.000Z");
       assertEquals((await client.command("SITE MFMT 19991231235959 f")).code, 213);
       assertEquals((await Deno.stat(`${home}/f`)).mtime?.toISOString(), "1999-12-31T23:59:59.000Z");
+      for (const time of ["19700101000000", "20090909090909", "20101010101010", "20991231235959"]) {
+        assertEquals((await client.command(`MFMT ${time} f`)).lines, [`213 Modify=${time}; /f`]);
+        assertEquals((await client.command("MDTM f")).lines, [`213 ${time}`]);
+      }
       for (const bad of ["MFMT 20201301000000 f", "MFMT 2020 f", "MFMT 20200102030405", "MFMT f"]) {
         assertEquals((await client.command(bad)).code, 501, bad);
       }
@@ -409,10 +444,14 @@ Deno.test("passive ports are picked at random within the range", async () => {
     const client = await FtpClient.login(port);
     try {
       const picked: number[] = [];
-      for (let i = 0; i < 12; i++) picked.push((await client.pasvAddress()).port);
+      for (let i = 0; i < 40; i++) picked.push((await client.pasvAddress()).port);
       assert(picked.every((p) => ports.includes(p)), "inside the range");
       const sequential = picked.every((p, i) => i === 0 || p === picked[i - 1] + 1);
       assert(!sequential, `predictable sequence: ${picked}`);
+      // 40 picks out of 200 ports: a uniform choice repeats a few at most.
+      assert(new Set(picked).size >= 30, `ports repeat: ${picked}`);
+      const spread = Math.max(...picked) - Math.min(...picked);
+      assert(spread >= 100, `the picks stay in one corner of the range: ${picked}`);
     } finally {
       client.close();
     }

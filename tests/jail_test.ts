@@ -166,8 +166,13 @@ Deno.test("permission letters are enforced per command", async () => {
 Deno.test("overridePerm grants per directory, recursively or not", async () => {
   await withServer({ perm: "elr" }, async ({ port, home, authorizer }) => {
     await Deno.mkdir(`${home}/upload/deep`, { recursive: true });
+    await Deno.mkdir(`${home}/upload2`);
+    await Deno.mkdir(`${home}/tree2`);
     await Deno.mkdir(`${home}/tree/deep`, { recursive: true });
-    authorizer.overridePerm("user", `${home}/upload`, "elrw");
+    await Deno.mkdir(`${home}/tree/ro/deeper`, { recursive: true });
+    await Deno.writeTextFile(`${home}/upload/victim`, "x");
+    authorizer.overridePerm("user", `${home}/upload`, "elrwd");
+    authorizer.overridePerm("user", `${home}/tree/ro`, "elr", true);
     authorizer.overridePerm("user", `${home}/tree`, "elrwm", true);
     const client = await FtpClient.login(port);
     const store = async (path: string) => {
@@ -184,6 +189,13 @@ Deno.test("overridePerm grants per directory, recursively or not", async () => {
       assertEquals(await store("a"), 550, "outside the overrides the user's own letters apply");
       assertEquals((await client.command("MKD tree/deep/x")).code, 257);
       assertEquals((await client.command("MKD upload/x")).code, 550);
+      assertEquals(await store("upload2/a"), 550, "/upload's override is not /upload2's");
+      assertEquals(await store("tree2/a"), 550, "/tree's recursive override is not /tree2's");
+      assertEquals(await store("tree/ro/a"), 550, "the nested override wins over the outer one");
+      assertEquals(await store("tree/ro/deeper/a"), 550, "the nested override is recursive too");
+      assertEquals((await client.command("MKD tree/ro/x")).code, 550);
+      assertEquals((await client.command("RMD upload/deep")).code, 550, "a subdirectory itself");
+      assertEquals((await client.command("DELE upload/victim")).code, 250, "a file directly in it");
     } finally {
       client.close();
     }

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
-import { FtpClient } from "./support/ftp_client.ts";
+import { FtpClient, readAll } from "./support/ftp_client.ts";
 import { connectFrom } from "./support/python.ts";
 import { waitFor, withServer } from "./support/server.ts";
 
@@ -22,7 +22,7 @@ Deno.test("maxCons and maxConsPerIp refuse the extra connection with 421", async
       for (const client of [a, b, c]) client.close();
     }
   });
-  await withServer({ maxConsPerIp: 1 }, async ({ port }) => {
+  await withServer({ maxConsPerIp: 1 }, async ({ port, server }) => {
     const a = await FtpClient.connect(port);
     const b = await FtpClient.connect(port);
     try {
@@ -36,17 +36,32 @@ Deno.test("maxCons and maxConsPerIp refuse the extra connection with 421", async
       a.close();
       b.close();
     }
+    await waitFor(() => server.connections === 0);
+    for (let i = 0; i < 3; i++) {
+      const again = await FtpClient.connect(port);
+      assertEquals(again.greeting.code, 220, "the address's count drops as its sessions end");
+      again.close();
+      await waitFor(() => server.connections === 0);
+    }
   });
 });
 
-Deno.test("an idle client is disconnected with 421", async () => {
-  await withServer({ timeout: 0.3 }, async ({ port }) => {
-    const client = await FtpClient.connect(port);
+Deno.test("an idle client is disconnected with 421; each command restarts the timer", async () => {
+  await withServer({ timeout: 0.4 }, async ({ port }) => {
+    const active = await FtpClient.connect(port);
+    const idle = await FtpClient.connect(port);
     try {
-      assertEquals((await client.reply()).text, "Control connection timed out.");
-      assert(await client.closedByServer());
+      // Six commands 150 ms apart: 0.9 s in all, more than twice the timeout.
+      for (let i = 0; i < 6; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        assertEquals((await active.command("NOOP")).code, 200, `NOOP ${i}`);
+      }
+      assertEquals((await idle.reply()).text, "Control connection timed out.");
+      assert(await idle.closedByServer());
+      assertEquals((await active.reply()).code, 421, "idle after its last command");
     } finally {
-      client.close();
+      active.close();
+      idle.close();
     }
   });
 });
@@ -110,6 +125,9 @@ Deno.test("PORT: foreign addresses, privileged ports and malformed arguments are
       assertEquals(foreign.code, 501);
       assertStringIncludes(foreign.text, "foreign address");
       assertEquals((await client.command("PORT 127,0,0,1,0,21")).code, 501);
+      assertEquals((await client.command("PORT 127,0,0,1,3,255")).code, 501, "port 1023");
+      assertEquals((await client.command("EPRT |1|127.0.0.1|1023|")).code, 501, "port 1023");
+      assertEquals((await client.command("PORT 127,0,0,1,4,0")).code, 200, "port 1024");
       for (
         const arg of ["1,2,3", "127,0,0,1,300,1", "a,b,c,d,e,f", "127,0,0,1,0,0", "-1,0,0,1,4,1"]
       ) {
@@ -133,17 +151,47 @@ Deno.test("PORT: foreign addresses, privileged ports and malformed arguments are
   );
 });
 
+Deno.test("PORT and EPRT are checked against the client's address, not the server's", async () => {
+  // The server listens on 127.0.0.2; the kernel connects the client from 127.0.0.1.
+  const hostname = "127.0.0.2";
+  await withServer({ hostname }, async ({ port, home }) => {
+    await Deno.writeTextFile(`${home}/f`, "to the client");
+    const client = await FtpClient.login(port, undefined, undefined, { hostname });
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const p = listener.addr.port;
+      const hp = `${p >> 8},${p & 255}`;
+      assertEquals((await client.command(`PORT 127,0,0,2,${hp}`)).code, 501, "server's address");
+      assertEquals((await client.command(`EPRT |1|127.0.0.2|${p}|`)).code, 501, "server's address");
+      assertEquals((await client.command(`EPRT |1|127.0.0.1|${p}|`)).code, 200);
+      assertEquals((await client.command(`PORT 127,0,0,1,${hp}`)).code, 200, "client's address");
+      assertEquals((await client.command("RETR f")).code, 150);
+      assertEquals(
+        new TextDecoder().decode(await readAll(await listener.accept())),
+        "to the client",
+      );
+      assertEquals((await client.reply()).code, 226);
+    } finally {
+      listener.close();
+      client.close();
+    }
+  });
+});
+
 Deno.test("PASV: the announced address, one listener per session, a range that runs out", async () => {
-  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  // The server and its passive ports are on 127.0.0.3, where no other test binds,
+  // so the port found free here stays free while other test files run.
+  const hostname = "127.0.0.3";
+  const busy = Deno.listen({ hostname, port: 0 });
+  const free = Deno.listen({ hostname, port: 0 });
   const ports = [busy.addr.port, free.addr.port];
   free.close();
   try {
     await withServer(
-      { passivePorts: ports, masqueradeAddress: "203.0.113.9" },
+      { hostname, passivePorts: ports, masqueradeAddress: "203.0.113.9" },
       async ({ port }) => {
-        const a = await FtpClient.login(port);
-        const b = await FtpClient.login(port);
+        const a = await FtpClient.login(port, undefined, undefined, { hostname });
+        const b = await FtpClient.login(port, undefined, undefined, { hostname });
         try {
           const first = await a.command("PASV");
           const p = free.addr.port;

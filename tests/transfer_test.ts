@@ -121,6 +121,24 @@ Deno.test("REST + STOR resumes an upload; APPE appends; APPE after REST is refus
   });
 });
 
+Deno.test("STOR over a longer file replaces it whole; REST + STOR drops what followed the offset", async () => {
+  await withServer({}, async ({ port, home }) => {
+    await Deno.writeTextFile(`${home}/f`, "hello world");
+    const client = await FtpClient.login(port);
+    try {
+      await client.command("TYPE I");
+      await client.store("f", encoder.encode("abc"));
+      assertEquals(await Deno.readTextFile(`${home}/f`), "abc", "no tail of the old content");
+      await Deno.writeTextFile(`${home}/f`, "0123456789");
+      assertEquals((await client.command("REST 3")).code, 350);
+      await client.store("f", encoder.encode("ab"));
+      assertEquals(await Deno.readTextFile(`${home}/f`), "012ab", "nothing after the new bytes");
+    } finally {
+      client.close();
+    }
+  });
+});
+
 Deno.test("STOU answers 150 FILE: name and stores under that unique name", async () => {
   await withServer({}, async ({ port, home }) => {
     const client = await FtpClient.login(port);
@@ -158,6 +176,9 @@ Deno.test("TYPE A converts line endings both ways; TYPE I leaves bytes alone", a
       assertEquals(decoder.decode(await client.retr("unix.txt")), "one\ntwo\n\nthree");
       await client.store("bin.txt", encoder.encode("a\r\nb"));
       assertEquals(await Deno.readTextFile(`${home}/bin.txt`), "a\r\nb");
+      await client.command("TYPE A");
+      await client.store("cr.txt", encoder.encode("line\r\nlast\r"));
+      assertEquals(await Deno.readTextFile(`${home}/cr.txt`), "line\nlast\r", "a final CR is kept");
     } finally {
       client.close();
     }
@@ -279,6 +300,66 @@ Deno.test("a stalled transfer times out with 426", async () => {
   });
 });
 
+Deno.test("a throttled transfer that keeps moving outlives the data and control timeouts", async () => {
+  // 64 KiB chunks at 128 KiB/s: each chunk is followed by a pause longer than the
+  // data timeout, and the whole transfer lasts longer than the control timeout.
+  const options = {
+    timeout: 0.6,
+    dtp: { timeout: 0.3, bufferSize: 64 * 1024, readLimit: 128 * 1024, writeLimit: 128 * 1024 },
+  };
+  await withServer(options, async ({ port, home }) => {
+    const bytes = randomBytes(256 * 1024);
+    await Deno.writeFile(`${home}/down`, bytes);
+    const client = await FtpClient.login(port);
+    try {
+      await client.command("TYPE I");
+      assertBytesEqual(await client.retr("down"), bytes, "sent whole, then 226");
+      await client.store("up", bytes);
+      assertBytesEqual(await Deno.readFile(`${home}/up`), bytes, "received whole, then 226");
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("QUIT during a transfer lets it finish: every byte, then 226, then 221", async () => {
+  await withServer({}, async ({ port, home }) => {
+    const bytes = randomBytes(16 * 1024 * 1024);
+    await Deno.writeFile(`${home}/f`, bytes);
+    const client = await FtpClient.login(port);
+    try {
+      await client.command("TYPE I");
+      const data = await client.pasv();
+      assertEquals((await client.command("RETR f")).code, 125);
+      // QUIT arrives while the server still waits for the client to read.
+      await client.send("QUIT");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assertBytesEqual(await readAll(data), bytes);
+      assertEquals((await client.reply()).code, 226);
+      assertEquals((await client.reply()).code, 221);
+      assert(await client.closedByServer());
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("a client that never opens the data connection gets 425 after dataConnectTimeout", async () => {
+  await withServer({ dataConnectTimeout: 0.3 }, async ({ port, home }) => {
+    await Deno.writeTextFile(`${home}/f`, "x");
+    const client = await FtpClient.login(port);
+    try {
+      await client.pasvAddress();
+      assertEquals((await client.command("RETR f")).code, 150);
+      const end = await client.reply();
+      assertEquals(end.code, 425, end.text);
+      assertEquals((await client.command("NOOP")).code, 200, "the session is free again");
+    } finally {
+      client.close();
+    }
+  });
+});
+
 Deno.test("an upload stopped by ABOR or a stall keeps the bytes that arrived", async () => {
   await withServer({ dtp: { timeout: 0.5 } }, async ({ port, home }) => {
     const client = await FtpClient.login(port);
@@ -323,8 +404,7 @@ Deno.test("a full disk during STOR is answered with 452", async () => {
     async ({ port }) => {
       const client = await FtpClient.login(port);
       try {
-        const [, end] = await client.store("f", randomBytes(100_000));
-        assertEquals(end.code, 452, end.text);
+        const [, end] = await client.store("f", randomBytes(100_000), "STOR", 452);
         assertStringIncludes(end.text, "No space left on device");
       } finally {
         client.close();

@@ -1,6 +1,6 @@
 import { toLocalAscii, toNetworkAscii } from "../src/data/ascii.ts";
 import { AbstractedFS } from "../src/fs/abstracted_fs.ts";
-import { formatListTime, formatMode } from "../src/fs/listing.ts";
+import { formatListTime, formatMode, formatTimeVal } from "../src/fs/listing.ts";
 import { LineReader, stripTelnet } from "../src/line_reader.ts";
 import { formatHostPort, normalizeIp, parseHostPort } from "../src/net.ts";
 import { formatReply, stripListOptions } from "../src/session.ts";
@@ -69,6 +69,39 @@ Deno.test("LineReader: a CR ends a line at once (urgent ABOR), CR NUL is a liter
   assertEquals(texts, ["ABOR", "STAT", "NOOP", "MKD a\rb", "CWD c", "PWD"]);
 });
 
+Deno.test("LineReader: an endless line is discarded as it arrives, never held whole", async () => {
+  const maxLength = 2048;
+  const chunk = new Uint8Array(256).fill(0x41);
+  let reads = 0;
+  const lines: LineReader = new LineReader({
+    read(p: Uint8Array): Promise<number | null> {
+      if (lines.buffered > maxLength + chunk.length) {
+        return Promise.reject(new Error(`${lines.buffered} bytes held`));
+      }
+      if (reads++ === 32 * 1024) return Promise.resolve(null); // 8 MiB, no line end
+      p.set(chunk);
+      return Promise.resolve(chunk.length);
+    },
+  }, maxLength);
+  assertEquals(await lines.next(), null);
+});
+
+Deno.test("RFC 3659 times: four-digit year and two-digit fields, in GMT or local time", () => {
+  const dates = [
+    new Date(Date.UTC(2009, 8, 9, 9, 9, 9)),
+    new Date(Date.UTC(2010, 9, 10, 10, 10, 10)),
+    new Date(Date.UTC(1970, 0, 1, 0, 0, 0)),
+    new Date(Date.UTC(2099, 11, 31, 23, 59, 59)),
+  ];
+  for (let i = 0; i < 200; i++) dates.push(new Date(Math.floor(Math.random() * 4e12)));
+  const digits = (date: Date) => date.toISOString().replace(/\D/g, "").slice(0, 14);
+  for (const date of dates) {
+    assertEquals(formatTimeVal(date, true), digits(date), date.toISOString());
+    const local = new Date(date.getTime() - date.getTimezoneOffset() * 60_000);
+    assertEquals(formatTimeVal(date, false), digits(local), `${date.toISOString()} local`);
+  }
+});
+
 Deno.test("replies: single and multi-line formats", () => {
   assertEquals(formatReply(200, "ok"), "200 ok\r\n");
   assertEquals(formatReply(211, "a\nb\nc"), "211-a\r\n b\r\n211 c\r\n");
@@ -114,6 +147,18 @@ Deno.test("listing columns: mode string and dates", () => {
   const now = new Date(Date.UTC(2026, 10, 25, 12, 0));
   assertEquals(formatListTime(new Date(Date.UTC(2026, 10, 5, 9, 7)), now, true), "Nov 05 09:07");
   assertEquals(formatListTime(new Date(Date.UTC(2025, 0, 2, 9, 7)), now, true), "Jan 02  2025");
+  // Local time: the clock of the zone the suite runs in (deno task test sets one off UTC).
+  const mtime = new Date(Date.UTC(2026, 10, 5, 23, 50));
+  const local = new Date(mtime.getTime() - mtime.getTimezoneOffset() * 60_000).toISOString();
+  const [day, clock] = [local.slice(8, 10), local.slice(11, 16)];
+  assertEquals(formatListTime(mtime, now, false), `Nov ${day} ${clock}`);
+});
+
+Deno.test("the suite runs off UTC, so a GMT/local mix-up shows (deno task test sets TZ)", () => {
+  assert(
+    new Date(Date.UTC(2026, 0, 1)).getTimezoneOffset() !== 0,
+    "run the tests with `deno task test`: it sets TZ to a zone off UTC",
+  );
 });
 
 Deno.test("BufferPool: large buffers while few transfers run, smaller ones as more do, one slab", async () => {

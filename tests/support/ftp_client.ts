@@ -5,7 +5,13 @@
  * @module
  */
 
-import { drain, FtpClient as RawClient, type Reply, send } from "../../bench/ftp_client.ts";
+import {
+  type ConnectOptions,
+  drain,
+  FtpClient as RawClient,
+  type Reply,
+  send,
+} from "../../bench/ftp_client.ts";
 import { assertEquals } from "./assert.ts";
 
 export type { Reply };
@@ -39,8 +45,13 @@ export class FtpClient extends RawClient {
   }
 
   /** Connects and logs in as `user`, asserting 220, 331 and 230. */
-  static async login(port: number, user = "user", password = "12345"): Promise<FtpClient> {
-    const client = await FtpClient.connect(port);
+  static async login(
+    port: number,
+    user = "user",
+    password = "12345",
+    options: ConnectOptions = {},
+  ): Promise<FtpClient> {
+    const client = await FtpClient.connect(port, options);
     assertEquals(client.greeting.code, 220);
     assertEquals((await client.command(`USER ${user}`)).code, 331);
     const reply = await client.command(`PASS ${password}`);
@@ -63,8 +74,17 @@ export class FtpClient extends RawClient {
     return new TextDecoder().decode(await this.retrList(path ? `${verb} ${path}` : verb));
   }
 
-  /** Uploads `bytes` to `path` with `verb` (STOR, APPE, STOU); returns the preliminary and final replies. */
-  async store(path: string, bytes: Uint8Array, verb = "STOR"): Promise<[Reply, Reply]> {
+  /**
+   * Uploads `bytes` to `path` with `verb` (STOR, APPE, STOU) and asserts that the
+   * final reply has code `expected` (226 unless told); returns the preliminary and
+   * final replies.
+   */
+  async store(
+    path: string,
+    bytes: Uint8Array,
+    verb = "STOR",
+    expected = 226,
+  ): Promise<[Reply, Reply]> {
     const data = await this.pasv();
     const start = await this.command(path ? `${verb} ${path}` : verb);
     if (start.code !== 150 && start.code !== 125) {
@@ -72,6 +92,8 @@ export class FtpClient extends RawClient {
       throw new Error(`${verb} ${path}: ${start.code} ${start.text}`);
     }
     await writeAndClose(data, bytes);
-    return [start, await this.reply()];
+    const end = await this.reply();
+    assertEquals(end.code, expected, `${verb} ${path}: ${end.text}`);
+    return [start, end];
   }
 }

@@ -21,9 +21,17 @@ export {
   type Permission,
   PERMISSION_LETTERS,
 } from "./src/auth/authorizer.ts";
-export { ANONYMOUS_USER, DummyAuthorizer, type UserOptions } from "./src/auth/dummy.ts";
+export {
+  ANONYMOUS_USER,
+  DummyAuthorizer,
+  type PermOverride,
+  type UserOptions,
+  type UserRecord,
+} from "./src/auth/dummy.ts";
 export { protoCmds } from "./src/commands/proto_cmds.ts";
 export type { Command, CommandSpec, CommandTable } from "./src/commands/table.ts";
+export type { ChunkConverter } from "./src/data/ascii.ts";
+export { BufferPool } from "./src/data/buffer_pool.ts";
 export { DataChannel, DataConnectError, NoFreePassivePort } from "./src/data/channel.ts";
 export {
   DEFAULT_DTP_OPTIONS,
@@ -39,6 +47,7 @@ export type { FilesystemFactory, FTPHandlerOptions, HandlerConfig } from "./src/
 export { type FTPHandlerClass, FTPServer, type FTPServerOptions } from "./src/server.ts";
 export {
   type ActiveTransfer,
+  type EventName,
   FTPHandler,
   type ResolvedPath,
   type SessionHost,
@@ -46,6 +55,7 @@ export {
 } from "./src/session.ts";
 export {
   type CertificatePem,
+  type TlsConfig,
   TlsConfigError,
   TlsHandshakeError,
   type TLSOptions,

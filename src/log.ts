@@ -36,6 +36,7 @@ export class Logger {
   level: LogLevel;
   readonly #sink: LogSink;
 
+  /** A logger writing lines of `level` (default info) and above to `sink` (default stderr). */
   constructor(options: { level?: LogLevel; sink?: LogSink } = {}) {
     this.level = options.level ?? "info";
     this.#sink = options.sink ?? stderrSink;

@@ -65,26 +65,13 @@ export interface FTPHandlerOptions {
 }
 
 /** {@linkcode FTPHandlerOptions} with every default filled in. */
-export interface HandlerConfig {
-  authorizer: Authorizer;
-  banner: string;
-  timeout: number;
-  maxLoginAttempts: number;
-  authFailedTimeout: number;
-  permitForeignAddresses: boolean;
-  permitPrivilegedPorts: boolean;
-  masqueradeAddress: string | null;
-  masqueradeAddressMap: Record<string, string>;
-  passivePorts: readonly number[] | null;
-  useGmtTimes: boolean;
-  tcpNoDelay: boolean;
-  useSendfile: boolean;
-  dataConnectTimeout: number;
+export interface HandlerConfig
+  extends Required<Omit<FTPHandlerOptions, "dtp" | "passivePorts" | "tls">> {
+  /** Data transfer settings, every one set. */
   dtp: DTPOptions;
-  abstractedFs: FilesystemFactory;
-  commands: CommandTable;
-  logPrefix: string;
-  maxLineLength: number;
+  /** The ports passive listeners use; `null`: any the kernel picks. */
+  passivePorts: readonly number[] | null;
+  /** FTPS settings ready to use; `null` without a certificate. */
   tls: TlsConfig | null;
 }
 

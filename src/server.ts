@@ -46,6 +46,8 @@ const ACCEPT_RETRY_MS = 100;
  * {@linkcode close} or {@linkcode closeAll}.
  *
  * ```ts
+ * import { DummyAuthorizer, FTPServer } from "../mod.ts";
+ *
  * const authorizer = new DummyAuthorizer();
  * authorizer.addUser("user", "12345", ".", { perm: "elradfmwMT" });
  * await using server = new FTPServer({ port: 2121, authorizer });

@@ -17,11 +17,13 @@ import type { Transport } from "./transport.ts";
 
 /** A certificate or key that cannot be used; the message says why. */
 export class TlsConfigError extends Error {
+  /** Always `"TlsConfigError"`. */
   override name = "TlsConfigError";
 }
 
 /** A TLS handshake that failed or did not finish in time. */
 export class TlsHandshakeError extends Error {
+  /** Always `"TlsHandshakeError"`. */
   override name = "TlsHandshakeError";
 }
 
@@ -61,10 +63,15 @@ export interface TLSOptions {
 
 /** {@linkcode TLSOptions} ready to use. */
 export interface TlsConfig {
+  /** The certificate and key, as a context every TLS connection is made with. */
   context: tls.SecureContext;
+  /** {@linkcode TLSOptions.controlRequired}. */
   controlRequired: boolean;
+  /** {@linkcode TLSOptions.dataRequired}. */
   dataRequired: boolean;
+  /** {@linkcode TLSOptions.requireSessionReuse}. */
   requireSessionReuse: boolean;
+  /** {@linkcode TLSOptions.implicit}. */
   implicit: boolean;
 }
 
@@ -155,6 +162,7 @@ export class TlsTransport implements Transport {
   #wake: (() => void) | null = null;
   #endTimer: ReturnType<typeof setTimeout> | undefined;
 
+  /** Wraps `socket`, the TLS side of `wire`, which carries the bytes of `conn`. */
   constructor(socket: tls.TLSSocket, wire: Duplex, conn: Deno.Conn) {
     this.#socket = socket;
     this.#wire = wire;

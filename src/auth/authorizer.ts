@@ -7,11 +7,13 @@
 
 /** Raised by {@linkcode Authorizer.validateAuthentication} when the credentials are wrong. */
 export class AuthenticationFailed extends Error {
+  /** Always `"AuthenticationFailed"`. */
   override name = "AuthenticationFailed";
 }
 
 /** Raised when a user table is misconfigured (duplicate user, unknown permission, ...). */
 export class AuthorizerError extends Error {
+  /** Always `"AuthorizerError"`. */
   override name = "AuthorizerError";
 }
 

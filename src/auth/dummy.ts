@@ -27,18 +27,29 @@ export interface UserOptions {
   msgQuit?: string;
 }
 
-interface PermOverride {
+/** A per-directory permission override of {@linkcode DummyAuthorizer.overridePerm}. */
+export interface PermOverride {
+  /** The real directory it applies to. */
   directory: string;
+  /** The permission letters it grants there. */
   perm: string;
+  /** Whether it covers the whole tree, or only the directory and the files directly in it. */
   recursive: boolean;
 }
 
-interface UserRecord {
+/** One user of a {@linkcode DummyAuthorizer}'s table. */
+export interface UserRecord {
+  /** The SHA-256 of the password; `null` for the anonymous user, who needs none. */
   passwordDigest: Uint8Array | null;
+  /** The real home directory. */
   home: string;
+  /** The permission letters in the home. */
   perm: string;
+  /** The overrides, deepest directory first. */
   overrides: PermOverride[];
+  /** The 230 text. */
   msgLogin: string;
+  /** The 221 text. */
   msgQuit: string;
 }
 

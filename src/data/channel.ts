@@ -9,11 +9,13 @@ import { normalizeIp, sameAddress } from "../net.ts";
 
 /** No port of the passive range could be bound. */
 export class NoFreePassivePort extends Error {
+  /** Always `"NoFreePassivePort"`. */
   override name = "NoFreePassivePort";
 }
 
 /** The data connection could not be made. */
 export class DataConnectError extends Error {
+  /** Always `"DataConnectError"`. */
   override name = "DataConnectError";
 }
 
@@ -78,6 +80,7 @@ export class DataChannel {
   #active: Active | null = null;
   #connecting: AbortController | null = null;
 
+  /** The data channel of a session whose client is at `clientIp`. */
   constructor(clientIp: string, options: DataChannelOptions) {
     this.#clientIp = normalizeIp(clientIp);
     this.#options = options;

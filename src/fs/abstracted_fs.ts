@@ -23,6 +23,7 @@ export class AbstractedFS {
   /** The session this filesystem serves, if any. */
   readonly handler?: FTPHandler;
 
+  /** A view jailed in the real directory `root`, for the session `handler` (if any). */
   constructor(root: string, handler?: FTPHandler) {
     this.root = root;
     this.handler = handler;

@@ -9,6 +9,7 @@
  * a message meant for the client, as pyftplib's `FilesystemError` is.
  */
 export class FilesystemError extends Error {
+  /** Always `"FilesystemError"`. */
   override name = "FilesystemError";
 }
 

@@ -29,7 +29,16 @@ export {
   type UserRecord,
 } from "./src/auth/dummy.ts";
 export { protoCmds } from "./src/commands/proto_cmds.ts";
-export type { Command, CommandSpec, CommandTable } from "./src/commands/table.ts";
+export type {
+  ActiveTransfer,
+  Command,
+  CommandContext,
+  LoginControl,
+  ProtocolState,
+  ResolvedPath,
+  TransferJob,
+} from "./src/commands/table.ts";
+export type { CommandSpec, CommandTable, PathArgument } from "./src/commands/table.ts";
 export type { ChunkConverter } from "./src/data/ascii.ts";
 export { BufferPool } from "./src/data/buffer_pool.ts";
 export { DataChannel, DataConnectError, NoFreePassivePort } from "./src/data/channel.ts";
@@ -43,16 +52,12 @@ export {
 export { AbstractedFS } from "./src/fs/abstracted_fs.ts";
 export { FilesystemError } from "./src/fs/errors.ts";
 export { Logger, type LogLevel, type LogSink } from "./src/log.ts";
-export type { FilesystemFactory, FTPHandlerOptions, HandlerConfig } from "./src/options.ts";
+export type { FTPHandlerOptions, HandlerConfig } from "./src/options.ts";
+export type { SessionInfo } from "./src/session_info.ts";
+export type { FilesystemFactory, SessionOptions, SessionSettings } from "./src/settings.ts";
 export { type FTPHandlerClass, FTPServer, type FTPServerOptions } from "./src/server.ts";
-export {
-  type ActiveTransfer,
-  type EventName,
-  FTPHandler,
-  type ResolvedPath,
-  type SessionHost,
-  type TransferJob,
-} from "./src/session.ts";
+export { type EventName, FTPHandler, type SessionHost } from "./src/session/handler.ts";
+export { FTPError } from "./src/errors.ts";
 export {
   type CertificatePem,
   type TlsConfig,

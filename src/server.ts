@@ -9,7 +9,8 @@ import { BufferPool } from "./data/buffer_pool.ts";
 import { Logger } from "./log.ts";
 import { normalizeIp } from "./net.ts";
 import { type FTPHandlerOptions, type HandlerConfig, resolveHandlerOptions } from "./options.ts";
-import { formatReply, FTPHandler, type SessionHost } from "./session.ts";
+import { FTPHandler, type SessionHost } from "./session/handler.ts";
+import { formatReply } from "./session/replies.ts";
 import { writeAll } from "./transport.ts";
 
 /** A session class: {@linkcode FTPHandler} or a subclass of it. */

@@ -397,19 +397,19 @@ Deno.test("hostile arguments: NUL, CR (as CR NUL), 4 KiB names, ../ chains", asy
 });
 
 Deno.test("a SITE command is one table entry (the README's SITE RMTREE)", async () => {
-  const { protoCmds } = await import("../src/commands/proto_cmds.ts");
+  const { FTPError, protoCmds } = await import("../mod.ts");
   const commands = new Map(protoCmds).set("SITE RMTREE", {
     perm: "d",
     auth: true,
     arg: "required",
-    path: true,
+    path: "arg",
     help: "Syntax: SITE <SP> RMTREE <SP> path (remove directory tree).",
-    async run(session, { path }) {
-      if (path!.real === session.fs!.root) {
-        return session.reply(550, "Can't remove the home directory.");
+    async run(ctx) {
+      if (ctx.path!.real === ctx.fs.root) {
+        throw new FTPError(550, "Can't remove the home directory.");
       }
-      await Deno.remove(path!.real, { recursive: true });
-      await session.reply(250, "Directory tree removed.");
+      await Deno.remove(ctx.path!.real, { recursive: true });
+      await ctx.reply(250, "Directory tree removed.");
     },
   });
   await withServer({ commands }, async ({ port, home }) => {

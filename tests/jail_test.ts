@@ -1,4 +1,4 @@
-import { assertEquals, assertStringIncludes } from "./support/assert.ts";
+import { assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { FtpClient } from "./support/ftp_client.ts";
 import { withServer } from "./support/server.ts";
 
@@ -196,6 +196,54 @@ Deno.test("overridePerm grants per directory, recursively or not", async () => {
       assertEquals((await client.command("MKD tree/ro/x")).code, 550);
       assertEquals((await client.command("RMD upload/deep")).code, 550, "a subdirectory itself");
       assertEquals((await client.command("DELE upload/victim")).code, 250, "a file directly in it");
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("an overridePerm on a subdirectory grants every write command there and nowhere else", async () => {
+  await withServer({ perm: "elr" }, async ({ port, home, authorizer }) => {
+    await Deno.mkdir(`${home}/sub`);
+    await Deno.mkdir(`${home}/dir`);
+    await Deno.writeTextFile(`${home}/file`, "x");
+    authorizer.overridePerm("user", `${home}/sub`, "elradfmwMT", true);
+    const client = await FtpClient.login(port);
+    const bytes = new TextEncoder().encode("data");
+    const refused = async (line: string) => {
+      const data = await client.pasv();
+      const reply = await client.command(line);
+      data.close();
+      assertEquals(reply.text, "Not enough privileges.", line);
+    };
+    try {
+      await client.store("sub/a", bytes);
+      await refused("STOR a");
+      await client.store("sub/a", bytes, "APPE");
+      assertEquals(await Deno.readTextFile(`${home}/sub/a`), "datadata");
+      await refused("APPE file");
+      assertEquals((await client.command("CWD sub")).code, 250);
+      const [unique] = await client.store("", bytes, "STOU");
+      assertMatch(unique.text, /^FILE: ftpd\./);
+      assertEquals((await client.command("CWD /")).code, 250);
+      await refused("STOU");
+      assertEquals((await client.command("RNFR sub/a")).code, 350);
+      assertEquals((await client.command("RNTO sub/b")).code, 250);
+      assertEquals((await client.command("RNFR file")).text, "Not enough privileges.");
+      assertEquals((await client.command("SITE CHMOD 600 sub/b")).code, 200);
+      assertEquals((await Deno.stat(`${home}/sub/b`)).mode! & 0o777, 0o600);
+      assertEquals((await client.command("SITE CHMOD 600 file")).text, "Not enough privileges.");
+      assertEquals((await client.command("MFMT 20200102030405 sub/b")).code, 213);
+      assertEquals(
+        (await client.command("MFMT 20200102030405 file")).text,
+        "Not enough privileges.",
+      );
+      assertEquals((await client.command("MKD sub/d")).code, 257);
+      assertEquals((await client.command("MKD d")).text, "Not enough privileges.");
+      assertEquals((await client.command("RMD sub/d")).code, 250);
+      assertEquals((await client.command("RMD dir")).text, "Not enough privileges.");
+      assertEquals((await client.command("DELE sub/b")).code, 250);
+      assertEquals((await client.command("DELE file")).text, "Not enough privileges.");
     } finally {
       client.close();
     }

@@ -198,7 +198,7 @@ Deno.test("anonymous login, second USER, REIN", async () => {
 
 Deno.test("event callbacks of a handler subclass are called", async () => {
   const events: string[] = [];
-  const { FTPHandler } = await import("../src/session.ts");
+  const { FTPHandler } = await import("../mod.ts");
   class RecordingHandler extends FTPHandler {
     override onConnect() {
       events.push("connect");

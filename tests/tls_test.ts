@@ -1,5 +1,5 @@
 import { Client } from "basic-ftp";
-import { FTPHandler } from "../src/session.ts";
+import { FTPHandler } from "../mod.ts";
 import { TlsConfigError, type TLSOptions } from "../src/tls.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { testCerts } from "./support/certs.ts";

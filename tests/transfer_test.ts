@@ -1,5 +1,5 @@
 import { AbstractedFS } from "../src/fs/abstracted_fs.ts";
-import { FTPHandler } from "../src/session.ts";
+import { FTPHandler } from "../mod.ts";
 import {
   assert,
   assertBytesEqual,

@@ -3,7 +3,8 @@ import { AbstractedFS } from "../src/fs/abstracted_fs.ts";
 import { formatListTime, formatMode, formatTimeVal } from "../src/fs/listing.ts";
 import { LineReader, stripTelnet } from "../src/line_reader.ts";
 import { formatHostPort, normalizeIp, parseHostPort } from "../src/net.ts";
-import { formatReply, stripListOptions } from "../src/session.ts";
+import { stripListOptions } from "../src/commands/paths.ts";
+import { formatReply } from "../src/session/replies.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 
 const encoder = new TextEncoder();

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { FTPError } from "../errors.ts";
 import type { CommandSpec } from "./table.ts";
 
 /** The access-control commands. */
@@ -13,31 +14,26 @@ export const accessCommands: Record<string, CommandSpec> = {
     arg: "required",
     tls: "control",
     help: "Syntax: USER <SP> user-name (set username).",
-    async run(session, { arg }) {
-      if (session.authenticated) await session.logout();
-      session.username = arg;
-      // 331 for every name, so replies never tell which users exist (RFC 2577).
-      await session.reply(331, "Username ok, send password.");
-    },
+    run: (ctx) => ctx.login.user(ctx.command.arg),
   },
   PASS: {
     auth: false,
     arg: "optional",
     tls: "control",
     help: "Syntax: PASS [<SP> password] (set user password).",
-    async run(session, { arg }) {
-      if (session.authenticated) return session.reply(503, "User already authenticated.");
-      if (!session.username) return session.reply(503, "Login with USER first.");
-      await session.authenticate(arg);
+    run(ctx) {
+      if (ctx.session.authenticated) throw new FTPError(503, "User already authenticated.");
+      if (!ctx.session.username) throw new FTPError(503, "Login with USER first.");
+      return ctx.login.pass(ctx.command.arg);
     },
   },
   REIN: {
     auth: false,
     arg: "none",
     help: "Syntax: REIN (flush account).",
-    async run(session) {
-      await session.logout();
-      await session.reply(220, "Ready for new user.");
+    async run(ctx) {
+      await ctx.login.logout();
+      await ctx.reply(220, "Ready for new user.");
     },
   },
   QUIT: {
@@ -45,21 +41,22 @@ export const accessCommands: Record<string, CommandSpec> = {
     arg: "none",
     duringTransfer: true,
     help: "Syntax: QUIT (quit current session).",
-    async run(session) {
+    async run(ctx) {
       // RFC 959: a transfer in progress completes, and its reply is sent, first.
-      await session.transfer?.done;
-      const text = session.authenticated
-        ? await session.config.authorizer.getMsgQuit(session.username)
-        : "Goodbye.";
-      await session.reply(221, text);
-      await session.logout();
-      session.close();
+      await ctx.transfer?.done;
+      const { authenticated, username } = ctx.session;
+      const text = authenticated ? await ctx.config.authorizer.getMsgQuit(username) : "Goodbye.";
+      await ctx.reply(221, text);
+      await ctx.login.logout();
+      ctx.close();
     },
   },
   ACCT: {
     auth: false,
     arg: "optional",
     help: "Syntax: ACCT <SP> account-information (not implemented).",
-    run: (session) => session.reply(502, "Command not implemented: accounts are not used."),
+    run() {
+      throw new FTPError(502, "Command not implemented: accounts are not used.");
+    },
   },
 };

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { FTPError } from "../errors.ts";
 import { selectFacts } from "../fs/facts.ts";
 import type { CommandSpec } from "./table.ts";
 
@@ -16,15 +17,15 @@ export const featureCommands: Record<string, CommandSpec> = {
     auth: false,
     arg: "none",
     help: "Syntax: FEAT (list all new features supported).",
-    async run(session) {
+    async run(ctx) {
       const lines = new Set(SERVER_FEATURES);
-      for (const spec of session.commands.values()) {
-        const line = typeof spec.feat === "function" ? spec.feat(session) : spec.feat;
+      for (const spec of ctx.commands.values()) {
+        const line = typeof spec.feat === "function" ? spec.feat(ctx) : spec.feat;
         if (line) lines.add(line);
       }
       // Each feature line starts with one space (RFC 2389), which the reply's
       // multi-line format gives every middle line.
-      await session.reply(
+      await ctx.reply(
         211,
         ["Features supported:", ...[...lines].sort(), "End FEAT."].join("\n"),
       );
@@ -35,25 +36,26 @@ export const featureCommands: Record<string, CommandSpec> = {
     arg: "required",
     feat: "UTF8",
     help: "Syntax: OPTS <SP> command [<SP> options] (set option for command).",
-    async run(session, { arg }) {
+    run(ctx) {
+      const { arg } = ctx.command;
       const space = arg.indexOf(" ");
       const command = (space < 0 ? arg : arg.slice(0, space)).toUpperCase();
       const value = space < 0 ? "" : arg.slice(space + 1).trim();
       if (command === "UTF8" || command === "UTF-8") {
         // RFC 2640: path names are always UTF-8 here; the option only confirms it.
         if (value === "" || value.toUpperCase() === "ON") {
-          return session.reply(200, "Always in UTF8 mode.");
+          return ctx.reply(200, "Always in UTF8 mode.");
         }
-        return session.reply(504, "UTF8 can't be turned off.");
+        throw new FTPError(504, "UTF8 can't be turned off.");
       }
       if (command === "MLST") {
-        session.mlstFacts = selectFacts(value);
-        return session.reply(
+        ctx.state.mlstFacts = selectFacts(value);
+        return ctx.reply(
           200,
-          `MLST OPTS ${session.mlstFacts.map((fact) => fact + ";").join("")}`,
+          `MLST OPTS ${ctx.state.mlstFacts.map((fact) => fact + ";").join("")}`,
         );
       }
-      await session.reply(501, `Invalid OPTS argument: "${command}" has no options.`);
+      throw new FTPError(501, `Invalid OPTS argument: "${command}" has no options.`);
     },
   },
 };

@@ -4,18 +4,19 @@
  * @module
  */
 
-import { quote } from "../session.ts";
+import { FTPError } from "../errors.ts";
+import { afterFirstWord, firstWord, quote } from "./paths.ts";
 import type { CommandSpec } from "./table.ts";
 
 const MKD: CommandSpec = {
   perm: "m",
   auth: true,
   arg: "required",
-  path: true,
+  path: "arg",
   help: "Syntax: MKD <SP> path (create directory).",
-  async run(session, { path }) {
-    await session.fs!.mkdir(path!.real);
-    await session.reply(257, `"${quote(path!.ftp)}" directory created.`);
+  async run(ctx) {
+    await ctx.fs.mkdir(ctx.path!.real);
+    await ctx.reply(257, `"${quote(ctx.path!.ftp)}" directory created.`);
   },
 };
 
@@ -23,15 +24,16 @@ const RMD: CommandSpec = {
   perm: "d",
   auth: true,
   arg: "required",
-  path: true,
+  path: "arg",
   help: "Syntax: RMD <SP> dir-name (remove directory).",
-  async run(session, { path }) {
-    const fs = session.fs!;
-    if (path!.real === fs.root) return session.reply(550, "Can't remove root directory.");
-    await fs.rmdir(path!.real);
-    await session.reply(250, "Directory removed.");
+  async run(ctx) {
+    if (ctx.path!.real === ctx.fs.root) throw new FTPError(550, "Can't remove root directory.");
+    await ctx.fs.rmdir(ctx.path!.real);
+    await ctx.reply(250, "Directory removed.");
   },
 };
+
+const CHMOD_USAGE = "Invalid SITE CHMOD format: use SITE CHMOD <octal mode> <path>.";
 
 /** The commands that create, remove and rename. */
 export const fileCommands: Record<string, CommandSpec> = {
@@ -43,58 +45,55 @@ export const fileCommands: Record<string, CommandSpec> = {
     perm: "d",
     auth: true,
     arg: "required",
-    path: true,
+    path: "arg",
     help: "Syntax: DELE <SP> file-name (delete file).",
-    async run(session, { path }) {
-      await session.fs!.remove(path!.real);
-      await session.reply(250, "File removed.");
+    async run(ctx) {
+      await ctx.fs.remove(ctx.path!.real);
+      await ctx.reply(250, "File removed.");
     },
   },
   RNFR: {
     perm: "f",
     auth: true,
     arg: "required",
-    path: true,
+    path: "arg",
     help: "Syntax: RNFR <SP> file-name (rename (source name)).",
-    async run(session, { path }) {
-      const fs = session.fs!;
-      if (path!.real === fs.root) return session.reply(550, "Can't rename home directory.");
-      if (!await fs.lexists(path!.real)) return session.reply(550, "No such file or directory.");
-      session.renameFrom = path!.real;
-      await session.reply(350, "Ready for destination name.");
+    async run(ctx) {
+      const path = ctx.path!;
+      if (path.real === ctx.fs.root) throw new FTPError(550, "Can't rename home directory.");
+      if (!await ctx.fs.lexists(path.real)) throw new FTPError(550, "No such file or directory.");
+      ctx.state.renameFrom = path;
+      await ctx.reply(350, "Ready for destination name.");
     },
   },
   RNTO: {
     perm: "f",
     auth: true,
     arg: "required",
-    path: true,
+    path: "arg",
     help: "Syntax: RNTO <SP> file-name (rename (destination name)).",
-    async run(session, { path }) {
-      const source = session.renameFrom;
-      session.renameFrom = null;
-      if (!source) return session.reply(503, "Bad sequence of commands: use RNFR first.");
-      if (path!.real === session.fs!.root) {
-        return session.reply(550, "Can't overwrite home directory.");
+    async run(ctx) {
+      const source = ctx.state.renameFrom;
+      ctx.state.renameFrom = null;
+      if (!source) throw new FTPError(503, "Bad sequence of commands: use RNFR first.");
+      if (ctx.path!.real === ctx.fs.root) {
+        throw new FTPError(550, "Can't overwrite home directory.");
       }
-      await session.fs!.rename(source, path!.real);
-      await session.reply(250, "Renaming ok.");
+      await ctx.fs.rename(source.real, ctx.path!.real);
+      await ctx.reply(250, "Renaming ok.");
     },
   },
   "SITE CHMOD": {
     perm: "M",
     auth: true,
     arg: "required",
+    path: afterFirstWord(CHMOD_USAGE),
     help: "Syntax: SITE <SP> CHMOD <SP> mode <SP> path (change file mode).",
-    async run(session, { arg }) {
-      const match = /^([0-7]{1,4})\s+(.+)$/.exec(arg);
-      if (!match) {
-        return session.reply(501, "Invalid SITE CHMOD format: use SITE CHMOD <octal mode> <path>.");
-      }
-      const path = await session.resolvePath(match[2], "M");
-      if (!path) return;
-      await session.fs!.chmod(path.real, parseInt(match[1], 8));
-      await session.reply(200, "SITE CHMOD successful.");
+    async run(ctx) {
+      const mode = firstWord(ctx.command.arg);
+      if (!/^[0-7]{1,4}$/.test(mode)) throw new FTPError(501, CHMOD_USAGE);
+      await ctx.fs.chmod(ctx.path!.real, parseInt(mode, 8));
+      await ctx.reply(200, "SITE CHMOD successful.");
     },
   },
 };

@@ -8,15 +8,15 @@
 import { posix } from "node:path";
 import { type FactEntry, type FactType, featMlstLine, formatFacts } from "../fs/facts.ts";
 import { encodeLines, formatTimeVal, listEntries } from "../fs/listing.ts";
-import type { FTPHandler, ResolvedPath } from "../session.ts";
-import type { Command, CommandSpec } from "./table.ts";
+import { FTPError } from "../errors.ts";
+import type { CommandContext, CommandSpec, ResolvedPath } from "./table.ts";
+import { afterFirstWord, firstWord } from "./paths.ts";
 
-/** The stat of a regular file, or `null` after replying 550 for anything else. */
-async function regularFile(session: FTPHandler, path: ResolvedPath): Promise<Deno.FileInfo | null> {
-  const info = await session.fs!.stat(path.real);
-  if (info.isFile) return info;
-  await session.reply(550, `"${path.ftp}" is not a regular file.`);
-  return null;
+/** The stat of a regular file; 550 for anything else. */
+async function regularFile(ctx: CommandContext, path: ResolvedPath): Promise<Deno.FileInfo> {
+  const info = await ctx.fs.stat(path.real);
+  if (!info.isFile) throw new FTPError(550, `"${path.ftp}" is not a regular file.`);
+  return info;
 }
 
 /** The perm fact's letters for files and directories, with the permission each needs (RFC 3659 7.5.5). */
@@ -26,10 +26,10 @@ const DIR_PERM_FACTS = [["c", "w"], ["d", "d"], ["e", "e"], ["f", "f"], ["l", "l
   "d",
 ]] as const;
 
-async function permFact(session: FTPHandler, path: string, isDir: boolean): Promise<string> {
+async function permFact(ctx: CommandContext, path: string, isDir: boolean): Promise<string> {
   let letters = "";
   for (const [fact, perm] of isDir ? DIR_PERM_FACTS : FILE_PERM_FACTS) {
-    if (await session.hasPerm(perm, path)) letters += fact;
+    if (await ctx.hasPerm(perm, path)) letters += fact;
   }
   return letters;
 }
@@ -40,13 +40,13 @@ async function permFact(session: FTPHandler, path: string, isDir: boolean): Prom
  * otherwise, so nothing is learnt of files outside the home.
  */
 async function factEntry(
-  session: FTPHandler,
+  ctx: CommandContext,
   name: string,
   path: string,
   lstat: Deno.FileInfo | null,
   dirType: "dir" | "cdir" | "pdir" = "dir",
 ): Promise<FactEntry> {
-  const fs = session.fs!;
+  const { fs } = ctx;
   let info = lstat;
   let type: FactType = "file";
   if (lstat?.isSymlink) {
@@ -56,25 +56,22 @@ async function factEntry(
   }
   if (type !== "OS.unix=slink" && info?.isDirectory) type = dirType;
   // Nothing may be done through a link that leaves the jail (or leads nowhere).
-  const perm = session.mlstFacts.includes("perm") && type !== "OS.unix=slink"
-    ? await permFact(session, path, type !== "file")
+  const perm = ctx.state.mlstFacts.includes("perm") && type !== "OS.unix=slink"
+    ? await permFact(ctx, path, type !== "file")
     : "";
   return { name, type, info, perm };
 }
 
-async function* mlsdLines(session: FTPHandler, path: ResolvedPath): AsyncIterable<string> {
-  const fs = session.fs!;
-  const facts = session.mlstFacts;
-  yield formatFacts(
-    await factEntry(session, ".", path.real, await fs.stat(path.real), "cdir"),
-    facts,
-  );
+async function* mlsdLines(ctx: CommandContext, path: ResolvedPath): AsyncIterable<string> {
+  const { fs } = ctx;
+  const facts = ctx.state.mlstFacts;
+  yield formatFacts(await factEntry(ctx, ".", path.real, await fs.stat(path.real), "cdir"), facts);
   if (path.real !== fs.root) {
     const parent = posix.dirname(path.real);
-    yield formatFacts(await factEntry(session, "..", parent, await fs.stat(parent), "pdir"), facts);
+    yield formatFacts(await factEntry(ctx, "..", parent, await fs.stat(parent), "pdir"), facts);
   }
   for await (const entry of listEntries(fs, path.real)) {
-    yield formatFacts(await factEntry(session, entry.name, entry.path, entry.info), facts);
+    yield formatFacts(await factEntry(ctx, entry.name, entry.path, entry.info), facts);
   }
 }
 
@@ -88,18 +85,17 @@ function parseTimeVal(text: string): Date | null {
 }
 
 /** MFMT and SITE MFMT: `<time> <path>` sets the path's modification time. */
-async function setModificationTime(session: FTPHandler, { name, arg }: Command): Promise<void> {
-  const space = arg.indexOf(" ");
-  const time = parseTimeVal(space < 0 ? arg : arg.slice(0, space));
-  if (!time || space < 0) {
-    return session.reply(501, `Syntax error: ${name} takes a time as YYYYMMDDHHMMSS and a path.`);
-  }
-  const path = await session.resolvePath(arg.slice(space + 1), "T");
-  if (!path) return;
-  const fs = session.fs!;
-  const info = await fs.stat(path.real);
-  await fs.utime(path.real, info.atime ?? time, time);
-  await session.reply(213, `Modify=${formatTimeVal(time, true)}; ${path.ftp}`);
+async function setModificationTime(ctx: CommandContext): Promise<void> {
+  const time = parseTimeVal(firstWord(ctx.command.arg));
+  if (!time) throw new FTPError(501, mfmtUsage(ctx.command.name));
+  const path = ctx.path!;
+  const info = await ctx.fs.stat(path.real);
+  await ctx.fs.utime(path.real, info.atime ?? time, time);
+  await ctx.reply(213, `Modify=${formatTimeVal(time, true)}; ${path.ftp}`);
+}
+
+function mfmtUsage(name: string): string {
+  return `Syntax error: ${name} takes a time as YYYYMMDDHHMMSS and a path.`;
 }
 
 /** The file-fact commands. */
@@ -108,62 +104,63 @@ export const metadataCommands: Record<string, CommandSpec> = {
     perm: "l",
     auth: true,
     arg: "required",
-    path: true,
+    path: "arg",
     feat: "SIZE",
     help: "Syntax: SIZE <SP> file-name (get file size).",
-    async run(session, { path }) {
+    async run(ctx) {
       // In TYPE A the size on the wire differs from the size on disk, and finding it
       // means reading the whole file: refused, as the seed's FAQ explains.
-      if (session.transferType === "A") {
-        return session.reply(550, "SIZE not allowed in ASCII mode.");
+      if (ctx.state.transferType === "A") {
+        throw new FTPError(550, "SIZE not allowed in ASCII mode.");
       }
-      const info = await regularFile(session, path!);
-      if (info) await session.reply(213, String(info.size));
+      const info = await regularFile(ctx, ctx.path!);
+      await ctx.reply(213, String(info.size));
     },
   },
   MDTM: {
     perm: "l",
     auth: true,
     arg: "required",
-    path: true,
+    path: "arg",
     feat: "MDTM",
     help: "Syntax: MDTM <SP> file-name (get file's last modification time).",
-    async run(session, { path }) {
-      const info = await regularFile(session, path!);
-      if (!info) return;
-      if (!info.mtime) return session.reply(550, "Modification time not available.");
-      await session.reply(213, formatTimeVal(info.mtime, session.config.useGmtTimes));
+    async run(ctx) {
+      const info = await regularFile(ctx, ctx.path!);
+      if (!info.mtime) throw new FTPError(550, "Modification time not available.");
+      await ctx.reply(213, formatTimeVal(info.mtime, ctx.config.useGmtTimes));
     },
   },
   MLST: {
     perm: "l",
     auth: true,
     arg: "optional",
-    path: true,
-    feat: (session) => featMlstLine(session.mlstFacts),
+    path: "arg",
+    feat: (ctx) => featMlstLine(ctx.state.mlstFacts),
     help: "Syntax: MLST [<SP> path] (show information about path).",
-    async run(session, { path }) {
-      const lstat = await session.fs!.lstat(path!.real);
-      const entry = await factEntry(session, path!.ftp, path!.real, lstat);
-      const facts = formatFacts(entry, session.mlstFacts);
-      await session.reply(250, `Listing "${path!.ftp}":\n${facts}\nEnd MLST.`);
+    async run(ctx) {
+      const path = ctx.path!;
+      const lstat = await ctx.fs.lstat(path.real);
+      const entry = await factEntry(ctx, path.ftp, path.real, lstat);
+      const facts = formatFacts(entry, ctx.state.mlstFacts);
+      await ctx.reply(250, `Listing "${path.ftp}":\n${facts}\nEnd MLST.`);
     },
   },
   MLSD: {
     perm: "l",
     auth: true,
     arg: "optional",
-    path: true,
+    path: "arg",
+    data: true,
     help: "Syntax: MLSD [<SP> dir-name] (list directory).",
-    async run(session, { path }) {
-      if (!await session.dataChannelReady()) return;
-      if (!(await session.fs!.stat(path!.real)).isDirectory) {
-        return session.reply(501, `"${path!.ftp}" is not a directory.`);
+    async run(ctx) {
+      const path = ctx.path!;
+      if (!(await ctx.fs.stat(path.real)).isDirectory) {
+        throw new FTPError(501, `"${path.ftp}" is not a directory.`);
       }
-      session.startTransfer({
+      ctx.startTransfer({
         command: "MLSD",
         direction: "send",
-        run: (dtp) => dtp.sendChunks(encodeLines(mlsdLines(session, path!))),
+        run: (dtp) => dtp.sendChunks(encodeLines(mlsdLines(ctx, path))),
       });
     },
   },
@@ -171,6 +168,7 @@ export const metadataCommands: Record<string, CommandSpec> = {
     perm: "T",
     auth: true,
     arg: "required",
+    path: afterFirstWord(mfmtUsage("MFMT")),
     feat: "MFMT",
     help: "Syntax: MFMT <SP> timeval <SP> path (set file's modification time).",
     run: setModificationTime,
@@ -179,6 +177,7 @@ export const metadataCommands: Record<string, CommandSpec> = {
     perm: "T",
     auth: true,
     arg: "required",
+    path: afterFirstWord(mfmtUsage("SITE MFMT")),
     help: "Syntax: SITE <SP> MFMT <SP> timeval <SP> path (set file's modification time).",
     run: setModificationTime,
   },

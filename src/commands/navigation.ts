@@ -4,46 +4,39 @@
  * @module
  */
 
-import { quote } from "../session.ts";
-import type { FTPHandler, ResolvedPath } from "../session.ts";
-import type { CommandSpec } from "./table.ts";
+import { FTPError } from "../errors.ts";
+import type { CommandContext, CommandSpec } from "./table.ts";
+import { parentDirectory, quote } from "./paths.ts";
 
-/** Changes directory; `code` is 250 for CWD and, as RFC 959 lists it, 200 for CDUP. */
-async function changeDirectory(
-  session: FTPHandler,
-  path: ResolvedPath,
-  code: number,
-): Promise<void> {
-  const fs = session.fs!;
-  await fs.chdir(path.real);
-  await session.reply(code, `"${quote(fs.cwd)}" is the current directory.`);
+/** Changes to the command's path; `code` is 250 for CWD and, as RFC 959 lists it, 200 for CDUP. */
+async function changeDirectory(ctx: CommandContext, code: number): Promise<void> {
+  await ctx.fs.chdir(ctx.path!.real);
+  await ctx.reply(code, `"${quote(ctx.fs.cwd)}" is the current directory.`);
 }
 
 const PWD: CommandSpec = {
   auth: true,
   arg: "none",
   help: "Syntax: PWD (get current working directory).",
-  run: (session) => session.reply(257, `"${quote(session.fs!.cwd)}" is the current directory.`),
+  run: (ctx) => ctx.reply(257, `"${quote(ctx.fs.cwd)}" is the current directory.`),
 };
 
 const CWD: CommandSpec = {
   perm: "e",
   auth: true,
   arg: "required",
-  path: true,
+  path: "arg",
   help: "Syntax: CWD <SP> dir-name (change working directory).",
-  run: (session, { path }) => changeDirectory(session, path!, 250),
+  run: (ctx) => changeDirectory(ctx, 250),
 };
 
 const CDUP: CommandSpec = {
   perm: "e",
   auth: true,
   arg: "none",
+  path: parentDirectory,
   help: "Syntax: CDUP (go to parent directory).",
-  async run(session) {
-    const path = await session.resolvePath("..", "e");
-    if (path) await changeDirectory(session, path, 200);
-  },
+  run: (ctx) => changeDirectory(ctx, 200),
 };
 
 /** The navigation commands. */
@@ -58,7 +51,8 @@ export const navigationCommands: Record<string, CommandSpec> = {
     auth: true,
     arg: "optional",
     help: "Syntax: SMNT <SP> path-name (not implemented).",
-    run: (session) =>
-      session.reply(502, "Command not implemented: structure mount is not supported."),
+    run() {
+      throw new FTPError(502, "Command not implemented: structure mount is not supported.");
+    },
   },
 };

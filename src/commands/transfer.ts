@@ -6,24 +6,25 @@
 
 import { posix } from "node:path";
 import { toLocalAscii, toNetworkAscii } from "../data/ascii.ts";
+import { FTPError } from "../errors.ts";
 import { FilesystemError } from "../fs/errors.ts";
 import { encodeLines, listEntries, listLines } from "../fs/listing.ts";
-import type { FTPHandler } from "../session.ts";
-import type { CommandSpec } from "./table.ts";
+import type { CommandContext, CommandSpec } from "./table.ts";
+import { currentDirectory, listingPath } from "./paths.ts";
 
 /** Takes the REST offset for this transfer; it applies to one transfer only. */
-function takeRestartPosition(session: FTPHandler): number {
-  const position = session.restartPosition;
-  session.restartPosition = 0;
+function takeRestartPosition(ctx: CommandContext): number {
+  const position = ctx.state.restartPosition;
+  ctx.state.restartPosition = 0;
   return position;
 }
 
 /** Refuses what is not a regular file: opening a FIFO or a device would hang or harm. */
 async function existingRegularFile(
-  session: FTPHandler,
+  ctx: CommandContext,
   path: string,
 ): Promise<Deno.FileInfo | null> {
-  const info = await session.fs!.stat(path).catch((error) => {
+  const info = await ctx.fs.stat(path).catch((error) => {
     if (error instanceof Deno.errors.NotFound) return null;
     throw error;
   });
@@ -32,35 +33,26 @@ async function existingRegularFile(
   return info;
 }
 
-function receive(
-  session: FTPHandler,
-  command: string,
-  path: string,
-  file: Deno.FsFile,
-  preliminary?: string,
-) {
-  session.startTransfer({
-    command,
+/** Receives the upload of a command into `file`, in TYPE A converting line endings. */
+function receive(ctx: CommandContext, path: string, file: Deno.FsFile, preliminary?: string) {
+  ctx.startTransfer({
+    command: ctx.command.name,
     path,
     direction: "receive",
     preliminary,
-    run: (dtp) => dtp.receiveFile(file, session.transferType === "A" ? toLocalAscii() : undefined),
+    run: (dtp) =>
+      dtp.receiveFile(file, ctx.state.transferType === "A" ? toLocalAscii() : undefined),
     close: () => file.close(),
   });
 }
 
-/** Replies 554 and returns false when the REST offset is past the end of the file. */
-async function restartFits(
-  session: FTPHandler,
-  info: Deno.FileInfo,
-  offset: number,
-): Promise<boolean> {
-  if (offset <= info.size) return true;
-  await session.reply(
+/** Throws 554 when the REST offset is past the end of the file. */
+function checkRestartFits(info: Deno.FileInfo, offset: number): void {
+  if (offset <= info.size) return;
+  throw new FTPError(
     554,
     `Invalid REST parameter: ${offset} is past the end of the file (${info.size} bytes).`,
   );
-  return false;
 }
 
 /** Runs `move` on a just-opened file, closing the file if it fails. */
@@ -73,25 +65,29 @@ async function positioned(file: Deno.FsFile, move: () => Promise<unknown>): Prom
   }
 }
 
+const NO_SUCH_FILE = "No such file or directory.";
+
 const RETR: CommandSpec = {
   perm: "r",
   auth: true,
   arg: "required",
-  path: true,
+  path: "arg",
+  data: true,
   help: "Syntax: RETR <SP> file-name (retrieve a file).",
-  async run(session, { path }) {
-    if (!await session.dataChannelReady()) return;
-    const offset = takeRestartPosition(session);
-    const info = await existingRegularFile(session, path!.real);
-    if (!info) return session.reply(550, "No such file or directory.");
-    if (!await restartFits(session, info, offset)) return;
-    const file = await session.fs!.open(path!.real, { read: true });
+  async run(ctx) {
+    const path = ctx.path!.real;
+    const offset = takeRestartPosition(ctx);
+    const info = await existingRegularFile(ctx, path);
+    if (!info) throw new FTPError(550, NO_SUCH_FILE);
+    checkRestartFits(info, offset);
+    const file = await ctx.fs.open(path, { read: true });
     if (offset > 0) await positioned(file, () => file.seek(offset, Deno.SeekMode.Start));
-    session.startTransfer({
+    ctx.startTransfer({
       command: "RETR",
-      path: path!.real,
+      path,
       direction: "send",
-      run: (dtp) => dtp.sendFile(file, session.transferType === "A" ? toNetworkAscii() : undefined),
+      run: (dtp) =>
+        dtp.sendFile(file, ctx.state.transferType === "A" ? toNetworkAscii() : undefined),
       close: () => file.close(),
     });
   },
@@ -101,29 +97,26 @@ const STOR: CommandSpec = {
   perm: "w",
   auth: true,
   arg: "required",
-  path: true,
+  path: "arg",
+  data: true,
   help: "Syntax: STOR <SP> file-name (store a file).",
-  async run(session, { path }) {
-    if (!await session.dataChannelReady()) return;
-    const offset = takeRestartPosition(session);
-    const info = await existingRegularFile(session, path!.real);
+  async run(ctx) {
+    const path = ctx.path!.real;
+    const offset = takeRestartPosition(ctx);
+    const info = await existingRegularFile(ctx, path);
     if (offset === 0) {
-      const file = await session.fs!.open(path!.real, {
-        write: true,
-        create: true,
-        truncate: true,
-      });
-      return receive(session, "STOR", path!.real, file);
+      const file = await ctx.fs.open(path, { write: true, create: true, truncate: true });
+      return receive(ctx, path, file);
     }
     // Resume: keep the first `offset` bytes and write what follows.
-    if (!info) return session.reply(550, "No such file or directory.");
-    if (!await restartFits(session, info, offset)) return;
-    const file = await session.fs!.open(path!.real, { write: true });
+    if (!info) throw new FTPError(550, NO_SUCH_FILE);
+    checkRestartFits(info, offset);
+    const file = await ctx.fs.open(path, { write: true });
     await positioned(file, async () => {
       await file.truncate(offset);
       await file.seek(offset, Deno.SeekMode.Start);
     });
-    receive(session, "STOR", path!.real, file);
+    receive(ctx, path, file);
   },
 };
 
@@ -131,16 +124,15 @@ const APPE: CommandSpec = {
   perm: "a",
   auth: true,
   arg: "required",
-  path: true,
+  path: "arg",
+  data: true,
+  refusedAfterRest: true,
   help: "Syntax: APPE <SP> file-name (append data to file).",
-  async run(session, { path }) {
-    if (!await session.dataChannelReady()) return;
-    if (takeRestartPosition(session) > 0) {
-      return session.reply(450, "Can't APPE while REST request is pending.");
-    }
-    await existingRegularFile(session, path!.real);
-    const file = await session.fs!.open(path!.real, { append: true, create: true });
-    receive(session, "APPE", path!.real, file);
+  async run(ctx) {
+    const path = ctx.path!.real;
+    await existingRegularFile(ctx, path);
+    const file = await ctx.fs.open(path, { append: true, create: true });
+    receive(ctx, path, file);
   },
 };
 
@@ -148,19 +140,17 @@ const STOU: CommandSpec = {
   perm: "w",
   auth: true,
   arg: "optional",
+  path: currentDirectory,
+  data: true,
+  refusedAfterRest: true,
   help: "Syntax: STOU [<SP> name] (store a file with a unique name).",
-  async run(session, { arg }) {
-    if (!await session.dataChannelReady()) return;
-    if (takeRestartPosition(session) > 0) {
-      return session.reply(450, "Can't STOU while REST request is pending.");
-    }
-    if (arg.includes("\0")) return session.reply(501, "Path names may not contain NUL.");
-    const directory = await session.resolvePath(".", "w");
-    if (!directory) return;
+  async run(ctx) {
+    const { arg } = ctx.command;
+    if (arg.includes("\0")) throw new FTPError(501, "Path names may not contain NUL.");
     const prefix = arg ? posix.basename(arg) + "." : "ftpd.";
-    const { path, file } = await session.fs!.mkstemp(directory.real, prefix);
+    const { path, file } = await ctx.fs.mkstemp(ctx.path!.real, prefix);
     // RFC 1123: the preliminary reply names the file.
-    receive(session, "STOU", path, file, `FILE: ${posix.basename(path)}`);
+    receive(ctx, path, file, `FILE: ${posix.basename(path)}`);
   },
 };
 
@@ -169,18 +159,18 @@ function listCommand(command: "LIST" | "NLST", help: string): CommandSpec {
     perm: "l",
     auth: true,
     arg: "optional",
-    path: true,
-    listOptions: true,
+    path: listingPath,
+    data: true,
     help,
-    async run(session, { path }) {
-      if (!await session.dataChannelReady()) return;
-      const fs = session.fs!;
-      await fs.stat(path!.real);
-      const entries = listEntries(fs, path!.real);
+    async run(ctx) {
+      const { fs } = ctx;
+      const path = ctx.path!.real;
+      await fs.stat(path);
+      const entries = listEntries(fs, path);
       const lines = command === "LIST"
-        ? listLines(fs, entries, { useGmtTimes: session.config.useGmtTimes, now: new Date() })
+        ? listLines(fs, entries, { useGmtTimes: ctx.config.useGmtTimes, now: new Date() })
         : names(entries);
-      session.startTransfer({
+      ctx.startTransfer({
         command,
         direction: "send",
         run: (dtp) => dtp.sendChunks(encodeLines(lines)),
@@ -206,36 +196,37 @@ export const transferCommands: Record<string, CommandSpec> = {
     arg: "required",
     feat: "REST STREAM",
     help: "Syntax: REST <SP> offset (set file offset).",
-    async run(session, { arg }) {
+    async run(ctx) {
+      const { arg } = ctx.command;
       const offset = /^\d+$/.test(arg) ? Number(arg) : NaN;
       if (!Number.isSafeInteger(offset)) {
-        return session.reply(501, "Invalid parameter: REST takes a byte offset.");
+        throw new FTPError(501, "Invalid parameter: REST takes a byte offset.");
       }
-      session.restartPosition = offset;
-      await session.reply(350, `Restarting at position ${offset}.`);
+      ctx.state.restartPosition = offset;
+      await ctx.reply(350, `Restarting at position ${offset}.`);
     },
   },
   ALLO: {
     auth: true,
     arg: "optional",
     help: "Syntax: ALLO <SP> bytes (noop; allocate storage).",
-    run: (session) => session.reply(202, "No storage allocation necessary."),
+    run: (ctx) => ctx.reply(202, "No storage allocation necessary."),
   },
   ABOR: {
     auth: true,
     arg: "none",
     duringTransfer: true,
     help: "Syntax: ABOR (abort transfer).",
-    async run(session) {
-      if (session.transfer) {
-        await session.abortTransfer();
-        return session.reply(226, "ABOR command successful.");
+    async run(ctx) {
+      if (ctx.transfer) {
+        await ctx.abortTransfer();
+        return ctx.reply(226, "ABOR command successful.");
       }
-      if (session.data.ready) {
-        session.data.close();
-        return session.reply(225, "ABOR command successful; data channel closed.");
+      if (ctx.data.ready) {
+        ctx.data.close();
+        return ctx.reply(225, "ABOR command successful; data channel closed.");
       }
-      await session.reply(225, "No transfer to abort.");
+      await ctx.reply(225, "No transfer to abort.");
     },
   },
 };

@@ -5,7 +5,7 @@
  */
 
 import { posix } from "node:path";
-import type { FTPHandler } from "../session.ts";
+import type { SessionInfo } from "../session_info.ts";
 import { FilesystemError } from "./errors.ts";
 
 const MAX_SYMLINK_HOPS = 40;
@@ -20,13 +20,13 @@ export class AbstractedFS {
   root: string;
   /** The virtual current working directory, always absolute. */
   cwd = "/";
-  /** The session this filesystem serves, if any. */
-  readonly handler?: FTPHandler;
+  /** The session this filesystem serves, if any (pyftplib's `cmd_channel`). */
+  readonly session?: SessionInfo;
 
-  /** A view jailed in the real directory `root`, for the session `handler` (if any). */
-  constructor(root: string, handler?: FTPHandler) {
+  /** A view jailed in the real directory `root`, for `session` (if any). */
+  constructor(root: string, session?: SessionInfo) {
     this.root = root;
-    this.handler = handler;
+    this.session = session;
   }
 
   /** Normalizes a virtual path against {@linkcode cwd}: `"bar"` in `/foo` is `/foo/bar`; `..` stops at `/`. */

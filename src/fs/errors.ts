@@ -4,13 +4,21 @@
  * @module
  */
 
+import { FTPError } from "../errors.ts";
+
 /**
  * Raised by an {@linkcode AbstractedFS} (or a subclass) to refuse an operation with
- * a message meant for the client, as pyftplib's `FilesystemError` is.
+ * a message meant for the client, as pyftplib's `FilesystemError` is: 550 unless
+ * another code is given.
  */
-export class FilesystemError extends Error {
+export class FilesystemError extends FTPError {
   /** Always `"FilesystemError"`. */
   override name = "FilesystemError";
+
+  /** A refusal answered `code message` (550 by default). */
+  constructor(message: string, code = 550) {
+    super(code, message);
+  }
 }
 
 const TEXT_BY_CODE: Record<string, string> = {
@@ -38,10 +46,13 @@ export function errorCode(error: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
-/** Whether `error` came from the filesystem (and so is the client's to hear about), not from a bug. */
-export function isFsError(error: unknown): boolean {
-  if (error instanceof FilesystemError || errorCode(error) !== undefined) return true;
-  return Object.values(Deno.errors).some((type) => error instanceof type);
+/**
+ * Whether `error` is a failure of the operating system's filesystem call (it has an
+ * errno name such as `ENOENT`), which the client hears about; anything else that a
+ * filesystem call throws is a bug.
+ */
+export function isSystemFsError(error: unknown): boolean {
+  return errorCode(error) !== undefined;
 }
 
 /** Whether `error` says the disk (or the user's quota) is full. */
@@ -56,10 +67,5 @@ export function isStorageFull(error: unknown): boolean {
  */
 export function describeFsError(error: unknown): string {
   if (error instanceof FilesystemError) return error.message;
-  const text = TEXT_BY_CODE[errorCode(error) ?? ""];
-  if (text) return text + ".";
-  if (error instanceof Deno.errors.NotFound) return "No such file or directory.";
-  if (error instanceof Deno.errors.PermissionDenied) return "Permission denied.";
-  if (error instanceof Deno.errors.AlreadyExists) return "File exists.";
-  return "Operation failed.";
+  return (TEXT_BY_CODE[errorCode(error) ?? ""] ?? "Operation failed") + ".";
 }

@@ -1,0 +1,151 @@
+/**
+ * From a command line to a command handler: parsing, then the one pipeline of
+ * checks every line goes through, in the command table's terms, then the handler,
+ * and the reply to whatever it throws.
+ *
+ * @module
+ */
+
+import type { Permission } from "../auth/authorizer.ts";
+import type {
+  ActiveTransfer,
+  Command,
+  CommandContext,
+  CommandSpec,
+  CommandTable,
+  ProtocolState,
+  ResolvedPath,
+} from "../commands/table.ts";
+import { quote } from "../commands/paths.ts";
+import type { DataChannel } from "../data/channel.ts";
+import { FTPError } from "../errors.ts";
+import type { AbstractedFS } from "../fs/abstracted_fs.ts";
+import type { LogLevel } from "../log.ts";
+import type { HandlerConfig } from "../options.ts";
+import { errorReply, LOCAL_ERROR_REPLY } from "./error_reply.ts";
+
+/** What the dispatcher needs of its session. */
+export interface DispatchHost {
+  /** The command table. */
+  readonly commands: CommandTable;
+  /** The session's settings. */
+  readonly config: HandlerConfig;
+  /** TYPE, REST, EPSV ALL and the other settings. */
+  readonly state: ProtocolState;
+  /** The data channel PASV and PORT prepare. */
+  readonly data: DataChannel;
+  /** The logged-in user's filesystem, or `null`. */
+  readonly fs: AbstractedFS | null;
+  /** Whether TLS protects the control connection. */
+  readonly tlsControl: boolean;
+  /** The transfer in progress, if any. */
+  readonly transfer: ActiveTransfer | null;
+  /** Whether the session has closed. */
+  readonly closed: boolean;
+  /** Whether the logged-in user has `perm` on the real `path`. */
+  hasPerm(perm: Permission, path: string): Promise<boolean>;
+  /** Sends a reply. */
+  reply(code: number, text: string): Promise<void>;
+  /** Writes a log line about the session. */
+  log(level: LogLevel, message: string): void;
+  /** The context a handler runs with. */
+  context(command: Command, path: ResolvedPath | undefined): CommandContext;
+  /** Runs a handler as the logged-in user. */
+  impersonating(action: () => void | Promise<void>): Promise<void>;
+}
+
+/** Splits a line into its verb (upper case; `SITE X` for SITE commands) and argument. */
+export function parseCommand(line: string): Command {
+  const space = line.indexOf(" ");
+  const verb = (space < 0 ? line : line.slice(0, space)).toUpperCase();
+  const arg = space < 0 ? "" : line.slice(space + 1);
+  if (verb !== "SITE" || !arg) return { name: verb, arg };
+  const subSpace = arg.indexOf(" ");
+  const sub = (subSpace < 0 ? arg : arg.slice(0, subSpace)).toUpperCase();
+  return { name: `SITE ${sub}`, arg: subSpace < 0 ? "" : arg.slice(subSpace + 1) };
+}
+
+const NOT_LOGGED_IN = "Log in with USER and PASS first.";
+
+/**
+ * Runs one command line: waits for a transfer in progress unless the command may
+ * run during one, checks it against its table entry, runs its handler, and turns
+ * what the handler throws into the reply.
+ */
+export async function dispatch(host: DispatchHost, line: string): Promise<void> {
+  const command = parseCommand(line);
+  host.log("debug", command.name === "PASS" ? "<- PASS ******" : `<- ${line}`);
+  const spec = host.commands.get(command.name);
+  if (!spec?.duringTransfer && host.transfer) await host.transfer.done;
+  if (host.closed) return;
+  try {
+    if (!spec) throw new FTPError(500, `Command "${command.name}" not understood.`);
+    const path = await check(host, spec, command);
+    const context = host.context(command, path);
+    await host.impersonating(() => spec.run(context));
+  } catch (error) {
+    const reply = errorReply(error);
+    if (!reply) {
+      const detail = error instanceof Error ? error.stack : String(error);
+      host.log("error", `${command.name} failed unexpectedly: ${detail}`);
+    }
+    await host.reply(...(reply ?? LOCAL_ERROR_REPLY));
+  }
+}
+
+/**
+ * The checks of a command's table entry, in order: login, argument, TLS
+ * requirement, the path resolved in the jail and the permission on it, a prepared
+ * data channel, the EPSV ALL lock, a pending REST. Throws the {@linkcode FTPError}
+ * of the first that fails; resolves to the checked path.
+ */
+async function check(
+  host: DispatchHost,
+  spec: CommandSpec,
+  command: Command,
+): Promise<ResolvedPath | undefined> {
+  if (spec.auth && !host.fs) throw new FTPError(530, NOT_LOGGED_IN);
+  if (spec.arg === "required" && !command.arg) {
+    throw new FTPError(501, "Syntax error: command needs an argument.");
+  }
+  if (spec.arg === "none" && command.arg) {
+    throw new FTPError(501, "Syntax error: command does not accept arguments.");
+  }
+  const tls = host.config.tls;
+  if (spec.tls === "control" && tls?.controlRequired && !host.tlsControl) {
+    throw new FTPError(550, "SSL/TLS required on the control channel: use AUTH TLS first.");
+  }
+  if (spec.tls === "data" && tls?.dataRequired && !host.state.protP) {
+    throw new FTPError(550, "SSL/TLS required on the data channel: use PBSZ 0 and PROT P first.");
+  }
+  const target = spec.path === "arg" ? command.arg || "." : spec.path?.(command.arg);
+  const path = target === undefined ? undefined : await resolve(host, target, spec.perm);
+  if (spec.data && !host.data.ready) throw new FTPError(425, "Use PORT or PASV first.");
+  if (spec.refusedAfterEpsvAll && host.state.epsvAll) {
+    throw new FTPError(501, `${command.name} not allowed after EPSV ALL.`);
+  }
+  if (spec.refusedAfterRest && host.state.restartPosition > 0) {
+    host.state.restartPosition = 0;
+    throw new FTPError(450, `Can't ${command.name} while REST request is pending.`);
+  }
+  return path;
+}
+
+/** Resolves a client's path inside the jail and checks `perm` on it. */
+async function resolve(
+  host: DispatchHost,
+  ftpPath: string,
+  perm: Permission | undefined,
+): Promise<ResolvedPath> {
+  const fs = host.fs;
+  if (!fs) throw new FTPError(530, NOT_LOGGED_IN);
+  if (ftpPath.includes("\0")) throw new FTPError(501, "Path names may not contain NUL.");
+  const ftp = fs.ftpNorm(ftpPath);
+  const real = fs.ftp2fs(ftp);
+  if (!await fs.validPath(real)) {
+    host.log("warning", `refused path outside the home directory: ${JSON.stringify(ftp)}`);
+    throw new FTPError(550, `"${quote(ftp)}" points to a path outside the home directory.`);
+  }
+  if (perm && !await host.hasPerm(perm, real)) throw new FTPError(550, "Not enough privileges.");
+  return { ftp, real };
+}

@@ -1,0 +1,396 @@
+/**
+ * {@linkcode FTPHandler}: one control connection, from the 220 greeting to the
+ * close: its lifecycle, its settings and its event callbacks. Reading a line and
+ * running it is the dispatcher's job, logging in the login's, transfers the
+ * transfers'.
+ *
+ * @module
+ */
+
+import type { Permission } from "../auth/authorizer.ts";
+import type {
+  ActiveTransfer,
+  Command,
+  CommandContext,
+  CommandTable,
+  ProtocolState,
+  ResolvedPath,
+} from "../commands/table.ts";
+import type { BufferPool } from "../data/buffer_pool.ts";
+import { DataChannel } from "../data/channel.ts";
+import { FTPError } from "../errors.ts";
+import type { AbstractedFS } from "../fs/abstracted_fs.ts";
+import { DEFAULT_MLST_FACTS } from "../fs/facts.ts";
+import { LineReader } from "../line_reader.ts";
+import type { Logger, LogLevel } from "../log.ts";
+import { normalizeIp } from "../net.ts";
+import type { HandlerConfig } from "../options.ts";
+import type { SessionInfo } from "../session_info.ts";
+import { TlsHandshakeError, upgradeToTls } from "../tls.ts";
+import { dispatch, type DispatchHost } from "./dispatch.ts";
+import { Login } from "./login.ts";
+import { ReplyQueue } from "./replies.ts";
+import { Transfers } from "./transfers.ts";
+
+/** What a session needs of the server that accepted it. */
+export interface SessionHost {
+  /** The settings every session shares. */
+  readonly config: HandlerConfig;
+  /** Where log lines go. */
+  readonly logger: Logger;
+  /** The transfer buffers every session shares. */
+  readonly buffers: BufferPool;
+}
+
+/** The names of the event callbacks. */
+export type EventName =
+  | "onConnect"
+  | "onDisconnect"
+  | "onLogin"
+  | "onLoginFailed"
+  | "onLogout"
+  | "onFileSent"
+  | "onFileReceived"
+  | "onIncompleteFileSent"
+  | "onIncompleteFileReceived";
+
+/** The protocol settings of a session that has just connected or logged out. */
+function initialState(): ProtocolState {
+  return {
+    transferType: "A",
+    restartPosition: 0,
+    renameFrom: null,
+    epsvAll: false,
+    mlstFacts: DEFAULT_MLST_FACTS,
+    pbszSent: false,
+    protP: false,
+  };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The Protocol Interpreter of one control connection (pyftplib's `FTPHandler`).
+ * Subclass it to hook the event callbacks (`onLogin`, `onFileReceived`, ...) and
+ * pass the subclass as the server's `handler`.
+ */
+export class FTPHandler implements SessionInfo {
+  /** The control connection. */
+  readonly conn: Deno.Conn;
+  /** The shared settings. */
+  readonly config: HandlerConfig;
+  /** Where log lines go. */
+  readonly logger: Logger;
+  /** The client's address (IPv4-mapped addresses in plain IPv4 form). */
+  readonly remoteIp: string;
+  /** The client's port. */
+  readonly remotePort: number;
+  /** The server address the client connected to. */
+  readonly localIp: string;
+  /** The server port the client connected to. */
+  readonly localPort: number;
+  /** The data channel that PASV and PORT prepare. */
+  readonly data: DataChannel;
+  /** TYPE, REST, RNFR and the other settings commands change. */
+  readonly state: ProtocolState = initialState();
+  /** Whether the control connection is TLS (after AUTH, or implicit FTPS). */
+  tlsControl = false;
+
+  readonly #login: Login;
+  readonly #transfers: Transfers;
+  readonly #replies: ReplyQueue;
+  readonly #closing = new AbortController();
+  #lines: LineReader;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** The session of the control connection `conn`, accepted by `host`. */
+  constructor(conn: Deno.Conn, host: SessionHost) {
+    this.conn = conn;
+    this.config = host.config;
+    this.logger = host.logger;
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    const local = conn.localAddr as Deno.NetAddr;
+    this.remoteIp = normalizeIp(remote.hostname);
+    this.remotePort = remote.port;
+    this.localIp = normalizeIp(local.hostname);
+    this.localPort = local.port;
+    this.#lines = new LineReader(conn, this.config.maxLineLength);
+    this.data = new DataChannel(this.remoteIp, {
+      connectTimeout: this.config.dataConnectTimeout,
+      permitForeignAddresses: this.config.permitForeignAddresses,
+      onRefused: (message) => this.log("warning", message),
+    });
+    this.#replies = new ReplyQueue(conn, {
+      sending: (wire) => this.log("debug", `-> ${wire.trimEnd().replaceAll("\r\n", "\\r\\n")}`),
+      broken: (error) => {
+        this.log("debug", `cannot send reply: ${errorText(error)}`);
+        this.close();
+      },
+    });
+    const reply = (code: number, text: string) => this.reply(code, text);
+    const log = (level: LogLevel, message: string) => this.log(level, message);
+    this.#login = new Login({
+      config: this.config,
+      info: this,
+      closing: this.#closing.signal,
+      reply,
+      log,
+      emit: (event, username, password) =>
+        event === "onLoginFailed"
+          ? this.emit(event, username, password ?? "")
+          : this.emit(event, username),
+      reset: () => {
+        this.data.close();
+        this.state.transferType = "A";
+        this.state.restartPosition = 0;
+        this.state.renameFrom = null;
+      },
+      close: () => this.close(),
+    });
+    const isClosed = () => this.#closed;
+    const state = this.state;
+    this.#transfers = new Transfers({
+      config: this.config,
+      buffers: host.buffers,
+      data: this.data,
+      get protP() {
+        return state.protP;
+      },
+      get closed() {
+        return isClosed();
+      },
+      reply,
+      log,
+      emit: (event, file) => this.emit(event, file),
+    });
+  }
+
+  // --- Event callbacks: override in a subclass. They may be async. -----------------
+
+  /** Called when the client connects. */
+  onConnect(): void | Promise<void> {}
+  /** Called when the connection is closed. */
+  onDisconnect(): void | Promise<void> {}
+  /** Called when a user logs in. */
+  onLogin(_username: string): void | Promise<void> {}
+  /** Called when a login fails. */
+  onLoginFailed(_username: string, _password: string): void | Promise<void> {}
+  /** Called when a user logs out with QUIT, REIN or a second USER. */
+  onLogout(_username: string): void | Promise<void> {}
+  /** Called with the real path of a file sent completely. */
+  onFileSent(_file: string): void | Promise<void> {}
+  /** Called with the real path of a file received completely. */
+  onFileReceived(_file: string): void | Promise<void> {}
+  /** Called with the real path of a file whose sending did not finish. */
+  onIncompleteFileSent(_file: string): void | Promise<void> {}
+  /** Called with the real path of a file whose receiving did not finish. */
+  onIncompleteFileReceived(_file: string): void | Promise<void> {}
+
+  /** Runs a callback, logging (never propagating) what it throws. */
+  async emit<K extends EventName>(event: K, ...args: Parameters<FTPHandler[K]>): Promise<void> {
+    try {
+      await (this[event] as (...a: unknown[]) => void | Promise<void>)(...args);
+    } catch (error) {
+      this.log("error", `${event} callback failed: ${errorText(error)}`);
+    }
+  }
+
+  // --- What the session is ------------------------------------------------------------
+
+  /** The user name given by USER (logged in or not). */
+  get username(): string {
+    return this.#login.username;
+  }
+
+  /** Whether USER and PASS succeeded. */
+  get authenticated(): boolean {
+    return this.#login.authenticated;
+  }
+
+  /** The user's filesystem view, once logged in. */
+  get fs(): AbstractedFS | null {
+    return this.#login.fs;
+  }
+
+  /** The transfer in progress, if any. */
+  get transfer(): ActiveTransfer | null {
+    return this.#transfers.current;
+  }
+
+  /** The command table this session dispatches through. */
+  get commands(): CommandTable {
+    return this.config.commands;
+  }
+
+  get #closed(): boolean {
+    return this.#closing.signal.aborted;
+  }
+
+  // --- Logging ----------------------------------------------------------------------
+
+  /** The session part of a log line, from `config.logPrefix`. */
+  get logPrefix(): string {
+    return this.config.logPrefix
+      .replaceAll("%(remote_ip)s", this.remoteIp)
+      .replaceAll("%(remote_port)s", String(this.remotePort))
+      .replaceAll("%(username)s", this.username);
+  }
+
+  /** Writes a log line about this session. */
+  log(level: LogLevel, message: string): void {
+    if (this.logger.enabled(level)) this.logger.log(level, `${this.logPrefix} ${message}`);
+  }
+
+  /** Sends a reply; replies go out in the order asked for. A broken connection closes the session. */
+  reply(code: number, text: string): Promise<void> {
+    return this.#replies.send(code, text);
+  }
+
+  // --- The session's life -------------------------------------------------------------
+
+  /** Serves the connection until the client quits or vanishes, or {@linkcode close} is called. */
+  async handle(): Promise<void> {
+    this.log("info", "FTP session opened (connect)");
+    await this.emit("onConnect");
+    try {
+      if (this.config.tls?.implicit) await this.secureControl();
+      await this.reply(220, this.config.banner);
+      this.#armIdleTimer();
+      while (!this.#closed) {
+        const line = await this.#lines.next();
+        if (line === null) break;
+        this.#armIdleTimer();
+        if (line.kind === "too-long") await this.reply(500, "Command line too long.");
+        else if (line.kind === "not-utf8") {
+          await this.reply(500, "Command line is not valid UTF-8.");
+        } else await dispatch(this.#dispatchHost, line.text);
+      }
+    } catch (error) {
+      if (error instanceof TlsHandshakeError) this.log("warning", error.message);
+      else if (!this.#closed) this.log("debug", `control connection error: ${errorText(error)}`);
+    } finally {
+      await this.#shutdown();
+    }
+  }
+
+  /** Closes the session: any transfer is aborted and the control connection closed. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closing.abort();
+    this.#replies.stop();
+    clearTimeout(this.#idleTimer);
+    this.#transfers.stop();
+    this.data.close();
+    try {
+      // The control transport is the connection itself, or TLS over it (closing both).
+      this.#replies.transport.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  /**
+   * Switches the control connection to TLS, once the 234 reply to AUTH has gone
+   * out (or at once, for implicit FTPS). Whatever the client sent before the
+   * handshake is dropped with the old reader, never run as a command
+   * (CVE-2011-1575). Throws {@linkcode TlsHandshakeError} when the handshake fails.
+   */
+  async secureControl(): Promise<void> {
+    const tls = this.config.tls;
+    if (!tls) throw new FTPError(502, "AUTH not available: no certificate is configured.");
+    await this.#replies.drained();
+    const transport = await upgradeToTls(
+      this.conn,
+      tls.context,
+      this.config.dataConnectTimeout * 1000,
+    );
+    this.#replies.transport = transport;
+    this.#lines = new LineReader(transport, this.config.maxLineLength);
+    this.tlsControl = true;
+    this.log("debug", "control connection secured with TLS");
+  }
+
+  async #shutdown(): Promise<void> {
+    const transfer = this.#transfers.current;
+    this.close();
+    if (transfer) await transfer.done;
+    this.log("info", "FTP session closed (disconnect).");
+    await this.emit("onDisconnect");
+  }
+
+  #armIdleTimer(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => this.#idle(), this.config.timeout * 1000);
+  }
+
+  async #idle(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#transfers.current) {
+      this.#armIdleTimer();
+      return;
+    }
+    this.log("info", "Control connection timed out.");
+    await this.reply(421, "Control connection timed out.");
+    this.close();
+  }
+
+  // --- What commands see --------------------------------------------------------------
+
+  /** Whether the logged-in user has `perm` on the real `path`. */
+  #hasPerm(perm: Permission, path: string): Promise<boolean> {
+    return this.config.authorizer.hasPerm(this.username, perm, path);
+  }
+
+  get #dispatchHost(): DispatchHost {
+    const isClosed = () => this.#closed;
+    return {
+      commands: this.commands,
+      config: this.config,
+      state: this.state,
+      data: this.data,
+      fs: this.fs,
+      tlsControl: this.tlsControl,
+      transfer: this.transfer,
+      get closed() {
+        return isClosed();
+      },
+      hasPerm: (perm, path) => this.#hasPerm(perm, path),
+      reply: (code, text) => this.reply(code, text),
+      log: (level, message) => this.log(level, message),
+      context: (command, path) => this.#context(command, path),
+      impersonating: (action) => this.#login.impersonating(action),
+    };
+  }
+
+  #context(command: Command, path: ResolvedPath | undefined): CommandContext {
+    const currentFs = () => this.fs;
+    const currentTransfer = () => this.transfer;
+    return {
+      command,
+      path,
+      session: this,
+      state: this.state,
+      get fs(): AbstractedFS {
+        const fs = currentFs();
+        if (!fs) throw new FTPError(530, "Log in with USER and PASS first.");
+        return fs;
+      },
+      data: this.data,
+      config: this.config,
+      commands: this.commands,
+      get transfer() {
+        return currentTransfer();
+      },
+      login: this.#login,
+      reply: (code, text) => this.reply(code, text),
+      log: (level, message) => this.log(level, message),
+      hasPerm: (perm, path) => this.#hasPerm(perm, path),
+      startTransfer: (job) => this.#transfers.start(job),
+      abortTransfer: () => this.#transfers.abort(),
+      secureControl: () => this.secureControl(),
+      close: () => this.close(),
+    };
+  }
+}

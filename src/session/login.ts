@@ -1,0 +1,146 @@
+/**
+ * {@linkcode Login}: who the session is logged in as, and the only code that
+ * changes it (USER, PASS, REIN, QUIT call it through the command context).
+ *
+ * @module
+ */
+
+import type { LoginControl } from "../commands/table.ts";
+import type { SessionInfo } from "../session_info.ts";
+import type { AbstractedFS } from "../fs/abstracted_fs.ts";
+import type { LogLevel } from "../log.ts";
+import type { HandlerConfig } from "../options.ts";
+
+/** What a {@linkcode Login} needs of its session. */
+export interface LoginHost {
+  /** The session's settings (the authorizer among them). */
+  readonly config: HandlerConfig;
+  /** Who is connected, for the filesystem factory. */
+  readonly info: SessionInfo;
+  /** Aborted when the session closes: a failed login's delay ends with it. */
+  readonly closing: AbortSignal;
+  /** Sends a reply. */
+  reply(code: number, text: string): Promise<void>;
+  /** Writes a log line about the session. */
+  log(level: LogLevel, message: string): void;
+  /** Runs a login event callback. */
+  emit(
+    event: "onLogin" | "onLoginFailed" | "onLogout",
+    username: string,
+    password?: string,
+  ): Promise<void>;
+  /** Forgets the settings and the data channel of the user who logged out. */
+  reset(): void;
+  /** Ends the session (too many failed logins). */
+  close(): void;
+}
+
+/** Resolves after `seconds`, or at once when `signal` aborts. */
+function delay(seconds: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, seconds * 1000);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
+
+/** One session's login state: the user named, whether they are logged in, their filesystem. */
+export class Login implements LoginControl {
+  readonly #host: LoginHost;
+  #username = "";
+  #password = "";
+  #fs: AbstractedFS | null = null;
+  #failures = 0;
+
+  /** The login state of the session `host`, logged out. */
+  constructor(host: LoginHost) {
+    this.#host = host;
+  }
+
+  /** The user name given by USER (logged in or not). */
+  get username(): string {
+    return this.#username;
+  }
+
+  /** Whether USER and PASS succeeded. */
+  get authenticated(): boolean {
+    return this.#fs !== null;
+  }
+
+  /** The logged-in user's filesystem view. */
+  get fs(): AbstractedFS | null {
+    return this.#fs;
+  }
+
+  /** USER: names the user to log in as; a logged-in user is logged out first. */
+  async user(username: string): Promise<void> {
+    if (this.authenticated) await this.logout();
+    this.#username = username;
+    // 331 for every name, so replies never tell which users exist (RFC 2577).
+    await this.#host.reply(331, "Username ok, send password.");
+  }
+
+  /** PASS: checks `password` for the named user, logging in or counting the failure. */
+  async pass(password: string): Promise<void> {
+    const { authorizer, abstractedFs } = this.#host.config;
+    const username = this.#username;
+    let home: string | null = null;
+    try {
+      await authorizer.validateAuthentication(username, password);
+      home = await authorizer.getHomeDir(username);
+    } catch {
+      // Unknown user or wrong password: answered below, alike.
+    }
+    if (home === null) return this.#failed(username, password);
+    this.#password = password;
+    this.#failures = 0;
+    this.#fs = abstractedFs(home, this.#host.info);
+    this.#host.log("info", `USER '${username}' logged in.`);
+    await this.#host.reply(230, await authorizer.getMsgLogin(username));
+    await this.#host.emit("onLogin", username);
+  }
+
+  async #failed(username: string, password: string): Promise<void> {
+    const host = this.#host;
+    this.#failures++;
+    host.log("info", `USER '${username}' failed login.`);
+    await host.emit("onLoginFailed", username, password);
+    await delay(host.config.authFailedTimeout, host.closing);
+    if (this.#failures >= host.config.maxLoginAttempts) {
+      await host.reply(530, "Maximum login attempts. Disconnecting.");
+      host.close();
+      return;
+    }
+    this.#username = "";
+    await host.reply(530, "Authentication failed.");
+  }
+
+  /** Forgets the user, calling `onLogout` for a logged-in one. */
+  async logout(): Promise<void> {
+    const username = this.#username;
+    const wasLoggedIn = this.authenticated;
+    if (wasLoggedIn) this.#host.log("info", `USER '${username}' logged out.`);
+    this.#username = "";
+    this.#password = "";
+    this.#fs = null;
+    this.#host.reset();
+    if (wasLoggedIn) await this.#host.emit("onLogout", username);
+  }
+
+  /** Runs `action` as the logged-in user (the authorizer's impersonation around it). */
+  async impersonating(action: () => void | Promise<void>): Promise<void> {
+    if (!this.authenticated) return await action();
+    const { authorizer } = this.#host.config;
+    const username = this.#username;
+    await authorizer.impersonateUser(username, this.#password);
+    try {
+      await action();
+    } finally {
+      await authorizer.terminateImpersonation(username);
+    }
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * {@linkcode Transfers}: a session's data transfers, from the 150 reply to the log
+ * line: the data connection (under TLS with PROT P), the job, the final reply and
+ * the file callbacks.
+ *
+ * @module
+ */
+
+import type { ActiveTransfer, TransferJob } from "../commands/table.ts";
+import type { BufferPool } from "../data/buffer_pool.ts";
+import { type DataChannel, DataConnectError } from "../data/channel.ts";
+import { DTPHandler, TransferError } from "../data/dtp.ts";
+import type { LogLevel } from "../log.ts";
+import type { HandlerConfig } from "../options.ts";
+import { TlsHandshakeError, upgradeToTls } from "../tls.ts";
+import type { Transport } from "../transport.ts";
+import { fileFailureReply, LOCAL_ERROR_REPLY, type Reply } from "./error_reply.ts";
+
+/** The callbacks a transfer ends with. */
+export type FileEvent =
+  | "onFileSent"
+  | "onFileReceived"
+  | "onIncompleteFileSent"
+  | "onIncompleteFileReceived";
+
+/** What {@linkcode Transfers} needs of its session. */
+export interface TransferHost {
+  /** The session's settings. */
+  readonly config: HandlerConfig;
+  /** The transfer buffers every session shares. */
+  readonly buffers: BufferPool;
+  /** The data channel PASV and PORT prepare. */
+  readonly data: DataChannel;
+  /** Whether data connections use TLS (PROT P). */
+  readonly protP: boolean;
+  /** Whether the session has closed. */
+  readonly closed: boolean;
+  /** Sends a reply. */
+  reply(code: number, text: string): Promise<void>;
+  /** Writes a log line about the session. */
+  log(level: LogLevel, message: string): void;
+  /** Runs a file event callback. */
+  emit(event: FileEvent, file: string): Promise<void>;
+}
+
+/** At most one transfer at a time, run in the background while the session reads commands. */
+export class Transfers {
+  readonly #host: TransferHost;
+  #current: ActiveTransfer | null = null;
+
+  /** The transfers of the session `host`. */
+  constructor(host: TransferHost) {
+    this.#host = host;
+  }
+
+  /** The transfer in progress, if any. */
+  get current(): ActiveTransfer | null {
+    return this.#current;
+  }
+
+  /**
+   * Starts a transfer in the background: replies 125/150, opens the data connection,
+   * runs the job, closes it, replies 226 (or 425/426/451/452/522) and logs it.
+   */
+  start(job: TransferJob): void {
+    const transfer: ActiveTransfer = { job, dtp: null, done: Promise.resolve() };
+    this.#current = transfer;
+    transfer.done = this.#run(transfer).finally(() => {
+      if (this.#current === transfer) this.#current = null;
+    });
+  }
+
+  /** Aborts the transfer in progress; resolves once its final reply was sent. */
+  async abort(): Promise<void> {
+    const transfer = this.#current;
+    if (!transfer) return;
+    transfer.dtp?.abort("aborted");
+    this.#host.data.close();
+    await transfer.done;
+  }
+
+  /** Stops the transfer in progress at once (the session is closing). */
+  stop(): void {
+    this.#current?.dtp?.abort("aborted");
+  }
+
+  async #run(transfer: ActiveTransfer): Promise<void> {
+    const host = this.#host;
+    const { job } = transfer;
+    let completed = false;
+    let failure: unknown = null;
+    try {
+      if (host.data.connected) {
+        await host.reply(
+          125,
+          job.preliminary ?? "Data connection already open. Transfer starting.",
+        );
+      } else {
+        await host.reply(
+          150,
+          job.preliminary ?? "File status okay. About to open data connection.",
+        );
+      }
+      transfer.dtp = new DTPHandler(await this.#connect(), host.config.dtp, host.buffers);
+      if (host.closed) transfer.dtp.abort("aborted");
+      await job.run(transfer.dtp);
+      completed = true;
+    } catch (error) {
+      failure = error;
+    } finally {
+      job.close?.();
+    }
+    await host.reply(...this.#finalReply(failure));
+    await this.#logTransfer(transfer, completed);
+  }
+
+  /** The data connection, under TLS with PROT P (resuming the control session, if required). */
+  async #connect(): Promise<Transport> {
+    const { config, data, protP } = this.#host;
+    const conn = await data.connect();
+    const tls = config.tls;
+    if (!protP || !tls) return conn;
+    const transport = await upgradeToTls(conn, tls.context, config.dataConnectTimeout * 1000);
+    if (tls.requireSessionReuse && !transport.sessionReused) {
+      transport.close();
+      throw new TlsHandshakeError(
+        "the data connection did not resume the control connection's TLS session",
+      );
+    }
+    return transport;
+  }
+
+  #finalReply(failure: unknown): Reply {
+    if (failure === null) return [226, "Transfer complete."];
+    if (failure instanceof DataConnectError) return [425, "Can't open data connection."];
+    if (failure instanceof TlsHandshakeError) {
+      this.#host.log("warning", `data connection refused: ${failure.message}`);
+      return [522, `Data connection TLS negotiation failed: ${failure.message}.`];
+    }
+    if (failure instanceof TransferError) {
+      switch (failure.failure) {
+        case "aborted":
+          return [426, "Transfer aborted."];
+        case "timeout":
+          return [426, "Data connection timed out; transfer aborted."];
+        case "connection":
+          return [426, "Data connection closed; transfer aborted."];
+        case "truncated":
+          return [426, "Upload incomplete: the data connection ended without TLS close_notify."];
+        case "file":
+          return fileFailureReply(failure.cause);
+      }
+    }
+    const detail = failure instanceof Error ? failure.stack : String(failure);
+    this.#host.log("error", `transfer failed unexpectedly: ${detail}`);
+    return LOCAL_ERROR_REPLY;
+  }
+
+  async #logTransfer(transfer: ActiveTransfer, completed: boolean): Promise<void> {
+    const { job, dtp } = transfer;
+    if (job.path === undefined) return;
+    const bytes = dtp?.bytes ?? 0;
+    const seconds = (dtp?.seconds ?? 0).toFixed(3);
+    this.#host.log(
+      completed ? "info" : "warning",
+      `${job.command} ${job.path} completed=${completed ? 1 : 0} bytes=${bytes} seconds=${seconds}`,
+    );
+    const event = job.direction === "send"
+      ? (completed ? "onFileSent" : "onIncompleteFileSent")
+      : (completed ? "onFileReceived" : "onIncompleteFileReceived");
+    await this.#host.emit(event, job.path);
+  }
+}

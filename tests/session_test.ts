@@ -268,3 +268,32 @@ Deno.test("custom login and quit messages, multi-line ones included", async () =
     }
   });
 });
+
+Deno.test("errors take one path: an FTPError is its reply, a bug is logged with its stack and answered 451", async () => {
+  const { AbstractedFS, FTPError } = await import("../mod.ts");
+  class Faulty extends AbstractedFS {
+    override stat(path: string): Promise<Deno.FileInfo> {
+      if (path.endsWith("/refused")) return Promise.reject(new FTPError(553, "Refused here."));
+      if (path.endsWith("/bug")) return Promise.reject(new Deno.errors.BadResource("stale handle"));
+      return super.stat(path);
+    }
+  }
+  await withServer(
+    { abstractedFs: (root, session) => new Faulty(root, session) },
+    async ({ port, logs }) => {
+      const client = await FtpClient.login(port);
+      try {
+        await client.command("TYPE I");
+        assertEquals((await client.command("SIZE refused")).lines, ["553 Refused here."]);
+        assertEquals((await client.command("SIZE bug")).code, 451, "not a silent 550");
+        assertEquals((await client.command("SIZE missing")).code, 550, "a failed system call");
+        assertEquals((await client.command("NOOP")).code, 200);
+      } finally {
+        client.close();
+      }
+      const bug = logs.find((line) => line.includes("SIZE failed unexpectedly"));
+      assert(bug?.includes("BadResource: stale handle"), "the error is logged");
+      assertMatch(bug!, /\n\s+at /, "with its stack");
+    },
+  );
+});

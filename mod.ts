@@ -24,6 +24,7 @@ export {
 export {
   ANONYMOUS_USER,
   DummyAuthorizer,
+  type DummyAuthorizerOptions,
   type PermOverride,
   type UserOptions,
   type UserRecord,
@@ -45,17 +46,32 @@ export { DataChannel, DataConnectError, NoFreePassivePort } from "./src/data/cha
 export {
   DEFAULT_DTP_OPTIONS,
   DTPHandler,
+  type DTPHandlerClass,
   type DTPOptions,
   TransferError,
   type TransferFailure,
 } from "./src/data/dtp.ts";
 export { AbstractedFS } from "./src/fs/abstracted_fs.ts";
 export { FilesystemError } from "./src/fs/errors.ts";
-export { Logger, type LogLevel, type LogSink } from "./src/log.ts";
+export { type FactEntry, type FactType, formatFacts } from "./src/fs/facts.ts";
+export {
+  formatListLine,
+  type ListEntry,
+  type ListFormatOptions,
+  type ListingSource,
+  type ListLine,
+  listLines,
+} from "./src/fs/listing.ts";
+export { fileSink, Logger, type LogLevel, type LogSink, stderrSink } from "./src/log.ts";
 export type { FTPHandlerOptions, HandlerConfig } from "./src/options.ts";
 export type { SessionInfo } from "./src/session_info.ts";
 export type { FilesystemFactory, SessionOptions, SessionSettings } from "./src/settings.ts";
-export { type FTPHandlerClass, FTPServer, type FTPServerOptions } from "./src/server.ts";
+export {
+  type FTPHandlerClass,
+  FTPServer,
+  type FTPServerOptions,
+  type ServeOptions,
+} from "./src/server.ts";
 export { type EventName, FTPHandler, type SessionHost } from "./src/session/handler.ts";
 export { FTPError } from "./src/errors.ts";
 export {

@@ -328,12 +328,11 @@ function listen(options: FTPServerOptions): FTPServer {
 export async function createServers(config: CliConfig, logger: Logger): Promise<FTPServer[]> {
   const directory = sharedDirectory(config.directory);
   const perm = config.write ? "elradfmwMT" : "elr";
-  const authorizer = new DummyAuthorizer();
+  const authorizer = new DummyAuthorizer({ warn: (message) => logger.warning(message) });
   if (config.username !== null) {
     authorizer.addUser(config.username, config.password ?? "", directory, { perm });
   } else {
     authorizer.addAnonymous(directory, { perm });
-    if (config.write) logger.warning("write permissions assigned to anonymous user.");
   }
   const tls = config.tls && await tlsOptions(config.tls, config.hostname, logger);
   const options: FTPServerOptions = {
@@ -398,9 +397,7 @@ export async function main(args: string[]): Promise<number> {
     if (error.exitCode === 2) console.error("Try 'tsftpd --help' for more information.");
     return error.exitCode;
   }
-  const stop = () => servers.forEach((server) => server.closeAll());
-  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop);
+  // Each server closes its sessions on SIGINT and SIGTERM.
   await Promise.all(servers.map((server) => server.serve()));
-  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(signal, stop);
   return 0;
 }

@@ -30,6 +30,21 @@ export function formatLogTime(date: Date): string {
     `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
 }
 
+/**
+ * A sink that appends each line to the file at `path` (created if missing); dispose
+ * of it (`using`) or call its `close` when done.
+ */
+export function fileSink(path: string): LogSink & Disposable & { close(): void } {
+  const file = Deno.openSync(path, { append: true, create: true });
+  const sink = (line: string) => {
+    const bytes = encoder.encode(line + "\n");
+    let written = 0;
+    while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
+  };
+  const close = () => file.close();
+  return Object.assign(sink, { close, [Symbol.dispose]: close });
+}
+
 /** A leveled logger; lines below `level` are dropped before they are formatted. */
 export class Logger {
   /** The lowest level written. */

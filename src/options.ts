@@ -6,7 +6,7 @@
 
 import { protoCmds } from "./commands/proto_cmds.ts";
 import type { CommandTable } from "./commands/table.ts";
-import { DEFAULT_DTP_OPTIONS } from "./data/dtp.ts";
+import { DEFAULT_DTP_OPTIONS, DTPHandler } from "./data/dtp.ts";
 import { AbstractedFS } from "./fs/abstracted_fs.ts";
 import type { SessionOptions, SessionSettings } from "./settings.ts";
 import { resolveTlsOptions } from "./tls.ts";
@@ -42,6 +42,7 @@ export function resolveHandlerOptions(options: FTPHandlerOptions): HandlerConfig
     useSendfile: options.useSendfile ?? true,
     dataConnectTimeout: options.dataConnectTimeout ?? 30,
     dtp: { ...DEFAULT_DTP_OPTIONS, ...options.dtp },
+    dtpHandler: options.dtpHandler ?? DTPHandler,
     abstractedFs: options.abstractedFs ?? ((root, session) => new AbstractedFS(root, session)),
     commands: options.commands ?? protoCmds,
     logPrefix: options.logPrefix ?? "%(remote_ip)s:%(remote_port)s-[%(username)s]",

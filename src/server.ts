@@ -36,6 +36,12 @@ export interface FTPServerOptions extends FTPHandlerOptions {
   verbose?: boolean;
 }
 
+/** Options of {@linkcode FTPServer.serve}. */
+export interface ServeOptions {
+  /** Close every session and stop serving on SIGINT or SIGTERM (default true; pyftplib's `handle_exit`). */
+  handleExit?: boolean;
+}
+
 const encoder = new TextEncoder();
 
 /** How long to pause accepting after a failed accept (out of file descriptors, ...). */
@@ -98,15 +104,18 @@ export class FTPServer implements SessionHost {
     return this.#sessions.size;
   }
 
-  /** Accepts clients until the server is closed (pyftplib's `serve_forever`). */
-  serve(): Promise<void> {
-    this.#serving ??= this.#acceptLoop();
+  /**
+   * Accepts clients until the server is closed (pyftplib's `serve_forever`). With
+   * `handleExit` (the default), SIGINT and SIGTERM close every session and end it.
+   */
+  serve(options: ServeOptions = {}): Promise<void> {
+    this.#serving ??= this.#acceptLoop(options.handleExit ?? true);
     return this.#serving;
   }
 
   /** The same as {@linkcode serve}, by pyftplib's name. */
-  serveForever(): Promise<void> {
-    return this.serve();
+  serveForever(options: ServeOptions = {}): Promise<void> {
+    return this.serve(options);
   }
 
   /** Stops accepting clients; connected ones are served to the end. */
@@ -160,8 +169,9 @@ export class FTPServer implements SessionHost {
     logger.log(detail, `max login attempts: ${config.maxLoginAttempts}`);
   }
 
-  async #acceptLoop(): Promise<void> {
+  async #acceptLoop(handleExit: boolean): Promise<void> {
     this.#logStartup();
+    using _exit = handleExit ? this.#closeOnExitSignals() : null;
     while (!this.#closed) {
       let conn: Deno.TcpConn;
       try {
@@ -176,6 +186,23 @@ export class FTPServer implements SessionHost {
       this.#track(this.#admit(conn));
     }
     this.logger.info(">>> shutting down FTP server <<<");
+  }
+
+  /** Closes everything on SIGINT and SIGTERM, until disposed. */
+  #closeOnExitSignals(): Disposable {
+    const signals = Deno.build.os === "windows"
+      ? ["SIGINT"] as const
+      : ["SIGINT", "SIGTERM"] as const;
+    const exit = () => {
+      this.logger.info("received an exit signal: closing every session.");
+      void this.closeAll();
+    };
+    for (const signal of signals) Deno.addSignalListener(signal, exit);
+    return {
+      [Symbol.dispose]: () => {
+        for (const signal of signals) Deno.removeSignalListener(signal, exit);
+      },
+    };
   }
 
   #track(task: Promise<void>): void {

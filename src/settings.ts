@@ -6,7 +6,7 @@
  */
 
 import type { Authorizer } from "./auth/authorizer.ts";
-import type { DTPOptions } from "./data/dtp.ts";
+import type { DTPHandlerClass, DTPOptions } from "./data/dtp.ts";
 import type { AbstractedFS } from "./fs/abstracted_fs.ts";
 import type { SessionInfo } from "./session_info.ts";
 import type { TlsConfig, TLSOptions } from "./tls.ts";
@@ -49,6 +49,8 @@ export interface SessionOptions {
   dataConnectTimeout?: number;
   /** Data transfer settings: stall timeout, buffer size and rate limits. */
   dtp?: Partial<DTPOptions>;
+  /** The class that runs each transfer (default `DTPHandler`; pyftplib's `dtp_handler`). */
+  dtpHandler?: DTPHandlerClass;
   /** Makes each session's filesystem view (default: an {@linkcode AbstractedFS}). */
   abstractedFs?: FilesystemFactory;
   /** The session part of log lines, with pyftplib's placeholders (default `"%(remote_ip)s:%(remote_port)s-[%(username)s]"`). */

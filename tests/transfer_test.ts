@@ -22,6 +22,12 @@ async function bigFile(path: string, size = 512 * 1024 * 1024): Promise<void> {
   file.close();
 }
 
+/** The current user's or group's name, as `id` prints it (`-un`, `-gn`). */
+async function idName(flag: string): Promise<string> {
+  const { stdout } = await new Deno.Command("id", { args: [flag] }).output();
+  return decoder.decode(stdout).trim();
+}
+
 /** A handler class that records the files passed to one of its callbacks. */
 function recordingHandler(event: "onIncompleteFileSent" | "onIncompleteFileReceived") {
   const files: string[] = [];
@@ -484,9 +490,14 @@ Deno.test("LIST is ls -l, NLST is names; both take a path and ignore ls options"
       const lines = list.split("\r\n").filter(Boolean);
       assert(list.endsWith("\r\n"));
       assertEquals(lines.length, 2);
+      const owner = await idName("-un");
+      const group = await idName("-gn");
       assertMatch(
         lines.find((l) => l.startsWith("-"))!,
-        /^-rw-[r-][w-]-[r-][w-]- +1 +\d+ +\d+ +5 [A-Z][a-z]{2} \d\d [\d ]\d:\d\d a\.txt$/,
+        new RegExp(
+          `^-rw-[r-][w-]-[r-][w-]- +1 ${owner} +${group} +5 [A-Z][a-z]{2} \\d\\d [\\d ]\\d:\\d\\d a\\.txt$`,
+        ),
+        "owner and group by name",
       );
       assertMatch(lines.find((l) => l.includes("link"))!, /^l[rwx-]{9} .* link -> a\.txt$/);
       assertEquals((await client.list("NLST", "dir")).split("\r\n").filter(Boolean).sort(), [

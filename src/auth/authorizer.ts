@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { SessionInfo } from "../session_info.ts";
+
 /** Raised by {@linkcode Authorizer.validateAuthentication} when the credentials are wrong. */
 export class AuthenticationFailed extends Error {
   /** Always `"AuthenticationFailed"`. */
@@ -34,8 +36,12 @@ export type Permission = "e" | "l" | "r" | "a" | "d" | "f" | "m" | "w" | "M" | "
  * password hash or a remote user store never stalls other sessions.
  */
 export interface Authorizer {
-  /** Resolves when `password` is right for `username`; throws {@linkcode AuthenticationFailed} otherwise. */
-  validateAuthentication(username: string, password: string): Promise<void>;
+  /**
+   * Resolves when `password` is right for `username`; throws
+   * {@linkcode AuthenticationFailed} otherwise. `session` tells who is asking (the
+   * client's address and port), as pyftplib passes the handler.
+   */
+  validateAuthentication(username: string, password: string, session: SessionInfo): Promise<void>;
   /** The real directory the user is jailed in. */
   getHomeDir(username: string): Promise<string>;
   /** Whether the user may do `perm` on the real path `path` (or anywhere, without one). */

@@ -13,9 +13,19 @@ import {
   checkPermissionLetters,
   type Permission,
 } from "./authorizer.ts";
+import type { SessionInfo } from "../session_info.ts";
 
 /** The user name that logs in without a password. */
 export const ANONYMOUS_USER = "anonymous";
+
+/** The letters that let a user change the tree. */
+const WRITE_PERMISSIONS = "adfmwMT";
+
+/** Options of a {@linkcode DummyAuthorizer}. */
+export interface DummyAuthorizerOptions {
+  /** Hears about risky settings, such as write access for anonymous (default `console.warn`). */
+  warn?: (message: string) => void;
+}
 
 /** Options of {@linkcode DummyAuthorizer.addUser}. */
 export interface UserOptions {
@@ -81,6 +91,12 @@ function realDirectory(path: string): string {
 export class DummyAuthorizer implements Authorizer {
   /** The users, by name. */
   protected readonly userTable: Map<string, UserRecord> = new Map();
+  readonly #warn: (message: string) => void;
+
+  /** An empty user table; `warn` hears about risky settings (default `console.warn`). */
+  constructor(options: DummyAuthorizerOptions = {}) {
+    this.#warn = options.warn ?? ((message) => console.warn(`Warning: ${message}`));
+  }
 
   /** Adds a user jailed in `homedir`; throws {@linkcode AuthorizerError} on a duplicate or a bad home. */
   addUser(username: string, password: string, homedir: string, options: UserOptions = {}): void {
@@ -90,6 +106,9 @@ export class DummyAuthorizer implements Authorizer {
   /** Adds the anonymous user, who logs in with any password; read-only unless `perm` says otherwise. */
   addAnonymous(homedir: string, options: UserOptions = {}): void {
     this.#add(ANONYMOUS_USER, null, homedir, options);
+    if ([...WRITE_PERMISSIONS].some((letter) => options.perm?.includes(letter))) {
+      this.#warn("write permissions assigned to anonymous user.");
+    }
   }
 
   #add(username: string, passwordDigest: Uint8Array | null, homedir: string, options: UserOptions) {
@@ -139,7 +158,11 @@ export class DummyAuthorizer implements Authorizer {
   }
 
   /** Checks the password; any password is right for the anonymous user. */
-  validateAuthentication(username: string, password: string): Promise<void> {
+  validateAuthentication(
+    username: string,
+    password: string,
+    _session?: SessionInfo,
+  ): Promise<void> {
     const user = this.userTable.get(username);
     // Hash even for unknown users, so timing does not tell which names exist.
     const given = digest(password);

@@ -5,7 +5,7 @@
  */
 
 import { FTPError } from "../errors.ts";
-import { listEntries, listLines } from "../fs/listing.ts";
+import { listEntries } from "../fs/listing.ts";
 import type { CommandContext, CommandSpec } from "./table.ts";
 import { statusPath } from "./paths.ts";
 
@@ -93,7 +93,7 @@ export const infoCommands: Record<string, CommandSpec> = {
       const code = (await fs.stat(path.real)).isDirectory ? 212 : 213;
       const lines = [`Status of "${path.ftp}":`];
       const options = { useGmtTimes: ctx.config.useGmtTimes, now: new Date() };
-      for await (const line of listLines(fs, listEntries(fs, path.real), options)) lines.push(line);
+      for await (const line of fs.formatList(listEntries(fs, path.real), options)) lines.push(line);
       lines.push("End of status.");
       await ctx.reply(code, lines.join("\n"));
     },

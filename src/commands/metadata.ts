@@ -6,7 +6,7 @@
  */
 
 import { posix } from "node:path";
-import { type FactEntry, type FactType, featMlstLine, formatFacts } from "../fs/facts.ts";
+import { type FactEntry, type FactType, featMlstLine } from "../fs/facts.ts";
 import { encodeLines, formatTimeVal, listEntries } from "../fs/listing.ts";
 import { FTPError } from "../errors.ts";
 import type { CommandContext, CommandSpec, ResolvedPath } from "./table.ts";
@@ -65,13 +65,16 @@ async function factEntry(
 async function* mlsdLines(ctx: CommandContext, path: ResolvedPath): AsyncIterable<string> {
   const { fs } = ctx;
   const facts = ctx.state.mlstFacts;
-  yield formatFacts(await factEntry(ctx, ".", path.real, await fs.stat(path.real), "cdir"), facts);
+  yield fs.formatMlsx(
+    await factEntry(ctx, ".", path.real, await fs.stat(path.real), "cdir"),
+    facts,
+  );
   if (path.real !== fs.root) {
     const parent = posix.dirname(path.real);
-    yield formatFacts(await factEntry(ctx, "..", parent, await fs.stat(parent), "pdir"), facts);
+    yield fs.formatMlsx(await factEntry(ctx, "..", parent, await fs.stat(parent), "pdir"), facts);
   }
   for await (const entry of listEntries(fs, path.real)) {
-    yield formatFacts(await factEntry(ctx, entry.name, entry.path, entry.info), facts);
+    yield fs.formatMlsx(await factEntry(ctx, entry.name, entry.path, entry.info), facts);
   }
 }
 
@@ -141,7 +144,7 @@ export const metadataCommands: Record<string, CommandSpec> = {
       const path = ctx.path!;
       const lstat = await ctx.fs.lstat(path.real);
       const entry = await factEntry(ctx, path.ftp, path.real, lstat);
-      const facts = formatFacts(entry, ctx.state.mlstFacts);
+      const facts = ctx.fs.formatMlsx(entry, ctx.state.mlstFacts);
       await ctx.reply(250, `Listing "${path.ftp}":\n${facts}\nEnd MLST.`);
     },
   },

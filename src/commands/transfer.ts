@@ -8,7 +8,7 @@ import { posix } from "node:path";
 import { toLocalAscii, toNetworkAscii } from "../data/ascii.ts";
 import { FTPError } from "../errors.ts";
 import { FilesystemError } from "../fs/errors.ts";
-import { encodeLines, listEntries, listLines } from "../fs/listing.ts";
+import { encodeLines, listEntries } from "../fs/listing.ts";
 import type { CommandContext, CommandSpec } from "./table.ts";
 import { currentDirectory, listingPath } from "./paths.ts";
 
@@ -168,7 +168,7 @@ function listCommand(command: "LIST" | "NLST", help: string): CommandSpec {
       await fs.stat(path);
       const entries = listEntries(fs, path);
       const lines = command === "LIST"
-        ? listLines(fs, entries, { useGmtTimes: ctx.config.useGmtTimes, now: new Date() })
+        ? fs.formatList(entries, { useGmtTimes: ctx.config.useGmtTimes, now: new Date() })
         : names(entries);
       ctx.startTransfer({
         command,

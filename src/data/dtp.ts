@@ -39,6 +39,13 @@ export const DEFAULT_DTP_OPTIONS: DTPOptions = {
   writeLimit: 0,
 };
 
+/** A transfer class: {@linkcode DTPHandler} or a subclass of it. */
+export type DTPHandlerClass = new (
+  conn: Transport,
+  options: DTPOptions,
+  buffers: BufferPool,
+) => DTPHandler;
+
 /** Why a transfer stopped before its end. */
 export type TransferFailure =
   /** The client sent ABOR, or the session ended. */

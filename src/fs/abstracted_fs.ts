@@ -7,6 +7,14 @@
 import { posix } from "node:path";
 import type { SessionInfo } from "../session_info.ts";
 import { FilesystemError } from "./errors.ts";
+import { type FactEntry, formatFacts } from "./facts.ts";
+import {
+  type ListEntry,
+  type ListFormatOptions,
+  type ListingSource,
+  listLines,
+} from "./listing.ts";
+import { groupName, userName } from "./names.ts";
 
 const MAX_SYMLINK_HOPS = 40;
 
@@ -15,7 +23,7 @@ const MAX_SYMLINK_HOPS = 40;
  * "real" paths on disk, and wraps every filesystem call a session makes. All calls
  * are async. Subclass it to serve something other than the local disk.
  */
-export class AbstractedFS {
+export class AbstractedFS implements ListingSource {
   /** The real home directory (symlinks resolved). */
   root: string;
   /** The virtual current working directory, always absolute. */
@@ -184,6 +192,26 @@ export class AbstractedFS {
     const mtime = (await this.stat(path)).mtime;
     if (!mtime) throw new FilesystemError("Modification time not available.");
     return mtime;
+  }
+
+  /** The owner column of LIST for `uid`: the system's user name, or the number (pyftplib's `get_user_by_uid`). */
+  getUserByUid(uid: number): Promise<string> {
+    return userName(uid);
+  }
+
+  /** The group column of LIST for `gid`: the system's group name, or the number (pyftplib's `get_group_by_gid`). */
+  getGroupByGid(gid: number): Promise<string> {
+    return groupName(gid);
+  }
+
+  /** LIST's and STAT's lines for `entries` (pyftplib's `format_list`); override to list differently. */
+  formatList(entries: AsyncIterable<ListEntry>, options: ListFormatOptions): AsyncIterable<string> {
+    return listLines(this, entries, options);
+  }
+
+  /** One MLSD line, or MLST's entry line, with the `facts` chosen (pyftplib's `format_mlsx`). */
+  formatMlsx(entry: FactEntry, facts: readonly string[]): string {
+    return formatFacts(entry, facts);
   }
 
   /** Creates a new file with a unique name in `dir` and opens it for writing. */

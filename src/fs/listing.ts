@@ -5,7 +5,21 @@
  */
 
 import { posix } from "node:path";
-import type { AbstractedFS } from "./abstracted_fs.ts";
+/** What listing needs of a filesystem view: {@linkcode AbstractedFS} has it all. */
+export interface ListingSource {
+  /** Stats a path, following symlinks. */
+  stat(path: string): Promise<Deno.FileInfo>;
+  /** Stats a path without following a final symlink. */
+  lstat(path: string): Promise<Deno.FileInfo>;
+  /** The names in a directory. */
+  listdir(path: string): AsyncIterable<string>;
+  /** The target of a symlink, as stored. */
+  readlink(path: string): Promise<string>;
+  /** The name shown for the owner `uid`. */
+  getUserByUid(uid: number): Promise<string>;
+  /** The name shown for the group `gid`. */
+  getGroupByGid(gid: number): Promise<string>;
+}
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const SIX_MONTHS_MS = 180 * 24 * 3600 * 1000;
@@ -71,20 +85,30 @@ export interface ListFormatOptions {
   now: Date;
 }
 
-/** One `ls -l` line, without the line ending; `linkTarget` adds ` -> target` for symlinks. */
-export function formatListLine(
-  name: string,
-  info: Deno.FileInfo,
-  options: ListFormatOptions,
-  linkTarget?: string,
-): string {
+/** What one `ls -l` line shows. */
+export interface ListLine {
+  /** The entry's name. */
+  name: string;
+  /** Its lstat. */
+  info: Deno.FileInfo;
+  /** The owner column (a user name, or the uid). */
+  owner: string;
+  /** The group column (a group name, or the gid). */
+  group: string;
+  /** A symlink's target, shown as ` -> target`. */
+  linkTarget?: string;
+}
+
+/** One `ls -l` line, without the line ending. */
+export function formatListLine(line: ListLine, options: ListFormatOptions): string {
+  const { info } = line;
   const mtime = info.mtime
     ? formatListTime(info.mtime, options.now, options.useGmtTimes)
     : "Jan 01  1970";
-  const target = linkTarget === undefined ? "" : ` -> ${linkTarget}`;
+  const target = line.linkTarget === undefined ? "" : ` -> ${line.linkTarget}`;
   return `${formatMode(info)} ${String(info.nlink ?? 1).padStart(3)} ` +
-    `${String(info.uid ?? 0).padEnd(8)} ${String(info.gid ?? 0).padEnd(8)} ` +
-    `${String(info.size).padStart(8)} ${mtime} ${name}${target}`;
+    `${line.owner.padEnd(8)} ${line.group.padEnd(8)} ` +
+    `${String(info.size).padStart(8)} ${mtime} ${line.name}${target}`;
 }
 
 /** One entry found while listing: its name and its lstat. */
@@ -106,7 +130,7 @@ const REPLACEMENT_CHARACTER = "\uFFFD";
  * name is not valid UTF-8 is listed with its name shown lossily and no stat, so
  * one odd file never aborts a listing.
  */
-export async function* listEntries(fs: AbstractedFS, path: string): AsyncIterable<ListEntry> {
+export async function* listEntries(fs: ListingSource, path: string): AsyncIterable<ListEntry> {
   const info = await fs.stat(path);
   if (!info.isDirectory) {
     yield { name: posix.basename(path), path, info: await fs.lstat(path) };
@@ -132,15 +156,18 @@ const UNREADABLE = {
   mtime: new Date(0),
 } as Deno.FileInfo;
 
-/** `ls -l` lines for each entry, symlink targets resolved. */
+/** `ls -l` lines for each entry, with owner and group names and symlink targets. */
 export async function* listLines(
-  fs: AbstractedFS,
+  fs: ListingSource,
   entries: AsyncIterable<ListEntry>,
   options: ListFormatOptions,
 ): AsyncIterable<string> {
-  for await (const { name, path, info } of entries) {
-    const target = info?.isSymlink ? await fs.readlink(path).catch(() => "") : undefined;
-    yield formatListLine(name, info ?? UNREADABLE, options, target);
+  for await (const { name, path, info: lstat } of entries) {
+    const info = lstat ?? UNREADABLE;
+    const linkTarget = info.isSymlink ? await fs.readlink(path).catch(() => "") : undefined;
+    const owner = await fs.getUserByUid(info.uid ?? 0);
+    const group = await fs.getGroupByGid(info.gid ?? 0);
+    yield formatListLine({ name, info, owner, group, linkTarget }, options);
   }
 }
 

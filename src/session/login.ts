@@ -90,7 +90,7 @@ export class Login implements LoginControl {
     const username = this.#username;
     let home: string | null = null;
     try {
-      await authorizer.validateAuthentication(username, password);
+      await authorizer.validateAuthentication(username, password, this.#host.info);
       home = await authorizer.getHomeDir(username);
     } catch {
       // Unknown user or wrong password: answered below, alike.

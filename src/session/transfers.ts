@@ -9,7 +9,7 @@
 import type { ActiveTransfer, TransferJob } from "../commands/table.ts";
 import type { BufferPool } from "../data/buffer_pool.ts";
 import { type DataChannel, DataConnectError } from "../data/channel.ts";
-import { DTPHandler, TransferError } from "../data/dtp.ts";
+import { TransferError } from "../data/dtp.ts";
 import type { LogLevel } from "../log.ts";
 import type { HandlerConfig } from "../options.ts";
 import { TlsHandshakeError, upgradeToTls } from "../tls.ts";
@@ -101,7 +101,8 @@ export class Transfers {
           job.preliminary ?? "File status okay. About to open data connection.",
         );
       }
-      transfer.dtp = new DTPHandler(await this.#connect(), host.config.dtp, host.buffers);
+      const conn = await this.#connect();
+      transfer.dtp = new host.config.dtpHandler(conn, host.config.dtp, host.buffers);
       if (host.closed) transfer.dtp.abort("aborted");
       await job.run(transfer.dtp);
       completed = true;

@@ -4,9 +4,7 @@
  * @module
  */
 
-import { DummyAuthorizer } from "../../src/auth/dummy.ts";
-import { Logger } from "../../src/log.ts";
-import { FTPServer, type FTPServerOptions } from "../../src/server.ts";
+import { DummyAuthorizer, FTPServer, type FTPServerOptions, Logger } from "../../mod.ts";
 
 /** The full-permission user every test server has. */
 export const USER = "user";

@@ -1,0 +1,168 @@
+/**
+ * The library's programmable surface, used as an embedding program would: through
+ * `mod.ts` only.
+ */
+
+import {
+  AbstractedFS,
+  DTPHandler,
+  DummyAuthorizer,
+  type FactEntry,
+  fileSink,
+  type ListEntry,
+  type ListFormatOptions,
+  Logger,
+  type Reader,
+  type SessionInfo,
+} from "../mod.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
+import { FtpClient } from "./support/ftp_client.ts";
+import { withServer } from "./support/server.ts";
+
+const decoder = new TextDecoder();
+
+Deno.test("serveForever({ handleExit }): SIGINT closes every session and the process exits 0", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tsftpd-exit-" });
+  const script = `${dir}/server.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { DummyAuthorizer, FTPServer } from ${
+      JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+    };
+const authorizer = new DummyAuthorizer();
+authorizer.addAnonymous(${JSON.stringify(dir)});
+const server = new FTPServer({ hostname: "127.0.0.1", port: 0, authorizer });
+console.log(server.addr.port);
+await server.serveForever({ handleExit: true });
+console.log("served");
+`,
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("\n")) out += (await reader.read()).value ?? "";
+    const client = await FtpClient.connect(Number(out.trim()));
+    try {
+      assertEquals(client.greeting.code, 220);
+      child.kill("SIGINT");
+      assert(await client.closedByServer(), "the session is closed");
+    } finally {
+      client.close();
+    }
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += value;
+    }
+    const { code } = await child.status;
+    assertEquals(code, 0);
+    assertStringIncludes(out, "served", "serveForever resolved");
+    assertStringIncludes(decoder.decode((await child.stderr.getReader().read()).value), "exit");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("logging to a file at a chosen level", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tsftpd-log-" });
+  try {
+    for (const level of ["debug", "info"] as const) {
+      const path = `${dir}/${level}.log`;
+      using sink = fileSink(path);
+      await withServer({ logger: new Logger({ level, sink }) }, async ({ port }) => {
+        const client = await FtpClient.login(port);
+        assertEquals((await client.command("NOOP")).code, 200);
+        client.close();
+      });
+      const log = await Deno.readTextFile(path);
+      assertMatch(log, /^\[I \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] .*USER 'user' logged in\.$/m);
+      assertEquals(log.includes("<- NOOP"), level === "debug", `${level}: the commands`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("validateAuthentication is told the client's address and port", async () => {
+  const seen: string[] = [];
+  class AddressAware extends DummyAuthorizer {
+    override validateAuthentication(name: string, password: string, session: SessionInfo) {
+      seen.push(`${name}@${session.remoteIp}:${session.remotePort}`);
+      return super.validateAuthentication(name, password, session);
+    }
+  }
+  const authorizer = new AddressAware();
+  authorizer.addUser("user", "12345", Deno.cwd());
+  await withServer({ authorizer }, async ({ port }) => {
+    const client = await FtpClient.login(port);
+    const local = client.conn.localAddr as Deno.NetAddr;
+    client.close();
+    assertEquals(seen, [`user@127.0.0.1:${local.port}`]);
+  });
+});
+
+Deno.test("write permissions for anonymous are warned about", () => {
+  const warnings: string[] = [];
+  const authorizer = new DummyAuthorizer({ warn: (message) => warnings.push(message) });
+  authorizer.addAnonymous(Deno.cwd());
+  authorizer.addUser("writer", "pw", Deno.cwd(), { perm: "elrw" });
+  assertEquals(warnings, [], "read-only anonymous and other users: no warning");
+  new DummyAuthorizer({ warn: (message) => warnings.push(message) })
+    .addAnonymous(Deno.cwd(), { perm: "elrw" });
+  assertEquals(warnings, ["write permissions assigned to anonymous user."]);
+});
+
+Deno.test("LIST and MLSx formatting are the filesystem's to override; ids without a name stay numbers", async () => {
+  class Custom extends AbstractedFS {
+    override async *formatList(entries: AsyncIterable<ListEntry>, _: ListFormatOptions) {
+      for await (const entry of entries) yield `custom ${entry.name}`;
+    }
+    override formatMlsx(entry: FactEntry, facts: readonly string[]) {
+      return `x.custom=1;${super.formatMlsx(entry, facts)}`;
+    }
+  }
+  await withServer(
+    { abstractedFs: (root, session) => new Custom(root, session) },
+    async ({ port, home }) => {
+      await Deno.writeTextFile(`${home}/f`, "x");
+      const client = await FtpClient.login(port);
+      try {
+        assertEquals(await client.list("LIST"), "custom f\r\n");
+        assertMatch((await client.command("MLST f")).lines[1], /^ x\.custom=1;type=file;/);
+        assertStringIncludes(decoder.decode(await client.retrList("MLSD")), "x.custom=1;type=file");
+      } finally {
+        client.close();
+      }
+    },
+  );
+  const fs = new AbstractedFS(Deno.cwd());
+  assertEquals(await fs.getUserByUid(0), "root");
+  assertEquals(await fs.getUserByUid(2 ** 31 - 7), String(2 ** 31 - 7));
+  assertEquals(await fs.getGroupByGid(2 ** 31 - 7), String(2 ** 31 - 7));
+});
+
+Deno.test("the data-transfer handler is pluggable (dtpHandler)", async () => {
+  const sent: number[] = [];
+  class Counting extends DTPHandler {
+    override async sendFile(source: Reader, convert?: (chunk: Uint8Array) => Uint8Array) {
+      await super.sendFile(source, convert);
+      sent.push(this.bytes);
+    }
+  }
+  await withServer({ dtpHandler: Counting }, async ({ port, home }) => {
+    await Deno.writeTextFile(`${home}/f`, "12345");
+    const client = await FtpClient.login(port);
+    try {
+      await client.command("TYPE I");
+      assertEquals(decoder.decode(await client.retr("f")), "12345");
+    } finally {
+      client.close();
+    }
+    assertEquals(sent, [5]);
+  });
+});

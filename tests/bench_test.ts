@@ -1,4 +1,4 @@
-import { AbstractedFS } from "../src/fs/abstracted_fs.ts";
+import { AbstractedFS } from "../mod.ts";
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { PASSWORD, USER, withServer } from "./support/server.ts";
 

@@ -1,6 +1,6 @@
 import { Client } from "basic-ftp";
 import { FTPHandler } from "../mod.ts";
-import { TlsConfigError, type TLSOptions } from "../src/tls.ts";
+import { TlsConfigError, type TLSOptions } from "../mod.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { testCerts } from "./support/certs.ts";
 import { randomBytes } from "./support/data.ts";
@@ -385,8 +385,7 @@ Deno.test("garbage instead of a handshake, or a drop mid-handshake, ends only th
 
 Deno.test("a missing, unreadable or mismatched certificate stops the server at construction", async () => {
   const certs = await testCerts();
-  const { FTPServer } = await import("../src/server.ts");
-  const { DummyAuthorizer } = await import("../src/auth/dummy.ts");
+  const { DummyAuthorizer, FTPServer } = await import("../mod.ts");
   const cases: [TLSOptions, RegExp][] = [
     [{}, /needs a certificate/],
     [{ certfile: "/no/such/cert.pem" }, /cannot read the certificate/],

@@ -1,4 +1,4 @@
-import { AbstractedFS } from "../src/fs/abstracted_fs.ts";
+import { AbstractedFS } from "../mod.ts";
 import { FTPHandler } from "../mod.ts";
 import {
   assert,

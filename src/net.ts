@@ -30,9 +30,9 @@ export function formatHostPort(ip: string, port: number): string {
 
 /** Parses the `h1,h2,h3,h4,p1,p2` argument of PORT; `null` when malformed. */
 export function parseHostPort(arg: string): { ip: string; port: number } | null {
-  const parts = arg.trim().split(",");
-  if (parts.length !== 6 || !parts.every((part) => /^\d{1,3}$/.test(part.trim()))) return null;
-  const numbers = parts.map((part) => Number(part.trim()));
+  const parts = arg.split(",").map((part) => part.trim());
+  if (parts.length !== 6 || !parts.every((part) => /^\d{1,3}$/.test(part))) return null;
+  const numbers = parts.map(Number);
   if (numbers.some((n) => n > 255)) return null;
   const port = numbers[4] * 256 + numbers[5];
   if (port === 0) return null;
@@ -46,7 +46,8 @@ export function isIPv6(ip: string): boolean {
 
 /** Expands an IPv6 address to eight 16-bit groups; `null` if it is not one. */
 function ipv6Groups(ip: string): number[] | null {
-  let text = ip.toLowerCase().replace(/%.*$/, "");
+  // A zone (`fe80::1%eth0`) names an interface, not a part of the address.
+  let text = ip.toLowerCase().replace(/%.*/, "");
   const lastColon = text.lastIndexOf(":");
   const tail = text.slice(lastColon + 1);
   if (tail.includes(".")) {
@@ -87,7 +88,8 @@ export function parseExtendedAddress(
   const delimiter = arg[0];
   if (!delimiter || delimiter.charCodeAt(0) < 33 || delimiter.charCodeAt(0) > 126) return null;
   const parts = arg.split(delimiter);
-  if (parts.length !== 5 || parts[0] !== "" || parts[4] !== "") return null;
+  // parts[0] is always empty: the delimiter is the first character.
+  if (parts.length !== 5 || parts[4] !== "") return null;
   const [, family, address, portText] = parts;
   if (!/^\d{1,5}$/.test(portText)) return null;
   const port = Number(portText);

@@ -2,7 +2,16 @@ import { toLocalAscii, toNetworkAscii } from "../src/data/ascii.ts";
 import { AbstractedFS } from "../src/fs/abstracted_fs.ts";
 import { formatListTime, formatMode, formatTimeVal } from "../src/fs/listing.ts";
 import { LineReader, stripTelnet } from "../src/line_reader.ts";
-import { formatHostPort, normalizeIp, parseHostPort } from "../src/net.ts";
+import {
+  canonicalIp,
+  formatHostPort,
+  isIPv4,
+  isIPv6,
+  normalizeIp,
+  parseExtendedAddress,
+  parseHostPort,
+  sameAddress,
+} from "../src/net.ts";
 import { stripListOptions } from "../src/commands/paths.ts";
 import { formatReply } from "../src/session/replies.ts";
 import { assert, assertEquals } from "./support/assert.ts";
@@ -123,6 +132,96 @@ Deno.test("PORT/PASV address forms and IPv4-mapped addresses", () => {
   assertEquals(formatHostPort("192.168.0.1", 60001), "192,168,0,1,234,97");
   assertEquals(normalizeIp("::FFFF:127.0.0.1"), "127.0.0.1");
   assertEquals(normalizeIp("::1"), "::1");
+  assertEquals(normalizeIp("::ffff:1.2.3"), "::ffff:1.2.3", "not a mapped IPv4 address");
+  assertEquals(normalizeIp("fe80::1::ffff:1.2.3.4"), "fe80::1::ffff:1.2.3.4");
+  const hostPorts: [string, { ip: string; port: number } | null][] = [
+    ["255,255,255,255,255,255", { ip: "255.255.255.255", port: 65535 }],
+    ["0,0,0,0,0,1", { ip: "0.0.0.0", port: 1 }],
+    ["127,0,0,1,0,0", null],
+    ["127,0,0,1,1,256", null],
+    ["127,0,0,1,1,1,1", null],
+    ["127,0,0,1,1,1x", null],
+    ["127,0,0,1,1,x1", null],
+    ["127,0,0,1,1,1234", null],
+    ["127,0,0,1,-1,1", null],
+    ["", null],
+  ];
+  for (const [arg, expected] of hostPorts) assertEquals(parseHostPort(arg), expected, arg);
+});
+
+Deno.test("IP addresses: IPv4 form, canonical IPv6, mapped addresses, sameAddress", () => {
+  for (const ip of ["0.0.0.0", "255.255.255.255", "1.22.133.4"]) assert(isIPv4(ip), ip);
+  for (
+    const ip of [
+      "256.1.1.1",
+      "1.1.1.256",
+      "1.1.1",
+      "1.1.1.1.1",
+      "a1.1.1.1",
+      "1.1.1.1a",
+      "1.1.1.1234",
+      "::1",
+    ]
+  ) {
+    assert(!isIPv4(ip), ip);
+  }
+  const canonical: [string, string | null][] = [
+    ["::1", "0:0:0:0:0:0:0:1"],
+    ["::", "0:0:0:0:0:0:0:0"],
+    ["2001:DB8::A", "2001:db8:0:0:0:0:0:a"],
+    ["2001:db8:0:0:0:0:0:a", "2001:db8:0:0:0:0:0:a"],
+    ["fe80::1%eth0", "fe80:0:0:0:0:0:0:1"],
+    ["::ffff:10.1.2.3", "10.1.2.3"],
+    ["::ffff:a01:203", "10.1.2.3"],
+    ["0:0:0:0:0:ffff:a01:203", "10.1.2.3"],
+    ["1::ffff:a01:203", "1:0:0:0:0:ffff:a01:203"],
+    ["::fffe:a01:203", "0:0:0:0:0:fffe:a01:203"],
+    ["::1.2.3.4", "0:0:0:0:0:0:102:304"],
+    ["10.1.2.3", "10.1.2.3"],
+    ["1:2:3:4:5:6::7", "1:2:3:4:5:6:0:7"],
+    ["1::1.2.3.400", null],
+    ["1:2:3:4:5:6:7", null],
+    ["1:2:3:4:5:6:7:8:9", null],
+    ["1::2::3", null],
+    ["1:2:3:4::5:6:7:8", null],
+    ["12345::1", null],
+    ["g::1", null],
+    ["::ffff:1.2.3.400", null],
+    ["nonsense", null],
+  ];
+  for (const [ip, expected] of canonical) assertEquals(canonicalIp(ip), expected, ip);
+  assert(isIPv6("::1") && isIPv6("2001:db8::1") && !isIPv6("127.0.0.1"));
+  assert(sameAddress("::ffff:127.0.0.1", "127.0.0.1"));
+  assert(sameAddress("2001:db8::1", "2001:DB8:0::1"));
+  assert(!sameAddress("127.0.0.1", "127.0.0.2"));
+  assert(!sameAddress("nonsense", "nonsense"), "what is no address is no one's");
+});
+
+Deno.test("EPRT arguments (RFC 2428): any delimiter, both families, ports 1 to 65535", () => {
+  const cases: [string, { family: string; ip: string; port: number } | null][] = [
+    ["|1|132.235.1.2|6275|", { family: "1", ip: "132.235.1.2", port: 6275 }],
+    ["|2|1080::8:800:200C:417A|5282|", { family: "2", ip: "1080::8:800:200C:417A", port: 5282 }],
+    ["!1!10.0.0.1!1!", { family: "1", ip: "10.0.0.1", port: 1 }],
+    ["~1~10.0.0.1~65535~", { family: "1", ip: "10.0.0.1", port: 65535 }],
+    ["|3|anything|21|", { family: "3", ip: "anything", port: 21 }],
+    ["|1|10.0.0.1|0|", null],
+    ["|1|10.0.0.1|65536|", null],
+    ["|1|10.0.0.1|123456|", null],
+    ["|1|10.0.0.1|12a|", null],
+    ["|1|10.0.0.1|a12|", null],
+    ["|1|10.0.0.1|21", null],
+    ["1|10.0.0.1|21|", null],
+    ["|1|10.0.0.1|21|x", null],
+    ["x|1|10.0.0.1|21|", null],
+    ["|1|10.0.0.1|21||", null],
+    ["|1|::1|21|", null],
+    ["|2|10.0.0.1|21|", null],
+    ["|2|not:an::address:at:all:x|21|", null],
+    [" 1 10.0.0.1 21 ", null],
+    ["\x7f1\x7f10.0.0.1\x7f21\x7f", null],
+    ["", null],
+  ];
+  for (const [arg, expected] of cases) assertEquals(parseExtendedAddress(arg), expected, arg);
 });
 
 Deno.test("AbstractedFS maps virtual and real paths and clamps .. at the root", () => {

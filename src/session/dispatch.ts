@@ -8,7 +8,6 @@
 
 import type { Permission } from "../auth/authorizer.ts";
 import type {
-  ActiveTransfer,
   Command,
   CommandContext,
   CommandSpec,
@@ -22,10 +21,15 @@ import { FTPError } from "../errors.ts";
 import type { AbstractedFS } from "../fs/abstracted_fs.ts";
 import type { LogLevel } from "../log.ts";
 import type { HandlerConfig } from "../options.ts";
+import type { SessionInfo } from "../session_info.ts";
 import { errorReply, LOCAL_ERROR_REPLY } from "./error_reply.ts";
+import type { Login } from "./login.ts";
+import type { Transfers } from "./transfers.ts";
 
-/** What the dispatcher needs of its session. */
+/** What the dispatcher, and the contexts it gives handlers, need of their session. */
 export interface DispatchHost {
+  /** Who is connected. */
+  readonly session: SessionInfo;
   /** The command table. */
   readonly commands: CommandTable;
   /** The session's settings. */
@@ -34,24 +38,20 @@ export interface DispatchHost {
   readonly state: ProtocolState;
   /** The data channel PASV and PORT prepare. */
   readonly data: DataChannel;
-  /** The logged-in user's filesystem, or `null`. */
-  readonly fs: AbstractedFS | null;
-  /** Whether TLS protects the control connection. */
-  readonly tlsControl: boolean;
-  /** The transfer in progress, if any. */
-  readonly transfer: ActiveTransfer | null;
+  /** Who is logged in, and the logged-in user's filesystem. */
+  readonly login: Login;
+  /** The session's transfers. */
+  readonly transfers: Transfers;
   /** Whether the session has closed. */
   readonly closed: boolean;
-  /** Whether the logged-in user has `perm` on the real `path`. */
-  hasPerm(perm: Permission, path: string): Promise<boolean>;
   /** Sends a reply. */
   reply(code: number, text: string): Promise<void>;
   /** Writes a log line about the session. */
   log(level: LogLevel, message: string): void;
-  /** The context a handler runs with. */
-  context(command: Command, path: ResolvedPath | undefined): CommandContext;
-  /** Runs a handler as the logged-in user. */
-  impersonating(action: () => void | Promise<void>): Promise<void>;
+  /** Switches the control connection to TLS (AUTH). */
+  secureControl(): Promise<void>;
+  /** Ends the session. */
+  close(): void;
 }
 
 /** Splits a line into its verb (upper case; `SITE X` for SITE commands) and argument. */
@@ -76,13 +76,14 @@ export async function dispatch(host: DispatchHost, line: string): Promise<void> 
   const command = parseCommand(line);
   host.log("debug", command.name === "PASS" ? "<- PASS ******" : `<- ${line}`);
   const spec = host.commands.get(command.name);
-  if (!spec?.duringTransfer && host.transfer) await host.transfer.done;
+  const transfer = host.transfers.current;
+  if (!spec?.duringTransfer && transfer) await transfer.done;
   if (host.closed) return;
   try {
     if (!spec) throw new FTPError(500, `Command "${command.name}" not understood.`);
     const path = await check(host, spec, command);
-    const context = host.context(command, path);
-    await host.impersonating(() => spec.run(context));
+    const context = commandContext(host, command, path);
+    await host.login.impersonating(() => spec.run(context));
   } catch (error) {
     const reply = errorReply(error);
     if (!reply) {
@@ -104,7 +105,7 @@ async function check(
   spec: CommandSpec,
   command: Command,
 ): Promise<ResolvedPath | undefined> {
-  if (spec.auth && !host.fs) throw new FTPError(530, NOT_LOGGED_IN);
+  if (spec.auth && !host.login.authenticated) throw new FTPError(530, NOT_LOGGED_IN);
   if (spec.arg === "required" && !command.arg) {
     throw new FTPError(501, "Syntax error: command needs an argument.");
   }
@@ -112,7 +113,7 @@ async function check(
     throw new FTPError(501, "Syntax error: command does not accept arguments.");
   }
   const tls = host.config.tls;
-  if (spec.tls === "control" && tls?.controlRequired && !host.tlsControl) {
+  if (spec.tls === "control" && tls?.controlRequired && !host.session.tlsControl) {
     throw new FTPError(550, "SSL/TLS required on the control channel: use AUTH TLS first.");
   }
   if (spec.tls === "data" && tls?.dataRequired && !host.state.protP) {
@@ -137,7 +138,7 @@ async function resolve(
   ftpPath: string,
   perm: Permission | undefined,
 ): Promise<ResolvedPath> {
-  const fs = host.fs;
+  const fs = host.login.fs;
   if (!fs) throw new FTPError(530, NOT_LOGGED_IN);
   if (ftpPath.includes("\0")) throw new FTPError(501, "Path names may not contain NUL.");
   const ftp = fs.ftpNorm(ftpPath);
@@ -146,6 +147,44 @@ async function resolve(
     host.log("warning", `refused path outside the home directory: ${JSON.stringify(ftp)}`);
     throw new FTPError(550, `"${quote(ftp)}" points to a path outside the home directory.`);
   }
-  if (perm && !await host.hasPerm(perm, real)) throw new FTPError(550, "Not enough privileges.");
+  if (perm && !await hasPerm(host, perm, real)) throw new FTPError(550, "Not enough privileges.");
   return { ftp, real };
+}
+
+/** Whether the logged-in user has `perm` on the real `path`. */
+function hasPerm(host: DispatchHost, perm: Permission, path: string): Promise<boolean> {
+  return host.config.authorizer.hasPerm(host.session.username, perm, path);
+}
+
+/** The narrow view of its session a handler runs with. */
+function commandContext(
+  host: DispatchHost,
+  command: Command,
+  path: ResolvedPath | undefined,
+): CommandContext {
+  return {
+    command,
+    path,
+    session: host.session,
+    state: host.state,
+    get fs(): AbstractedFS {
+      const fs = host.login.fs;
+      if (!fs) throw new FTPError(530, NOT_LOGGED_IN);
+      return fs;
+    },
+    data: host.data,
+    config: host.config,
+    commands: host.commands,
+    get transfer() {
+      return host.transfers.current;
+    },
+    login: host.login,
+    reply: (code, text) => host.reply(code, text),
+    log: (level, message) => host.log(level, message),
+    hasPerm: (perm, path) => hasPerm(host, perm, path),
+    startTransfer: (job) => host.transfers.start(job),
+    abortTransfer: () => host.transfers.abort(),
+    secureControl: () => host.secureControl(),
+    close: () => host.close(),
+  };
 }

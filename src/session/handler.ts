@@ -7,15 +7,7 @@
  * @module
  */
 
-import type { Permission } from "../auth/authorizer.ts";
-import type {
-  ActiveTransfer,
-  Command,
-  CommandContext,
-  CommandTable,
-  ProtocolState,
-  ResolvedPath,
-} from "../commands/table.ts";
+import type { ActiveTransfer, CommandTable, ProtocolState } from "../commands/table.ts";
 import type { BufferPool } from "../data/buffer_pool.ts";
 import { DataChannel } from "../data/channel.ts";
 import { FTPError } from "../errors.ts";
@@ -167,6 +159,27 @@ export class FTPHandler implements SessionInfo {
     });
   }
 
+  /** What the dispatcher sees of this session. */
+  #dispatchHost(): DispatchHost {
+    const isClosed = () => this.#closed;
+    return {
+      session: this,
+      commands: this.commands,
+      config: this.config,
+      state: this.state,
+      data: this.data,
+      login: this.#login,
+      transfers: this.#transfers,
+      get closed() {
+        return isClosed();
+      },
+      reply: (code, text) => this.reply(code, text),
+      log: (level, message) => this.log(level, message),
+      secureControl: () => this.secureControl(),
+      close: () => this.close(),
+    };
+  }
+
   // --- Event callbacks: override in a subclass. They may be async. -----------------
 
   /** Called when the client connects. */
@@ -258,6 +271,7 @@ export class FTPHandler implements SessionInfo {
       if (this.config.tls?.implicit) await this.secureControl();
       await this.reply(220, this.config.banner);
       this.#armIdleTimer();
+      const host = this.#dispatchHost();
       while (!this.#closed) {
         const line = await this.#lines.next();
         if (line === null) break;
@@ -265,7 +279,7 @@ export class FTPHandler implements SessionInfo {
         if (line.kind === "too-long") await this.reply(500, "Command line too long.");
         else if (line.kind === "not-utf8") {
           await this.reply(500, "Command line is not valid UTF-8.");
-        } else await dispatch(this.#dispatchHost, line.text);
+        } else await dispatch(host, line.text);
       }
     } catch (error) {
       if (error instanceof TlsHandshakeError) this.log("warning", error.message);
@@ -334,63 +348,5 @@ export class FTPHandler implements SessionInfo {
     this.log("info", "Control connection timed out.");
     await this.reply(421, "Control connection timed out.");
     this.close();
-  }
-
-  // --- What commands see --------------------------------------------------------------
-
-  /** Whether the logged-in user has `perm` on the real `path`. */
-  #hasPerm(perm: Permission, path: string): Promise<boolean> {
-    return this.config.authorizer.hasPerm(this.username, perm, path);
-  }
-
-  get #dispatchHost(): DispatchHost {
-    const isClosed = () => this.#closed;
-    return {
-      commands: this.commands,
-      config: this.config,
-      state: this.state,
-      data: this.data,
-      fs: this.fs,
-      tlsControl: this.tlsControl,
-      transfer: this.transfer,
-      get closed() {
-        return isClosed();
-      },
-      hasPerm: (perm, path) => this.#hasPerm(perm, path),
-      reply: (code, text) => this.reply(code, text),
-      log: (level, message) => this.log(level, message),
-      context: (command, path) => this.#context(command, path),
-      impersonating: (action) => this.#login.impersonating(action),
-    };
-  }
-
-  #context(command: Command, path: ResolvedPath | undefined): CommandContext {
-    const currentFs = () => this.fs;
-    const currentTransfer = () => this.transfer;
-    return {
-      command,
-      path,
-      session: this,
-      state: this.state,
-      get fs(): AbstractedFS {
-        const fs = currentFs();
-        if (!fs) throw new FTPError(530, "Log in with USER and PASS first.");
-        return fs;
-      },
-      data: this.data,
-      config: this.config,
-      commands: this.commands,
-      get transfer() {
-        return currentTransfer();
-      },
-      login: this.#login,
-      reply: (code, text) => this.reply(code, text),
-      log: (level, message) => this.log(level, message),
-      hasPerm: (perm, path) => this.#hasPerm(perm, path),
-      startTransfer: (job) => this.#transfers.start(job),
-      abortTransfer: () => this.#transfers.abort(),
-      secureControl: () => this.secureControl(),
-      close: () => this.close(),
-    };
   }
 }

@@ -87,13 +87,6 @@ export class LineReader {
     return this.#pending.length;
   }
 
-  /** Drops every byte received but not yet returned as a line. */
-  discardBuffered(): void {
-    this.#pending = EMPTY;
-    this.#discarding = false;
-    this.#skipLf = false;
-  }
-
   /** The next line, or `null` once the peer has closed the connection. */
   async next(): Promise<ControlLine | null> {
     while (true) {

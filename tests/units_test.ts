@@ -79,6 +79,54 @@ Deno.test("LineReader: a CR ends a line at once (urgent ABOR), CR NUL is a liter
   assertEquals(texts, ["ABOR", "STAT", "NOOP", "MKD a\rb", "CWD c", "PWD"]);
 });
 
+/** The lines a LineReader (at most `maxLength` bytes a line) reads from `text` sent in pieces of `size` bytes. */
+async function readLines(text: string, size: number, maxLength = 8): Promise<string[]> {
+  const bytes = Uint8Array.from(text, (c) => c.charCodeAt(0));
+  const chunks = [];
+  for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+  const lines = new LineReader(chunkReader(chunks), maxLength);
+  const texts = [];
+  for (let line = await lines.next(); line; line = await lines.next()) {
+    texts.push(line.kind === "line" ? line.text : `<${line.kind}>`);
+  }
+  return texts;
+}
+
+Deno.test("LineReader: empty lines, line ends at the start, bare CR and LF, CR NUL, lengths at the limit", async () => {
+  const cases: [string, string[]][] = [
+    ["\nA\n", ["", "A"]],
+    ["\r\nA\r\n", ["", "A"]],
+    ["\nA\r\n", ["", "A"]],
+    ["A\n\nB\n", ["A", "", "B"]],
+    ["A\r\n\r\nB\r\n", ["A", "", "B"]],
+    ["A\r\n\nB\n", ["A", "", "B"]],
+    ["A\rB\n", ["A", "B"]],
+    ["12345678\r\n", ["12345678"]],
+    ["123456789\r\n", ["<too-long>"]],
+    ["123456789012\nA\n", ["<too-long>", "A"]],
+  ];
+  for (const [text, expected] of cases) {
+    // Every way of cutting the bytes into packets gives the same lines.
+    for (let size = 1; size <= text.length; size++) {
+      assertEquals(await readLines(text, size), expected, `${JSON.stringify(text)} in ${size}s`);
+    }
+  }
+  // CR NUL is a CR in a name, wherever it stands (when the CR does not end a packet).
+  assertEquals(await readLines("\r\0x\r\0\r\0y\n", 64), ["\rx\r\ry"]);
+  // A CR that ends a packet ends the line; an LF arriving next is not another line.
+  const lines = new LineReader(chunkReader([encoder.encode("A\r"), encoder.encode("\n\nB\n")]));
+  assertEquals(await lines.next(), { kind: "line", text: "A" });
+  assertEquals(await lines.next(), { kind: "line", text: "" });
+  assertEquals(await lines.next(), { kind: "line", text: "B" });
+});
+
+Deno.test("LineReader: buffered counts the bytes of a line not yet ended", async () => {
+  const lines = new LineReader(chunkReader([encoder.encode("NOOP\r\nUS")]));
+  assertEquals(lines.buffered, 0);
+  assertEquals(await lines.next(), { kind: "line", text: "NOOP" });
+  assertEquals(lines.buffered, 2, '"US" waits for its line end');
+});
+
 Deno.test("LineReader: an endless line is discarded as it arrives, never held whole", async () => {
   const maxLength = 2048;
   const chunk = new Uint8Array(256).fill(0x41);

@@ -397,21 +397,9 @@ Deno.test("hostile arguments: NUL, CR (as CR NUL), 4 KiB names, ../ chains", asy
 });
 
 Deno.test("a SITE command is one table entry (the README's SITE RMTREE)", async () => {
-  const { FTPError, protoCmds } = await import("../mod.ts");
-  const commands = new Map(protoCmds).set("SITE RMTREE", {
-    perm: "d",
-    auth: true,
-    arg: "required",
-    path: "arg",
-    help: "Syntax: SITE <SP> RMTREE <SP> path (remove directory tree).",
-    async run(ctx) {
-      if (ctx.path!.real === ctx.fs.root) {
-        throw new FTPError(550, "Can't remove the home directory.");
-      }
-      await Deno.remove(ctx.path!.real, { recursive: true });
-      await ctx.reply(250, "Directory tree removed.");
-    },
-  });
+  const { protoCmds } = await import("../mod.ts");
+  const { siteRmtree } = await import("../examples/site_command.ts");
+  const commands = new Map(protoCmds).set("SITE RMTREE", siteRmtree);
   await withServer({ commands }, async ({ port, home }) => {
     await Deno.mkdir(`${home}/tree/deep`, { recursive: true });
     const client = await FtpClient.login(port);

@@ -42,10 +42,15 @@ console.log("served");
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
   try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let out = "";
-    while (!out.includes("\n")) out += (await reader.read()).value ?? "";
+    while (!out.includes("\n")) {
+      const { value, done } = await stdout.read();
+      if (done) throw new Error(`the server did not start: ${await stderr}`);
+      out += value;
+    }
     const client = await FtpClient.connect(Number(out.trim()));
     try {
       assertEquals(client.greeting.code, 220);
@@ -54,16 +59,19 @@ console.log("served");
     } finally {
       client.close();
     }
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      out += value;
-    }
-    const { code } = await child.status;
-    assertEquals(code, 0);
+    for (let next = await stdout.read(); !next.done; next = await stdout.read()) out += next.value;
+    assertEquals((await child.status).code, 0);
     assertStringIncludes(out, "served", "serveForever resolved");
-    assertStringIncludes(decoder.decode((await child.stderr.getReader().read()).value), "exit");
+    assertStringIncludes(await stderr, "received an exit signal");
   } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // It has exited.
+    }
+    await stdout.cancel();
+    await child.status;
+    await stderr;
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -40,6 +40,8 @@ export interface FTPServerOptions extends FTPHandlerOptions {
 export interface ServeOptions {
   /** Close every session and stop serving on SIGINT or SIGTERM (default true; pyftplib's `handle_exit`). */
   handleExit?: boolean;
+  /** Close every session and stop serving when this signal aborts. */
+  signal?: AbortSignal;
 }
 
 const encoder = new TextEncoder();
@@ -109,7 +111,7 @@ export class FTPServer implements SessionHost {
    * `handleExit` (the default), SIGINT and SIGTERM close every session and end it.
    */
   serve(options: ServeOptions = {}): Promise<void> {
-    this.#serving ??= this.#acceptLoop(options.handleExit ?? true);
+    this.#serving ??= this.#acceptLoop(options.handleExit ?? true, options.signal);
     return this.#serving;
   }
 
@@ -169,9 +171,10 @@ export class FTPServer implements SessionHost {
     logger.log(detail, `max login attempts: ${config.maxLoginAttempts}`);
   }
 
-  async #acceptLoop(handleExit: boolean): Promise<void> {
+  async #acceptLoop(handleExit: boolean, signal?: AbortSignal): Promise<void> {
     this.#logStartup();
     using _exit = handleExit ? this.#closeOnExitSignals() : null;
+    using _abort = signal ? this.#closeWhenAborted(signal) : null;
     while (!this.#closed) {
       let conn: Deno.TcpConn;
       try {
@@ -203,6 +206,14 @@ export class FTPServer implements SessionHost {
         for (const signal of signals) Deno.removeSignalListener(signal, exit);
       },
     };
+  }
+
+  /** Closes everything once `signal` aborts, until disposed. */
+  #closeWhenAborted(signal: AbortSignal): Disposable {
+    const abort = () => void this.closeAll();
+    if (signal.aborted) abort();
+    else signal.addEventListener("abort", abort, { once: true });
+    return { [Symbol.dispose]: () => signal.removeEventListener("abort", abort) };
   }
 
   #track(task: Promise<void>): void {

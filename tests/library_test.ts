@@ -9,6 +9,7 @@ import {
   DummyAuthorizer,
   type FactEntry,
   fileSink,
+  FTPServer,
   type ListEntry,
   type ListFormatOptions,
   Logger,
@@ -73,6 +74,29 @@ console.log("served");
     await child.status;
     await stderr;
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve({ signal }): aborting closes every session and ends serve", async () => {
+  const authorizer = new DummyAuthorizer();
+  authorizer.addAnonymous(Deno.cwd());
+  const server = new FTPServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    authorizer,
+    logger: new Logger({ level: "error" }),
+  });
+  const controller = new AbortController();
+  const serving = server.serve({ signal: controller.signal, handleExit: false });
+  const client = await FtpClient.connect(server.addr.port);
+  try {
+    assertEquals(client.greeting.code, 220);
+    controller.abort();
+    await serving;
+    assert(await client.closedByServer(), "the session is closed");
+    assertEquals(server.connections, 0);
+  } finally {
+    client.close();
   }
 });
 

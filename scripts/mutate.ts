@@ -11,8 +11,12 @@
  * ```sh
  * deno task mutate                 # every group, in the order below
  * deno task mutate net commands    # only these groups
+ * deno task mutate --force net     # test every mutant again (after changing the tests)
  * deno task mutate --list          # the groups, their sources and tests
  * ```
+ *
+ * Stryker's command runner cannot see which tests changed: after changing tests,
+ * run the groups they cover with `--force`, or their incremental results go stale.
  *
  * Each group writes `reports/mutation/<group>.json` (Stryker's mutation-testing
  * report); `reports/mutation/summary.md` is rebuilt from every group's report, with
@@ -107,7 +111,7 @@ function strykerConfig(group: Group): Record<string, unknown> {
   };
 }
 
-async function runGroup(group: Group): Promise<boolean> {
+async function runGroup(group: Group, strykerFlags: string[]): Promise<boolean> {
   const config = `${REPORTS}/.${group.name}.config.json`;
   await Deno.writeTextFile(config, JSON.stringify(strykerConfig(group), null, 2));
   try {
@@ -121,6 +125,7 @@ async function runGroup(group: Group): Promise<boolean> {
         "stryker",
         "run",
         config,
+        ...strykerFlags,
       ],
       // The suite runs off UTC, as `deno task test` runs it.
       env: { TZ: "Asia/Kathmandu" },
@@ -140,17 +145,17 @@ if (import.meta.main) {
     }
     Deno.exit(0);
   }
-  const unknown = Deno.args.filter((name) => !GROUPS.some((group) => group.name === name));
+  const flags = Deno.args.filter((arg) => arg === "--force");
+  const names = Deno.args.filter((arg) => arg !== "--force");
+  const unknown = names.filter((name) => !GROUPS.some((group) => group.name === name));
   if (unknown.length > 0) {
     console.error(`unknown group: ${unknown.join(", ")} (see --list)`);
     Deno.exit(2);
   }
   await Deno.mkdir(REPORTS, { recursive: true });
-  const chosen = Deno.args.length > 0
-    ? GROUPS.filter((group) => Deno.args.includes(group.name))
-    : GROUPS;
+  const chosen = names.length > 0 ? GROUPS.filter((group) => names.includes(group.name)) : GROUPS;
   let failures = 0;
-  for (const group of chosen) if (!await runGroup(group)) failures++;
+  for (const group of chosen) if (!await runGroup(group, flags)) failures++;
   await Deno.writeTextFile(`${REPORTS}/summary.md`, await summarize(REPORTS));
   console.log(`\n${REPORTS}/summary.md written`);
   Deno.exit(failures > 0 ? 1 : 0);

@@ -297,3 +297,42 @@ Deno.test("errors take one path: an FTPError is its reply, a bug is logged with 
     },
   );
 });
+
+Deno.test("STAT without an argument tells the login, TYPE and the data channel's state", async () => {
+  await withServer({}, async ({ port }) => {
+    const client = await FtpClient.connect(port);
+    try {
+      const status = async () => (await client.command("STAT")).text.split("\n");
+      assertEquals(await status(), [
+        "FTP server status:",
+        `Connected to: 127.0.0.1:${port}`,
+        "Waiting for username.",
+        "TYPE: ASCII; STRUcture: File; MODE: Stream",
+        "Data connection closed.",
+        "End of status.",
+      ]);
+      await client.command(`USER ${USER}`);
+      assertEquals((await status())[2], "Waiting for password.");
+      await client.command(`PASS ${PASSWORD}`);
+      await client.command("TYPE I");
+      const [, , login, type] = await status();
+      assertEquals([login, type], [
+        `Logged in as: ${USER}`,
+        "TYPE: Binary; STRUcture: File; MODE: Stream",
+      ]);
+      const { port: dataPort } = await client.pasvAddress();
+      assertEquals((await status())[4], "Passive data channel waiting for connection.");
+      const data = await Deno.connect({ hostname: "127.0.0.1", port: dataPort });
+      let described = "";
+      for (let i = 0; i < 50 && !described.endsWith("established."); i++) {
+        described = (await status())[4];
+      }
+      assertEquals(described, "Passive data connection established.");
+      data.close();
+      assertEquals((await client.command("PORT 127,0,0,1,4,1")).code, 200);
+      assertEquals((await status())[4], "Active data channel to 127.0.0.1:1025.");
+    } finally {
+      client.close();
+    }
+  });
+});

@@ -306,14 +306,14 @@ Deno.test("a stalled transfer times out with 426", async () => {
   });
 });
 
-Deno.test("a throttled transfer that keeps moving outlives the data and control timeouts", async () => {
+Deno.test("a throttled transfer keeps to its rate and outlives the data and control timeouts", async () => {
   // 64 KiB chunks at 128 KiB/s: each chunk is followed by a pause longer than the
   // data timeout, and the whole transfer lasts longer than the control timeout.
   const options = {
     timeout: 0.6,
     dtp: { timeout: 0.3, bufferSize: 64 * 1024, readLimit: 128 * 1024, writeLimit: 128 * 1024 },
   };
-  await withServer(options, async ({ port, home }) => {
+  await withServer(options, async ({ port, home, logs }) => {
     const bytes = randomBytes(256 * 1024);
     await Deno.writeFile(`${home}/down`, bytes);
     const client = await FtpClient.login(port);
@@ -324,6 +324,13 @@ Deno.test("a throttled transfer that keeps moving outlives the data and control 
       assertBytesEqual(await Deno.readFile(`${home}/up`), bytes, "received whole, then 226");
     } finally {
       client.close();
+    }
+    // 256 KiB at 128 KiB/s take 2 s at the least, however fast the machine (a lower
+    // bound only: a slow machine makes a transfer longer, never shorter).
+    for (const command of ["RETR", "STOR"]) {
+      const line = logs.find((l) => l.includes(`${command} ${home}`) && l.includes("completed=1"));
+      const seconds = Number(/seconds=([\d.]+)/.exec(line ?? "")?.[1]);
+      assert(seconds >= 1.5, `${command} took ${seconds} s: the limit was not kept`);
     }
   });
 });

@@ -151,7 +151,7 @@ Deno.test("PORT: foreign addresses, privileged ports and malformed arguments are
   );
 });
 
-Deno.test("PORT and EPRT are checked against the client's address, not the server's", async () => {
+Deno.test("PORT and EPRT are checked against the client's address; PASV listens on the one it reached", async () => {
   // The server listens on 127.0.0.2; the kernel connects the client from 127.0.0.1.
   const hostname = "127.0.0.2";
   await withServer({ hostname }, async ({ port, home }) => {
@@ -171,6 +171,12 @@ Deno.test("PORT and EPRT are checked against the client's address, not the serve
         "to the client",
       );
       assertEquals((await client.reply()).code, 226);
+      // A passive listener is bound to the address the client reached, not to every one.
+      const passive = await client.pasvAddress();
+      assertEquals(passive.hostname, hostname);
+      const elsewhere = await Deno.connect({ hostname: "127.0.0.1", port: passive.port })
+        .then((conn) => (conn.close(), "connected"), () => "refused");
+      assertEquals(elsewhere, "refused");
     } finally {
       listener.close();
       client.close();

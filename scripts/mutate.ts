@@ -59,7 +59,13 @@ const GROUPS: Group[] = [
   {
     name: "data",
     sources: ["src/data/**/*.ts", "src/transport.ts"],
-    tests: [UNIT, "tests/transfer_test.ts", "tests/limits_test.ts", "tests/library_test.ts"],
+    tests: [
+      UNIT,
+      "tests/transfer_test.ts",
+      "tests/limits_test.ts",
+      "tests/extensions_test.ts",
+      "tests/library_test.ts",
+    ],
   },
   {
     name: "fs",

@@ -70,7 +70,7 @@ const GROUPS: Group[] = [
   {
     name: "fs",
     sources: ["src/fs/**/*.ts"],
-    tests: [UNIT, "tests/extensions_test.ts", "tests/jail_test.ts", "tests/transfer_test.ts"],
+    tests: [UNIT, ...PROTOCOL],
   },
   {
     name: "auth",

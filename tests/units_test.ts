@@ -1,6 +1,12 @@
 import { toLocalAscii, toNetworkAscii } from "../src/data/ascii.ts";
 import { AbstractedFS } from "../src/fs/abstracted_fs.ts";
-import { formatListTime, formatMode, formatTimeVal } from "../src/fs/listing.ts";
+import {
+  describeFsError,
+  FilesystemError,
+  isStorageFull,
+  isSystemFsError,
+} from "../src/fs/errors.ts";
+import { encodeLines, formatListTime, formatMode, formatTimeVal } from "../src/fs/listing.ts";
 import { LineReader, stripTelnet } from "../src/line_reader.ts";
 import {
   canonicalIp,
@@ -351,4 +357,111 @@ Deno.test("BufferPool: large buffers while few transfers run, smaller ones as mo
   pool.release(whole[0]);
   assertEquals(pool.fit(alone).length, MiB, "a buffer grows back when transfers end");
   pool.release(alone);
+});
+
+Deno.test("listing: a type letter for every kind of file, every month, 64 KiB chunks", async () => {
+  const kinds: [Partial<Deno.FileInfo>, string][] = [
+    [{ isFile: true }, "-"],
+    [{ isDirectory: true }, "d"],
+    [{ isSymlink: true }, "l"],
+    [{ isCharDevice: true }, "c"],
+    [{ isBlockDevice: true }, "b"],
+    [{ isFifo: true }, "p"],
+    [{ isSocket: true }, "s"],
+  ];
+  for (const [kind, letter] of kinds) {
+    assertEquals(formatMode({ mode: 0o640, ...kind } as Deno.FileInfo), `${letter}rw-r-----`);
+  }
+  const months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(" ");
+  for (const [month, name] of months.entries()) {
+    const mtime = new Date(Date.UTC(2020, month, 15, 12));
+    assertEquals(formatListTime(mtime, new Date(Date.UTC(2026, 0, 1)), true), `${name} 15  2020`);
+  }
+  const now = new Date(Date.UTC(2026, 6, 1));
+  const edge = new Date(now.getTime() - 180 * 24 * 3600 * 1000);
+  assertEquals(formatListTime(edge, now, true), "Jan 02  2026", "six months ago is not recent");
+  async function* lines() {
+    for (let i = 0; i < 2000; i++) yield "x".repeat(98);
+  }
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of encodeLines(lines())) chunks.push(chunk);
+  assertEquals(chunks.map((chunk) => chunk.length), [65600, 65600, 65600, 3200]);
+  assertEquals(await Array.fromAsync(encodeLines((async function* () {})())), []);
+});
+
+Deno.test("filesystem errors: one sentence per errno, never a path", () => {
+  const texts: [string, string][] = [
+    ["ENOENT", "No such file or directory."],
+    ["EACCES", "Permission denied."],
+    ["EPERM", "Operation not permitted."],
+    ["EEXIST", "File exists."],
+    ["EISDIR", "Is a directory."],
+    ["ENOTDIR", "Not a directory."],
+    ["ENOTEMPTY", "Directory not empty."],
+    ["ENOSPC", "No space left on device."],
+    ["EDQUOT", "Disk quota exceeded."],
+    ["EFBIG", "File too large."],
+    ["ENAMETOOLONG", "File name too long."],
+    ["ELOOP", "Too many levels of symbolic links."],
+    ["EROFS", "Read-only file system."],
+    ["EXDEV", "Invalid cross-device link."],
+    ["EBUSY", "Device or resource busy."],
+    ["EINVAL", "Invalid argument."],
+    ["ENXIO", "Operation failed."],
+  ];
+  for (const [code, text] of texts) {
+    const error = Object.assign(new Error(`${code}: /srv/secret/path`), { code });
+    assertEquals(describeFsError(error), text, code);
+    assert(isSystemFsError(error));
+    assertEquals(isStorageFull(error), ["ENOSPC", "EDQUOT", "EFBIG"].includes(code), code);
+  }
+  assertEquals(describeFsError(new FilesystemError("Refused.")), "Refused.");
+  assert(!isSystemFsError(new Error("a bug")) && !isSystemFsError(null));
+  assert(!isSystemFsError({ code: 42 }), "an errno name is a string");
+});
+
+Deno.test("AbstractedFS: the seed's helpers, and a symlink loop refused", async () => {
+  const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "tsftpd-fs-" }));
+  try {
+    await Deno.writeTextFile(`${root}/f`, "12345");
+    await Deno.utime(`${root}/f`, 0, new Date(Date.UTC(2021, 2, 3)));
+    await Deno.mkdir(`${root}/d`);
+    await Deno.symlink("f", `${root}/link`);
+    await Deno.symlink("missing", `${root}/dangling`);
+    await Deno.symlink("loop-b", `${root}/loop-a`);
+    await Deno.symlink("loop-a", `${root}/loop-b`);
+    const fs = new AbstractedFS(root);
+    const facts = async (
+      path: string,
+    ) => [
+      await fs.isFile(path),
+      await fs.isDir(path),
+      await fs.isLink(path),
+      await fs.lexists(path),
+    ];
+    assertEquals(await facts(`${root}/f`), [true, false, false, true]);
+    assertEquals(await facts(`${root}/d`), [false, true, false, true]);
+    assertEquals(await facts(`${root}/link`), [true, false, true, true]);
+    assertEquals(await facts(`${root}/dangling`), [false, false, true, true]);
+    assertEquals(await facts(`${root}/none`), [false, false, false, false]);
+    assertEquals(await fs.getSize(`${root}/f`), 5);
+    assertEquals((await fs.getMtime(`${root}/f`)).toISOString(), "2021-03-03T00:00:00.000Z");
+    assertEquals(await fs.realpath(`${root}/link`), `${root}/f`);
+    assertEquals(await fs.validPath(`${root}/loop-a`), false, "a symlink loop leads nowhere");
+    assertEquals(await fs.validPath(`${root}/none/deeper`), true, "judged by its deepest ancestor");
+    await fs.chdir(`${root}/d`);
+    assertEquals(fs.cwd, "/d");
+    let refused = "";
+    await fs.chdir(`${root}/f`).catch((error) => refused = error.message);
+    assertEquals(refused, "Not a directory.");
+    await fs.rmdir(`${root}/f`).catch((error) => refused = error.message);
+    assertEquals(refused, "Not a directory.");
+    await fs.remove(`${root}/d`).catch((error) => refused = error.message);
+    assertEquals(refused, "Is a directory.");
+    const { path, file } = await fs.mkstemp(root);
+    file.close();
+    assert(path.startsWith(`${root}/`) && !path.slice(root.length + 1).includes("/"));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

@@ -5,6 +5,8 @@
 
 import {
   AbstractedFS,
+  AuthenticationFailed,
+  AuthorizerError,
   DTPHandler,
   DummyAuthorizer,
   type FactEntry,
@@ -197,4 +199,65 @@ Deno.test("the data-transfer handler is pluggable (dtpHandler)", async () => {
     }
     assertEquals(sent, [5]);
   });
+});
+
+Deno.test("DummyAuthorizer refuses a misconfigured table, and answers for users it has", async () => {
+  const home = await Deno.realPath(await Deno.makeTempDir({ prefix: "tsftpd-auth-" }));
+  try {
+    await Deno.mkdir(`${home}/sub/deeper`, { recursive: true });
+    await Deno.writeTextFile(`${home}/file`, "x");
+    const authorizer = new DummyAuthorizer({ warn: () => {} });
+    authorizer.addUser("alice", "secret", home);
+    const refusals: [() => void, RegExp][] = [
+      [() => authorizer.addUser("alice", "again", home), /user alice already exists/],
+      [() => authorizer.addUser("bob", "pw", home, { perm: "elrX" }), /no such permission "X"/],
+      [() => authorizer.addUser("bob", "pw", `${home}/missing`), /no such directory/],
+      [() => authorizer.addUser("bob", "pw", `${home}/file`), /not a directory/],
+      [() => authorizer.overridePerm("alice", "/", "elr"), /is outside the home of alice/],
+      [() => authorizer.overridePerm("nobody", home, "elr"), /no such user: nobody/],
+      [() => authorizer.overridePerm("alice", home, "elrZ"), /no such permission "Z"/],
+    ];
+    for (const [action, message] of refusals) {
+      let error: unknown;
+      try {
+        action();
+      } catch (caught) {
+        error = caught;
+      }
+      assert(error instanceof AuthorizerError, String(message));
+      assertMatch(error.message, message);
+    }
+    assert(!authorizer.hasUser("bob"), "a refused user is not added");
+    assertEquals(await authorizer.getPerms("alice"), "elr", "read-only by default");
+    assertEquals(await authorizer.getPerms("nobody"), "");
+    assertEquals(await authorizer.getMsgLogin("alice"), "Login successful.");
+    assertEquals(await authorizer.getMsgQuit("alice"), "Goodbye.");
+    assertEquals(await authorizer.hasPerm("nobody", "r", home), false);
+    assertEquals(await authorizer.hasPerm("alice", "w"), false);
+    // The deeper override wins, whichever was given first.
+    authorizer.overridePerm("alice", "sub", "elrw", true);
+    authorizer.overridePerm("alice", `${home}/sub/deeper`, "elr", true);
+    authorizer.overridePerm("alice", "sub", "elrwd", true);
+    assertEquals(await authorizer.hasPerm("alice", "d", `${home}/sub/x`), true, "replaced");
+    assertEquals(await authorizer.hasPerm("alice", "w", `${home}/sub/deeper/x`), false);
+    await authorizer.validateAuthentication("alice", "secret", {} as SessionInfo);
+    for (
+      const [name, password, why] of [["alice", "wrong", "wrong password"], [
+        "nobody",
+        "x",
+        "no such user",
+      ]]
+    ) {
+      const failure = await authorizer.validateAuthentication(name, password, {} as SessionInfo)
+        .then(() => null, (error) => error);
+      assert(failure instanceof AuthenticationFailed, name);
+      assertEquals(failure.message, why);
+    }
+    authorizer.removeUser("alice");
+    assert(!authorizer.hasUser("alice"));
+    await authorizer.impersonateUser("alice", "secret");
+    await authorizer.terminateImpersonation("alice");
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
 });

@@ -8,6 +8,7 @@ import {
 } from "../src/fs/errors.ts";
 import { encodeLines, formatListTime, formatMode, formatTimeVal } from "../src/fs/listing.ts";
 import { LineReader, stripTelnet } from "../src/line_reader.ts";
+import { fileSink, formatLogTime, Logger } from "../src/log.ts";
 import {
   canonicalIp,
   formatHostPort,
@@ -20,7 +21,7 @@ import {
 } from "../src/net.ts";
 import { stripListOptions } from "../src/commands/paths.ts";
 import { formatReply } from "../src/session/replies.ts";
-import { assert, assertEquals } from "./support/assert.ts";
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -463,5 +464,47 @@ Deno.test("AbstractedFS: the seed's helpers, and a symlink loop refused", async 
     assert(path.startsWith(`${root}/`) && !path.slice(root.length + 1).includes("/"));
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("Logger: the level letter, the local time, and lines below the level dropped", async () => {
+  const lines: string[] = [];
+  const logger = new Logger({ level: "debug", sink: (line) => lines.push(line) });
+  logger.debug("d");
+  logger.info("i");
+  logger.warning("w");
+  logger.error("e");
+  assertEquals(lines.map((line) => line.slice(0, 2) + line.slice(22)), [
+    "[D] d",
+    "[I] i",
+    "[W] w",
+    "[E] e",
+  ]);
+  assertMatch(lines[0], /^\[D \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] d$/);
+  assertEquals(formatLogTime(new Date(2026, 0, 9, 5, 7, 3)), "2026-01-09 05:07:03");
+  assertEquals(formatLogTime(new Date(2026, 9, 10, 10, 10, 10)), "2026-10-10 10:10:10");
+  const quiet = new Logger({ level: "warning", sink: (line) => lines.push(line) });
+  lines.length = 0;
+  quiet.log("debug", "dropped");
+  quiet.log("info", "dropped");
+  quiet.log("warning", "kept");
+  assertEquals(lines.length, 1);
+  assert(!quiet.enabled("info") && quiet.enabled("error"));
+  const dir = await Deno.makeTempDir({ prefix: "tsftpd-sink-" });
+  try {
+    const sink = fileSink(`${dir}/log`);
+    sink("one");
+    sink("two");
+    sink.close();
+    assertEquals(await Deno.readTextFile(`${dir}/log`), "one\ntwo\n");
+    let closed = false;
+    try {
+      sink("three");
+    } catch {
+      closed = true;
+    }
+    assert(closed, "a closed sink writes nothing");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -54,7 +54,7 @@ const GROUPS: Group[] = [
   {
     name: "log",
     sources: ["src/log.ts"],
-    tests: ["tests/library_test.ts", "tests/session_test.ts"],
+    tests: [UNIT, "tests/library_test.ts"],
   },
   {
     name: "data",
@@ -87,7 +87,11 @@ const GROUPS: Group[] = [
     sources: ["src/session/**/*.ts", "src/server.ts", "src/options.ts", "src/errors.ts"],
     tests: [...PROTOCOL, "tests/tls_test.ts"],
   },
-  { name: "tls", sources: ["src/tls.ts", "src/self_signed.ts"], tests: ["tests/tls_test.ts"] },
+  {
+    name: "tls",
+    sources: ["src/tls.ts", "src/self_signed.ts"],
+    tests: ["tests/tls_test.ts", "tests/cli_test.ts"],
+  },
   { name: "cli", sources: ["src/cli.ts"], tests: ["tests/cli_test.ts"] },
 ];
 

@@ -34,6 +34,7 @@ import {
 import { testCerts } from "./support/certs.ts";
 import { randomBytes } from "./support/data.ts";
 import { FtpClient, type Reply } from "./support/ftp_client.ts";
+import { hasIPv6Loopback } from "./support/ipv6.ts";
 import { python } from "./support/python.ts";
 
 const decoder = new TextDecoder();
@@ -120,16 +121,6 @@ function curl(...args: string[]) {
 function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
-
-/** Whether this machine has an IPv6 loopback to test on. */
-const hasIPv6Loopback = (() => {
-  try {
-    Deno.listen({ hostname: "::1", port: 0 }).close();
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 // --- The examples ---------------------------------------------------------------------
 

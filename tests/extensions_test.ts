@@ -3,18 +3,9 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "./suppo
 import { FtpClient, readAll } from "./support/ftp_client.ts";
 import { python } from "./support/python.ts";
 import { PASSWORD, USER, withServer } from "./support/server.ts";
+import { hasIPv6Loopback } from "./support/ipv6.ts";
 
 const decoder = new TextDecoder();
-
-/** Whether this machine has an IPv6 loopback to test on. */
-const hasIPv6Loopback = (() => {
-  try {
-    Deno.listen({ hostname: "::1", port: 0 }).close();
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 /** Parses a 229 reply's port. */
 function epsvPort(text: string): number {

@@ -141,6 +141,15 @@ Deno.test("validateAuthentication is told the client's address and port", async 
 });
 
 Deno.test("write permissions for anonymous are warned about", () => {
+  const warn = console.warn;
+  const printed: unknown[] = [];
+  console.warn = (...args: unknown[]) => void printed.push(...args);
+  try {
+    new DummyAuthorizer().addAnonymous(Deno.cwd(), { perm: "elrw" });
+  } finally {
+    console.warn = warn;
+  }
+  assertEquals(printed, ["Warning: write permissions assigned to anonymous user."], "by default");
   const warnings: string[] = [];
   const authorizer = new DummyAuthorizer({ warn: (message) => warnings.push(message) });
   authorizer.addAnonymous(Deno.cwd());
@@ -205,6 +214,7 @@ Deno.test("DummyAuthorizer refuses a misconfigured table, and answers for users 
   const home = await Deno.realPath(await Deno.makeTempDir({ prefix: "tsftpd-auth-" }));
   try {
     await Deno.mkdir(`${home}/sub/deeper`, { recursive: true });
+    await Deno.mkdir(`${home}/flat/inner`, { recursive: true });
     await Deno.writeTextFile(`${home}/file`, "x");
     const authorizer = new DummyAuthorizer({ warn: () => {} });
     authorizer.addUser("alice", "secret", home);
@@ -225,21 +235,35 @@ Deno.test("DummyAuthorizer refuses a misconfigured table, and answers for users 
         error = caught;
       }
       assert(error instanceof AuthorizerError, String(message));
+      assertEquals(error.name, "AuthorizerError");
       assertMatch(error.message, message);
     }
+    assert(authorizer.hasUser("alice"));
     assert(!authorizer.hasUser("bob"), "a refused user is not added");
     assertEquals(await authorizer.getPerms("alice"), "elr", "read-only by default");
     assertEquals(await authorizer.getPerms("nobody"), "");
     assertEquals(await authorizer.getMsgLogin("alice"), "Login successful.");
     assertEquals(await authorizer.getMsgQuit("alice"), "Goodbye.");
+    assertEquals(await authorizer.getMsgLogin("nobody"), "Login successful.");
+    assertEquals(await authorizer.getMsgQuit("nobody"), "Goodbye.");
     assertEquals(await authorizer.hasPerm("nobody", "r", home), false);
-    assertEquals(await authorizer.hasPerm("alice", "w"), false);
     // The deeper override wins, whichever was given first.
     authorizer.overridePerm("alice", "sub", "elrw", true);
     authorizer.overridePerm("alice", `${home}/sub/deeper`, "elr", true);
+    assertEquals(await authorizer.hasPerm("alice", "w", `${home}/sub/deeper/x`), false);
+    assertEquals(await authorizer.hasPerm("alice", "w", `${home}/sub/x`), true);
     authorizer.overridePerm("alice", "sub", "elrwd", true);
     assertEquals(await authorizer.hasPerm("alice", "d", `${home}/sub/x`), true, "replaced");
-    assertEquals(await authorizer.hasPerm("alice", "w", `${home}/sub/deeper/x`), false);
+    assertEquals(
+      await authorizer.hasPerm("alice", "w"),
+      false,
+      "without a path: the home's letters",
+    );
+    // Not recursive: the directory itself and the files directly in it.
+    authorizer.overridePerm("alice", "flat", "elrw");
+    assertEquals(await authorizer.hasPerm("alice", "w", `${home}/flat`), true);
+    assertEquals(await authorizer.hasPerm("alice", "w", `${home}/flat/file`), true);
+    assertEquals(await authorizer.hasPerm("alice", "w", `${home}/flat/inner`), false);
     await authorizer.validateAuthentication("alice", "secret", {} as SessionInfo);
     for (
       const [name, password, why] of [["alice", "wrong", "wrong password"], [
@@ -251,7 +275,7 @@ Deno.test("DummyAuthorizer refuses a misconfigured table, and answers for users 
       const failure = await authorizer.validateAuthentication(name, password, {} as SessionInfo)
         .then(() => null, (error) => error);
       assert(failure instanceof AuthenticationFailed, name);
-      assertEquals(failure.message, why);
+      assertEquals([failure.name, failure.message], ["AuthenticationFailed", why]);
     }
     authorizer.removeUser("alice");
     assert(!authorizer.hasUser("alice"));

@@ -277,13 +277,23 @@ Deno.test("errors take one path: an FTPError is its reply, a bug is logged with 
       if (path.endsWith("/bug")) return Promise.reject(new Deno.errors.BadResource("stale handle"));
       return super.stat(path);
     }
+    override open(path: string, options: Deno.OpenOptions): Promise<Deno.FsFile> {
+      if (!path.endsWith("/unreadable")) return super.open(path, options);
+      const file = { read: () => Promise.reject(new Deno.errors.BadResource("lost")), close() {} };
+      return Promise.resolve(file as unknown as Deno.FsFile);
+    }
   }
   await withServer(
     { abstractedFs: (root, session) => new Faulty(root, session) },
-    async ({ port, logs }) => {
+    async ({ port, logs, home }) => {
+      await Deno.writeTextFile(`${home}/unreadable`, "x");
       const client = await FtpClient.login(port);
       try {
         await client.command("TYPE I");
+        const data = await client.pasv();
+        assertEquals((await client.command("RETR unreadable")).code, 125);
+        assertEquals((await client.reply()).code, 451, "a bug while reading the file");
+        data.close();
         assertEquals((await client.command("SIZE refused")).lines, ["553 Refused here."]);
         assertEquals((await client.command("SIZE bug")).code, 451, "not a silent 550");
         assertEquals((await client.command("SIZE missing")).code, 550, "a failed system call");
@@ -294,6 +304,8 @@ Deno.test("errors take one path: an FTPError is its reply, a bug is logged with 
       const bug = logs.find((line) => line.includes("SIZE failed unexpectedly"));
       assert(bug?.includes("BadResource: stale handle"), "the error is logged");
       assertMatch(bug!, /\n\s+at /, "with its stack");
+      const transferBug = logs.find((line) => line.includes("transfer failed unexpectedly"));
+      assert(transferBug?.includes("BadResource: lost"), "a transfer's bug is logged too");
     },
   );
 });

@@ -23,9 +23,17 @@ export function errorReply(error: unknown): Reply | null {
   return [550, describeFsError(error)];
 }
 
-/** The final reply of a transfer whose file could not be read or written: 452 when the disk is full, 451 otherwise. */
-export function fileFailureReply(error: unknown): Reply {
-  return [isStorageFull(error) ? 452 : 451, `Transfer aborted: ${describeFsError(error)}`];
+/**
+ * The final reply of a transfer whose file could not be read or written: 452 when
+ * the disk is full, 451 otherwise; `null` when what failed was a bug (neither an
+ * {@linkcode FTPError} nor a failed system call), for the caller to log.
+ */
+export function fileFailureReply(error: unknown): Reply | null {
+  const reply = errorReply(error);
+  if (!reply) return null;
+  const full = reply[0] === 452 || isStorageFull(error);
+  const text = error instanceof FTPError ? error.message : describeFsError(error);
+  return [full ? 452 : 451, `Transfer aborted: ${text}`];
 }
 
 /** The reply to a bug: the details go to the log, never to the client. */

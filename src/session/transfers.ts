@@ -148,8 +148,11 @@ export class Transfers {
           return [426, "Data connection closed; transfer aborted."];
         case "truncated":
           return [426, "Upload incomplete: the data connection ended without TLS close_notify."];
-        case "file":
-          return fileFailureReply(failure.cause);
+        case "file": {
+          const reply = fileFailureReply(failure.cause);
+          if (reply) return reply;
+          failure = failure.cause;
+        }
       }
     }
     const detail = failure instanceof Error ? failure.stack : String(failure);

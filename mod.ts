@@ -51,17 +51,25 @@ export {
   TransferError,
   type TransferFailure,
 } from "./src/data/dtp.ts";
-export { AbstractedFS } from "./src/fs/abstracted_fs.ts";
-export { FilesystemError } from "./src/fs/errors.ts";
-export { type FactEntry, type FactType, formatFacts } from "./src/fs/facts.ts";
-export {
-  formatListLine,
-  type ListEntry,
-  type ListFormatOptions,
-  type ListingSource,
-  type ListLine,
-  listLines,
-} from "./src/fs/listing.ts";
+export { AbstractedFS, toFileStat } from "./src/fs/abstracted_fs.ts";
+export { FilesystemError, toFilesystemError } from "./src/fs/errors.ts";
+export { formatFacts } from "./src/fs/facts.ts";
+export type {
+  DirEntry,
+  FactEntry,
+  FactType,
+  FileReader,
+  FileStat,
+  FileSystem,
+  FileType,
+  FileWriter,
+  ListEntry,
+  ListFormatOptions,
+  WriteMode,
+} from "./src/fs/filesystem.ts";
+export { formatListLine, type ListLine, listLines } from "./src/fs/listing.ts";
+export { MemoryFS, type MemoryFSOptions } from "./src/fs/memory_fs.ts";
+export { ftpNorm } from "./src/fs/virtual_path.ts";
 export { fileSink, Logger, type LogLevel, type LogSink, stderrSink } from "./src/log.ts";
 export type { FTPHandlerOptions, HandlerConfig } from "./src/options.ts";
 export type { SessionInfo } from "./src/session_info.ts";

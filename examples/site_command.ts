@@ -12,14 +12,26 @@
  * @module
  */
 
+import { posix } from "node:path";
 import {
   type CommandSpec,
   DummyAuthorizer,
+  type FileSystem,
   FTPError,
   FTPServer,
   type FTPServerOptions,
   protoCmds,
 } from "../mod.ts";
+
+/** Removes the directory `path` and everything in it, through the session's filesystem. */
+async function removeTree(fs: FileSystem, path: string): Promise<void> {
+  for (const entry of await Array.fromAsync(fs.list(path))) {
+    const child = posix.join(path, entry.name);
+    if (entry.stat?.type === "dir") await removeTree(fs, child);
+    else await fs.remove(child);
+  }
+  await fs.rmdir(path);
+}
 
 /** `SITE RMTREE path`: removes a directory tree, but never the user's home. */
 export const siteRmtree: CommandSpec = {
@@ -29,10 +41,10 @@ export const siteRmtree: CommandSpec = {
   path: "arg",
   help: "Syntax: SITE <SP> RMTREE <SP> path (remove directory tree).",
   async run(ctx) {
-    if (ctx.path!.real === ctx.fs.root) {
-      throw new FTPError(550, "Can't remove the home directory.");
-    }
-    await Deno.remove(ctx.path!.real, { recursive: true });
+    const path = ctx.path!.ftp;
+    if (path === "/") throw new FTPError(550, "Can't remove the home directory.");
+    if ((await ctx.fs.lstat(path)).type !== "dir") throw new FTPError(550, "Not a directory.");
+    await removeTree(ctx.fs, path);
     await ctx.reply(250, "Directory tree removed.");
   },
 };

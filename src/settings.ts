@@ -7,12 +7,12 @@
 
 import type { Authorizer } from "./auth/authorizer.ts";
 import type { DTPHandlerClass, DTPOptions } from "./data/dtp.ts";
-import type { AbstractedFS } from "./fs/abstracted_fs.ts";
+import type { FileSystem } from "./fs/filesystem.ts";
 import type { SessionInfo } from "./session_info.ts";
 import type { TlsConfig, TLSOptions } from "./tls.ts";
 
-/** Makes the filesystem view of a session that logged in with home `root`. */
-export type FilesystemFactory = (root: string, session: SessionInfo) => AbstractedFS;
+/** Makes the filesystem of a session that logged in with home `root` (an authorizer's path, on disk or not). */
+export type FilesystemFactory = (root: string, session: SessionInfo) => FileSystem;
 
 /** The settings of every session, but for its command table. All but `authorizer` are optional. */
 export interface SessionOptions {
@@ -51,7 +51,7 @@ export interface SessionOptions {
   dtp?: Partial<DTPOptions>;
   /** The class that runs each transfer (default `DTPHandler`; pyftplib's `dtp_handler`). */
   dtpHandler?: DTPHandlerClass;
-  /** Makes each session's filesystem view (default: an {@linkcode AbstractedFS}). */
+  /** Makes each session's filesystem view (default: the local disk jailed in the home, an `AbstractedFS`). */
   abstractedFs?: FilesystemFactory;
   /** The session part of log lines, with pyftplib's placeholders (default `"%(remote_ip)s:%(remote_port)s-[%(username)s]"`). */
   logPrefix?: string;

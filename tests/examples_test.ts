@@ -21,6 +21,7 @@ import * as logPrefix from "../examples/log_prefix.ts";
 import * as loggingToFile from "../examples/logging_to_file.ts";
 import * as longRunningTask from "../examples/long_running_task.ts";
 import * as md5Authorizer from "../examples/md5_authorizer.ts";
+import * as memoryFs from "../examples/memory_fs.ts";
 import * as siteCommand from "../examples/site_command.ts";
 import * as strongHash from "../examples/strong_hash_authorizer.ts";
 import * as throttled from "../examples/throttled.ts";
@@ -392,6 +393,34 @@ Deno.test("site_command: SITE RMTREE removes a tree, refuses the home and users 
   using anonymous = await login(port, "anonymous", "guest@");
   assertEquals((await anonymous.command("SITE RMTREE keep")).code, 550, "anonymous has no d");
   assert((await Deno.stat(`${home.path}/keep/a/b/file.txt`)).isFile);
+});
+
+Deno.test("memory_fs: alice uploads into memory (curl), bob reads it, nothing on disk; 452 when full", async () => {
+  const { directory: _, ...options } = local("");
+  const { server, storage } = memoryFs.createServer({ ...options, capacity: 300_000 });
+  await using _server = started(server);
+  const { port } = server.addr;
+  const bytes = randomBytes(200_000);
+  await using upload = await tempDir();
+  await Deno.writeFile(`${upload.path}/notes.bin`, bytes);
+  const put = await curl(
+    "-T",
+    `${upload.path}/notes.bin`,
+    `ftp://alice:alice-pw@127.0.0.1:${port}/`,
+  );
+  assertEquals(put.code, 0, put.stderr);
+  assertEquals((await storage.stat("/srv/shared/notes.bin")).size, 200_000);
+  assertEquals(await Deno.stat("/srv/shared/notes.bin").catch((e) => e.name), "NotFound");
+
+  using bob = await login(port, "bob", "bob-pw");
+  await bob.expect("TYPE I", 200);
+  assertBytesEqual(await bob.retr("notes.bin"), bytes);
+  assertEquals((await bob.command("DELE notes.bin")).code, 550, "bob only reads");
+  using alice = await login(port, "alice", "alice-pw");
+  await alice.expect("TYPE I", 200);
+  const [, full] = await alice.store("more.bin", randomBytes(200_000), "STOR", 452);
+  assertStringIncludes(full.text, "No space left on device");
+  assertEquals((await alice.command("DELE more.bin")).code, 250, "the partial upload can go");
 });
 
 Deno.test("long_running_task: each upload's SHA-256 is computed and served next to it (basic-ftp)", async () => {

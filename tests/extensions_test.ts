@@ -2,7 +2,7 @@ import { Client } from "basic-ftp";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { FtpClient, readAll } from "./support/ftp_client.ts";
 import { python } from "./support/python.ts";
-import { PASSWORD, USER, withServer } from "./support/server.ts";
+import { onMemory, PASSWORD, store, USER, withServer } from "./support/server.ts";
 import { hasIPv6Loopback } from "./support/ipv6.ts";
 
 const decoder = new TextDecoder();
@@ -44,7 +44,7 @@ Deno.test("FEAT lists every extension, one per line with a leading space (RFC 23
 
 Deno.test("OPTS MLST selects the facts MLST reports and FEAT stars", async () => {
   await withServer({}, async ({ port, home }) => {
-    await Deno.writeTextFile(`${home}/f`, "12345");
+    await store.writeTextFile(`${home}/f`, "12345");
     const client = await FtpClient.login(port);
     try {
       assertEquals(
@@ -71,11 +71,13 @@ Deno.test("OPTS MLST selects the facts MLST reports and FEAT stars", async () =>
 
 Deno.test("MLST and MLSD follow RFC 3659's grammar: facts, perm letters, cdir and pdir", async () => {
   await withServer({}, async ({ port, home, authorizer }) => {
-    await Deno.mkdir(`${home}/dir/sub`, { recursive: true });
-    await Deno.writeTextFile(`${home}/dir/f.txt`, "abc");
-    await Deno.utime(`${home}/dir/f.txt`, 0, new Date(Date.UTC(2023, 6, 4, 5, 6, 7)));
-    await Deno.symlink("/etc", `${home}/dir/outside`);
-    await Deno.symlink("sub", `${home}/dir/inside`);
+    await store.mkdir(`${home}/dir/sub`, { recursive: true });
+    await store.writeTextFile(`${home}/dir/f.txt`, "abc");
+    await store.utime(`${home}/dir/f.txt`, 0, new Date(Date.UTC(2023, 6, 4, 5, 6, 7)));
+    if (!onMemory) {
+      await Deno.symlink("/etc", `${home}/dir/outside`);
+      await Deno.symlink("sub", `${home}/dir/inside`);
+    }
     authorizer.addUser("reader", "pw", home, { perm: "elr" });
     const client = await FtpClient.login(port);
     try {
@@ -84,7 +86,7 @@ Deno.test("MLST and MLSD follow RFC 3659's grammar: facts, perm letters, cdir an
       assertEquals(mlst.lines.length, 3);
       assertMatch(
         mlst.lines[1],
-        /^ type=file;size=3;modify=20230704050607;perm=adfrw;unique=[0-9a-f]+g[0-9a-f]+; \/dir\/f\.txt$/,
+        /^ type=file;size=3;modify=20230704050607;perm=adfrw;unique=[0-9a-z]+; \/dir\/f\.txt$/,
       );
       assertMatch(
         (await client.command("MLST")).lines[1],
@@ -93,20 +95,23 @@ Deno.test("MLST and MLSD follow RFC 3659's grammar: facts, perm letters, cdir an
       const lines = decoder.decode(await client.retrList("MLSD dir")).split("\r\n");
       assertEquals(lines.pop(), "");
       const byName = new Map(lines.map((line) => [line.slice(line.indexOf(" ") + 1), line]));
-      assertEquals([...byName.keys()].sort(), [".", "..", "f.txt", "inside", "outside", "sub"]);
+      const links = onMemory ? [] : ["inside", "outside"];
+      assertEquals([...byName.keys()].sort(), [".", "..", "f.txt", ...links, "sub"]);
       assertMatch(byName.get(".")!, /^type=cdir;/);
       assertMatch(byName.get("..")!, /^type=pdir;/);
       assertMatch(byName.get("sub")!, /^type=dir;modify=\d{14};perm=cdeflmp;/);
-      assertMatch(
-        byName.get("inside")!,
-        /^type=dir;/,
-        "a symlink inside the jail is described by its target",
-      );
-      assertMatch(
-        byName.get("outside")!,
-        /^type=OS\.unix=slink;size=4;modify=\d{14};perm=;unique=\w+; outside$/,
-        "the link itself is described: nothing is told of what is outside",
-      );
+      if (!onMemory) {
+        assertMatch(
+          byName.get("inside")!,
+          /^type=dir;/,
+          "a symlink inside the jail is described by its target",
+        );
+        assertMatch(
+          byName.get("outside")!,
+          /^type=OS\.unix=slink;size=4;modify=\d{14};perm=;unique=\w+; outside$/,
+          "the link itself is described: nothing is told of what is outside",
+        );
+      }
       const root = decoder.decode(await client.retrList("MLSD")).split("\r\n");
       assert(!root.some((line) => line.startsWith("type=pdir")), "no parent above the root");
       const data = await client.pasv();
@@ -139,8 +144,8 @@ Deno.test("MLST and MLSD follow RFC 3659's grammar: facts, perm letters, cdir an
     }
     const modes = await FtpClient.login(port);
     try {
-      await Deno.chmod(`${home}/dir/f.txt`, 0o4755);
-      await Deno.chmod(`${home}/dir/sub`, 0o1777);
+      await store.chmod(`${home}/dir/f.txt`, 0o4755);
+      await store.chmod(`${home}/dir/sub`, 0o1777);
       await modes.command("OPTS MLST type;unix.mode;");
       assertEquals(
         (await modes.command("MLST dir/f.txt")).lines[1],
@@ -169,8 +174,8 @@ Deno.test("MDTM reports GMT by default and local time when useGmtTimes is false"
     .map((n, i) => String(n).padStart(i === 0 ? 4 : 2, "0")).join("");
   for (const [useGmtTimes, expected] of [[true, "20240229230509"], [false, local]] as const) {
     await withServer({ useGmtTimes }, async ({ port, home }) => {
-      await Deno.writeTextFile(`${home}/f`, "x");
-      await Deno.utime(`${home}/f`, mtime, mtime);
+      await store.writeTextFile(`${home}/f`, "x");
+      await store.utime(`${home}/f`, mtime, mtime);
       const client = await FtpClient.login(port);
       try {
         assertEquals((await client.command("MDTM f")).text, expected);
@@ -183,16 +188,22 @@ Deno.test("MDTM reports GMT by default and local time when useGmtTimes is false"
 
 Deno.test("MFMT and SITE MFMT set the modification time (permission T)", async () => {
   await withServer({}, async ({ port, home, authorizer }) => {
-    await Deno.writeTextFile(`${home}/f`, "x");
+    await store.writeTextFile(`${home}/f`, "x");
     authorizer.addUser("no-t", "pw", home, { perm: "elradfmw" });
     const client = await FtpClient.login(port);
     try {
       assertEquals((await client.command("MFMT 20200102030405 f")).lines, [
         "213 Modify=20200102030405; /f",
       ]);
-      assertEquals((await Deno.stat(`${home}/f`)).mtime?.toISOString(), "2020-01-02T03:04:05.000Z");
+      assertEquals(
+        (await store.stat(`${home}/f`)).mtime?.toISOString(),
+        "2020-01-02T03:04:05.000Z",
+      );
       assertEquals((await client.command("SITE MFMT 19991231235959 f")).code, 213);
-      assertEquals((await Deno.stat(`${home}/f`)).mtime?.toISOString(), "1999-12-31T23:59:59.000Z");
+      assertEquals(
+        (await store.stat(`${home}/f`)).mtime?.toISOString(),
+        "1999-12-31T23:59:59.000Z",
+      );
       for (const time of ["19700101000000", "20090909090909", "20101010101010", "20991231235959"]) {
         assertEquals((await client.command(`MFMT ${time} f`)).lines, [`213 Modify=${time}; /f`]);
         assertEquals((await client.command("MDTM f")).lines, [`213 ${time}`]);
@@ -215,7 +226,7 @@ Deno.test("MFMT and SITE MFMT set the modification time (permission T)", async (
 
 Deno.test("EPSV: 229 with the port, protocol checks, and EPSV ALL locks the session to it", async () => {
   await withServer({}, async ({ port, home }) => {
-    await Deno.writeTextFile(`${home}/f`, "via epsv");
+    await store.writeTextFile(`${home}/f`, "via epsv");
     const client = await FtpClient.login(port);
     try {
       const reply = await client.command("EPSV");
@@ -244,7 +255,7 @@ Deno.test("EPSV: 229 with the port, protocol checks, and EPSV ALL locks the sess
 
 Deno.test("EPRT: active transfers, bounce protection, malformed and unknown protocols", async () => {
   await withServer({}, async ({ port, home }) => {
-    await Deno.writeTextFile(`${home}/f`, "via eprt");
+    await store.writeTextFile(`${home}/f`, "via eprt");
     const client = await FtpClient.login(port);
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     try {
@@ -280,7 +291,7 @@ Deno.test({
   ignore: !hasIPv6Loopback,
   async fn() {
     await withServer({ hostname: "::" }, async ({ port, home }) => {
-      await Deno.writeTextFile(`${home}/f`, "over ipv6");
+      await store.writeTextFile(`${home}/f`, "over ipv6");
       const client = await FtpClient.connect(port, { hostname: "::1" });
       const listener = Deno.listen({ hostname: "::1", port: 0 });
       try {
@@ -328,23 +339,29 @@ Deno.test({
 
 Deno.test("UTF-8 path names everywhere; a name that is not UTF-8 does not break listings", async () => {
   await withServer({}, async ({ port, home }) => {
-    await python(
-      `import sys; open(sys.argv[1].encode() + b"/caf\\xe9.bin", "wb").write(b"x")`,
-      home,
-    );
+    // Only a disk holds a name that is not UTF-8.
+    const odd = onMemory ? null : "caf\uFFFD.bin";
+    if (!onMemory) {
+      await python(
+        `import sys; open(sys.argv[1].encode() + b"/caf\\xe9.bin", "wb").write(b"x")`,
+        home,
+      );
+    }
     const client = await FtpClient.login(port);
     try {
       assertEquals((await client.command("MKD café ☕")).text, '"/café ☕" directory created.');
       assertEquals((await client.command("CWD café ☕")).code, 250);
       await client.store("日本.txt", new TextEncoder().encode("nihon"));
-      assertEquals(await Deno.readTextFile(`${home}/café ☕/日本.txt`), "nihon");
+      assertEquals(await store.readTextFile(`${home}/café ☕/日本.txt`), "nihon");
       assertEquals(decoder.decode(await client.retr("/café ☕/日本.txt")), "nihon");
       assertStringIncludes(await client.list("NLST"), "日本.txt");
       await client.command("CWD /");
-      const names = (await client.list("NLST")).split("\r\n");
-      assert(names.includes("caf\uFFFD.bin"), "shown with a replacement character");
-      assertStringIncludes(await client.list("LIST"), "caf\uFFFD.bin");
-      assertStringIncludes(decoder.decode(await client.retrList("MLSD")), " caf\uFFFD.bin");
+      if (odd) {
+        const names = (await client.list("NLST")).split("\r\n");
+        assert(names.includes(odd), "shown with a replacement character");
+        assertStringIncludes(await client.list("LIST"), odd);
+        assertStringIncludes(decoder.decode(await client.retrList("MLSD")), ` ${odd}`);
+      }
       assertStringIncludes((await client.command("STAT /")).text, "café ☕");
       assertEquals((await client.command("NOOP")).code, 200);
     } finally {
@@ -366,7 +383,7 @@ Deno.test("hostile arguments: NUL, CR (as CR NUL), 4 KiB names, ../ chains", asy
         '257 "/cr\r\0name" directory created.',
         "a CR in a reply is sent as CR NUL",
       );
-      assert((await Deno.stat(`${home}/cr\rname`)).isDirectory);
+      assert((await store.stat(`${home}/cr\rname`)).isDirectory);
       assertEquals(
         (await client.command("MKD " + "n".repeat(4096))).text,
         "Command line too long.",
@@ -392,7 +409,7 @@ Deno.test("a SITE command is one table entry (the README's SITE RMTREE)", async 
   const { siteRmtree } = await import("../examples/site_command.ts");
   const commands = new Map(protoCmds).set("SITE RMTREE", siteRmtree);
   await withServer({ commands }, async ({ port, home }) => {
-    await Deno.mkdir(`${home}/tree/deep`, { recursive: true });
+    await store.mkdir(`${home}/tree/deep`, { recursive: true });
     const client = await FtpClient.login(port);
     try {
       assertStringIncludes((await client.command("SITE HELP")).text, "RMTREE");
@@ -401,7 +418,7 @@ Deno.test("a SITE command is one table entry (the README's SITE RMTREE)", async 
         "remove directory tree",
       );
       assertEquals((await client.command("SITE RMTREE tree")).code, 250);
-      assertEquals(await Deno.stat(`${home}/tree`).catch(() => null), null);
+      assertEquals(await store.stat(`${home}/tree`).catch(() => null), null);
       assertEquals(
         (await client.command("SITE RMTREE ../../..")).code,
         550,
@@ -439,8 +456,8 @@ Deno.test("passive ports are picked at random within the range", async () => {
 
 Deno.test("clients parse the MLSD listing: basic-ftp and lftp", async () => {
   await withServer({}, async ({ port, home }) => {
-    await Deno.mkdir(`${home}/dir`);
-    await Deno.writeTextFile(`${home}/file.txt`, "1234567");
+    await store.mkdir(`${home}/dir`);
+    await store.writeTextFile(`${home}/file.txt`, "1234567");
     const client = new Client(10_000);
     try {
       await client.access({ host: "127.0.0.1", port, user: USER, password: PASSWORD });

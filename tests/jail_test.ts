@@ -1,10 +1,10 @@
 import { assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { FtpClient } from "./support/ftp_client.ts";
-import { withServer } from "./support/server.ts";
+import { diskTest, store, withServer } from "./support/server.ts";
 
 async function withOutside(body: (outside: string) => Promise<void>): Promise<void> {
   const outside = await Deno.realPath(await Deno.makeTempDir({ prefix: "tsftpd-outside-" }));
-  await Deno.writeTextFile(`${outside}/secret`, "secret");
+  await store.writeTextFile(`${outside}/secret`, "secret");
   try {
     await body(outside);
   } finally {
@@ -14,7 +14,7 @@ async function withOutside(body: (outside: string) => Promise<void>): Promise<vo
 
 Deno.test("the client sees / at its home and .. never leaves it", async () => {
   await withServer({}, async ({ port, home }) => {
-    await Deno.mkdir(`${home}/sub`);
+    await store.mkdir(`${home}/sub`);
     const client = await FtpClient.login(port);
     try {
       assertEquals((await client.command("CWD ..")).text, '"/" is the current directory.');
@@ -39,21 +39,21 @@ Deno.test("the client sees / at its home and .. never leaves it", async () => {
       }
       assertEquals((await client.command("CWD /etc")).code, 550);
       assertEquals((await client.command("MKD ../../escaped")).code, 257, "made inside the home");
-      assertEquals((await Deno.stat(`${home}/escaped`)).isDirectory, true);
+      assertEquals((await store.stat(`${home}/escaped`)).isDirectory, true);
     } finally {
       client.close();
     }
   });
 });
 
-Deno.test("symlinks that resolve outside the home are refused, never followed", async () => {
+diskTest("symlinks that resolve outside the home are refused, never followed", async () => {
   await withOutside(async (outside) => {
     await withServer({}, async ({ port, home }) => {
       await Deno.symlink(outside, `${home}/out-dir`);
       await Deno.symlink(`${outside}/secret`, `${home}/out-file`);
       await Deno.symlink(`${outside}/not-yet`, `${home}/dangling`);
-      await Deno.mkdir(`${home}/in`);
-      await Deno.writeTextFile(`${home}/in/ok`, "inside");
+      await store.mkdir(`${home}/in`);
+      await store.writeTextFile(`${home}/in/ok`, "inside");
       await Deno.symlink(`${home}/in`, `${home}/in-link`);
       const client = await FtpClient.login(port);
       try {
@@ -84,7 +84,7 @@ Deno.test("symlinks that resolve outside the home are refused, never followed", 
         ) {
           assertEquals((await client.command(command)).code, 550, command);
         }
-        assertEquals(await Deno.readTextFile(`${outside}/secret`), "secret");
+        assertEquals(await store.readTextFile(`${outside}/secret`), "secret");
         assertEquals(
           await Deno.lstat(`${outside}/not-yet`).catch(() => null),
           null,
@@ -130,8 +130,8 @@ Deno.test("hostile path arguments: NUL, long names, odd separators", async () =>
 
 Deno.test("permission letters are enforced per command", async () => {
   await withServer({ perm: "el" }, async ({ port, home }) => {
-    await Deno.writeTextFile(`${home}/f`, "x");
-    await Deno.mkdir(`${home}/d`);
+    await store.writeTextFile(`${home}/f`, "x");
+    await store.mkdir(`${home}/d`);
     const client = await FtpClient.login(port);
     try {
       for (const command of ["MKD n", "RMD d", "DELE f", "RNFR f", "SITE CHMOD 600 f"]) {
@@ -149,7 +149,7 @@ Deno.test("permission letters are enforced per command", async () => {
     }
   });
   await withServer({ perm: "r" }, async ({ port, home }) => {
-    await Deno.mkdir(`${home}/d`);
+    await store.mkdir(`${home}/d`);
     const client = await FtpClient.login(port);
     try {
       assertEquals((await client.command("CWD d")).code, 550);
@@ -165,17 +165,17 @@ Deno.test("permission letters are enforced per command", async () => {
 
 Deno.test("overridePerm grants per directory, recursively or not", async () => {
   await withServer({ perm: "elr" }, async ({ port, home, authorizer }) => {
-    await Deno.mkdir(`${home}/upload/deep`, { recursive: true });
-    await Deno.mkdir(`${home}/upload2`);
-    await Deno.mkdir(`${home}/tree2`);
-    await Deno.mkdir(`${home}/tree/deep`, { recursive: true });
-    await Deno.mkdir(`${home}/tree/ro/deeper`, { recursive: true });
-    await Deno.writeTextFile(`${home}/upload/victim`, "x");
+    await store.mkdir(`${home}/upload/deep`, { recursive: true });
+    await store.mkdir(`${home}/upload2`);
+    await store.mkdir(`${home}/tree2`);
+    await store.mkdir(`${home}/tree/deep`, { recursive: true });
+    await store.mkdir(`${home}/tree/ro/deeper`, { recursive: true });
+    await store.writeTextFile(`${home}/upload/victim`, "x");
     authorizer.overridePerm("user", `${home}/upload`, "elrwd");
     authorizer.overridePerm("user", `${home}/tree/ro`, "elr", true);
     authorizer.overridePerm("user", `${home}/tree`, "elrwm", true);
     const client = await FtpClient.login(port);
-    const store = async (path: string) => {
+    const storeCode = async (path: string) => {
       const data = await client.pasv();
       const reply = await client.command(`STOR ${path}`);
       data.close();
@@ -183,16 +183,28 @@ Deno.test("overridePerm grants per directory, recursively or not", async () => {
       return reply.code;
     };
     try {
-      assertEquals(await store("upload/a"), 125, "non-recursive: files directly in the directory");
-      assertEquals(await store("upload/deep/a"), 550, "non-recursive: not in subdirectories");
-      assertEquals(await store("tree/deep/a"), 125, "recursive: the whole tree");
-      assertEquals(await store("a"), 550, "outside the overrides the user's own letters apply");
+      assertEquals(
+        await storeCode("upload/a"),
+        125,
+        "non-recursive: files directly in the directory",
+      );
+      assertEquals(await storeCode("upload/deep/a"), 550, "non-recursive: not in subdirectories");
+      assertEquals(await storeCode("tree/deep/a"), 125, "recursive: the whole tree");
+      assertEquals(await storeCode("a"), 550, "outside the overrides the user's own letters apply");
       assertEquals((await client.command("MKD tree/deep/x")).code, 257);
       assertEquals((await client.command("MKD upload/x")).code, 550);
-      assertEquals(await store("upload2/a"), 550, "/upload's override is not /upload2's");
-      assertEquals(await store("tree2/a"), 550, "/tree's recursive override is not /tree2's");
-      assertEquals(await store("tree/ro/a"), 550, "the nested override wins over the outer one");
-      assertEquals(await store("tree/ro/deeper/a"), 550, "the nested override is recursive too");
+      assertEquals(await storeCode("upload2/a"), 550, "/upload's override is not /upload2's");
+      assertEquals(await storeCode("tree2/a"), 550, "/tree's recursive override is not /tree2's");
+      assertEquals(
+        await storeCode("tree/ro/a"),
+        550,
+        "the nested override wins over the outer one",
+      );
+      assertEquals(
+        await storeCode("tree/ro/deeper/a"),
+        550,
+        "the nested override is recursive too",
+      );
       assertEquals((await client.command("MKD tree/ro/x")).code, 550);
       assertEquals((await client.command("RMD upload/deep")).code, 550, "a subdirectory itself");
       assertEquals((await client.command("DELE upload/victim")).code, 250, "a file directly in it");
@@ -204,9 +216,9 @@ Deno.test("overridePerm grants per directory, recursively or not", async () => {
 
 Deno.test("an overridePerm on a subdirectory grants every write command there and nowhere else", async () => {
   await withServer({ perm: "elr" }, async ({ port, home, authorizer }) => {
-    await Deno.mkdir(`${home}/sub`);
-    await Deno.mkdir(`${home}/dir`);
-    await Deno.writeTextFile(`${home}/file`, "x");
+    await store.mkdir(`${home}/sub`);
+    await store.mkdir(`${home}/dir`);
+    await store.writeTextFile(`${home}/file`, "x");
     authorizer.overridePerm("user", `${home}/sub`, "elradfmwMT", true);
     const client = await FtpClient.login(port);
     const bytes = new TextEncoder().encode("data");
@@ -220,7 +232,7 @@ Deno.test("an overridePerm on a subdirectory grants every write command there an
       await client.store("sub/a", bytes);
       await refused("STOR a");
       await client.store("sub/a", bytes, "APPE");
-      assertEquals(await Deno.readTextFile(`${home}/sub/a`), "datadata");
+      assertEquals(await store.readTextFile(`${home}/sub/a`), "datadata");
       await refused("APPE file");
       assertEquals((await client.command("CWD sub")).code, 250);
       const [unique] = await client.store("", bytes, "STOU");
@@ -231,7 +243,7 @@ Deno.test("an overridePerm on a subdirectory grants every write command there an
       assertEquals((await client.command("RNTO sub/b")).code, 250);
       assertEquals((await client.command("RNFR file")).text, "Not enough privileges.");
       assertEquals((await client.command("SITE CHMOD 600 sub/b")).code, 200);
-      assertEquals((await Deno.stat(`${home}/sub/b`)).mode! & 0o777, 0o600);
+      assertEquals((await store.stat(`${home}/sub/b`)).mode! & 0o777, 0o600);
       assertEquals((await client.command("SITE CHMOD 600 file")).text, "Not enough privileges.");
       assertEquals((await client.command("MFMT 20200102030405 sub/b")).code, 213);
       assertEquals(

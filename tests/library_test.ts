@@ -185,6 +185,7 @@ Deno.test("LIST and MLSx formatting are the filesystem's to override; ids withou
   );
   const fs = new AbstractedFS(Deno.cwd());
   assertEquals(await fs.getUserByUid(0), "root");
+  assertEquals(await fs.getGroupByGid(0), "root");
   assertEquals(await fs.getUserByUid(2 ** 31 - 7), String(2 ** 31 - 7));
   assertEquals(await fs.getGroupByGid(2 ** 31 - 7), String(2 ** 31 - 7));
 });
@@ -221,7 +222,6 @@ Deno.test("DummyAuthorizer refuses a misconfigured table, and answers for users 
     const refusals: [() => void, RegExp][] = [
       [() => authorizer.addUser("alice", "again", home), /user alice already exists/],
       [() => authorizer.addUser("bob", "pw", home, { perm: "elrX" }), /no such permission "X"/],
-      [() => authorizer.addUser("bob", "pw", `${home}/missing`), /no such directory/],
       [() => authorizer.addUser("bob", "pw", `${home}/file`), /not a directory/],
       [() => authorizer.overridePerm("alice", "/", "elr"), /is outside the home of alice/],
       [() => authorizer.overridePerm("nobody", home, "elr"), /no such user: nobody/],
@@ -240,6 +240,12 @@ Deno.test("DummyAuthorizer refuses a misconfigured table, and answers for users 
     }
     assert(authorizer.hasUser("alice"));
     assert(!authorizer.hasUser("bob"), "a refused user is not added");
+    authorizer.addUser("carol", "pw", "/nowhere/on/disk/../carol");
+    assertEquals(
+      await authorizer.getHomeDir("carol"),
+      "/nowhere/on/carol",
+      "need not exist on disk",
+    );
     assertEquals(await authorizer.getPerms("alice"), "elr", "read-only by default");
     assertEquals(await authorizer.getPerms("nobody"), "");
     assertEquals(await authorizer.getMsgLogin("alice"), "Login successful.");
@@ -284,4 +290,22 @@ Deno.test("DummyAuthorizer refuses a misconfigured table, and answers for users 
   } finally {
     await Deno.remove(home, { recursive: true });
   }
+});
+
+Deno.test("a disk session whose home is missing is refused at login, 530 and a log line", async () => {
+  await withServer({}, async ({ port, authorizer, logs }) => {
+    authorizer.addUser("lost", "pw", "/nowhere/tsftpd-missing-home");
+    const client = await FtpClient.connect(port);
+    try {
+      await client.command("USER lost");
+      assertEquals((await client.command("PASS pw")).lines, ["530 Home directory not available."]);
+      assertEquals((await client.command("PWD")).code, 530, "not logged in");
+      assertStringIncludes(
+        logs.join("\n"),
+        `USER 'lost' refused: home "/nowhere/tsftpd-missing-home"`,
+      );
+    } finally {
+      client.close();
+    }
+  });
 });

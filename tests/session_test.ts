@@ -1,10 +1,10 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { FtpClient } from "./support/ftp_client.ts";
-import { PASSWORD, USER, waitFor, withServer } from "./support/server.ts";
+import { diskTest, PASSWORD, store, USER, waitFor, withServer } from "./support/server.ts";
 
 Deno.test("greeting, login, and a session through the navigation commands", async () => {
   await withServer({ banner: "test server ready." }, async ({ port, home, logs }) => {
-    await Deno.mkdir(`${home}/dir`);
+    await store.mkdir(`${home}/dir`);
     const client = await FtpClient.connect(port);
     try {
       assertEquals(client.greeting, {
@@ -58,7 +58,7 @@ Deno.test("greeting, login, and a session through the navigation commands", asyn
 
 Deno.test("file commands: MKD, RMD, DELE, RNFR/RNTO, SITE CHMOD, SITE HELP", async () => {
   await withServer({}, async ({ port, home }) => {
-    await Deno.writeTextFile(`${home}/f.txt`, "x");
+    await store.writeTextFile(`${home}/f.txt`, "x");
     const client = await FtpClient.login(port);
     try {
       assertEquals(
@@ -75,11 +75,11 @@ Deno.test("file commands: MKD, RMD, DELE, RNFR/RNTO, SITE CHMOD, SITE HELP", asy
       assertEquals((await client.command("RNFR missing")).code, 550);
       assertEquals((await client.command("RNFR f.txt")).code, 350);
       assertEquals((await client.command("RNTO g.txt")).code, 250);
-      assertEquals(await Deno.readTextFile(`${home}/g.txt`), "x");
+      assertEquals(await store.readTextFile(`${home}/g.txt`), "x");
       assertEquals((await client.command("RNTO h.txt")).code, 503, "one RNFR, one rename");
-      assertEquals(await Deno.readTextFile(`${home}/g.txt`), "x");
+      assertEquals(await store.readTextFile(`${home}/g.txt`), "x");
       assertEquals((await client.command("SITE CHMOD 600 g.txt")).code, 200);
-      assertEquals((await Deno.stat(`${home}/g.txt`)).mode! & 0o777, 0o600);
+      assertEquals((await store.stat(`${home}/g.txt`)).mode! & 0o777, 0o600);
       assertEquals((await client.command("SITE CHMOD 99 g.txt")).code, 501);
       assertEquals((await client.command("SITE NOPE")).code, 500);
       assertEquals((await client.command("SITE")).code, 501);
@@ -269,46 +269,55 @@ Deno.test("custom login and quit messages, multi-line ones included", async () =
   });
 });
 
-Deno.test("errors take one path: an FTPError is its reply, a bug is logged with its stack and answered 451", async () => {
-  const { AbstractedFS, FTPError } = await import("../mod.ts");
-  class Faulty extends AbstractedFS {
-    override stat(path: string): Promise<Deno.FileInfo> {
-      if (path.endsWith("/refused")) return Promise.reject(new FTPError(553, "Refused here."));
-      if (path.endsWith("/bug")) return Promise.reject(new Deno.errors.BadResource("stale handle"));
-      return super.stat(path);
-    }
-    override open(path: string, options: Deno.OpenOptions): Promise<Deno.FsFile> {
-      if (!path.endsWith("/unreadable")) return super.open(path, options);
-      const file = { read: () => Promise.reject(new Deno.errors.BadResource("lost")), close() {} };
-      return Promise.resolve(file as unknown as Deno.FsFile);
-    }
-  }
-  await withServer(
-    { abstractedFs: (root, session) => new Faulty(root, session) },
-    async ({ port, logs, home }) => {
-      await Deno.writeTextFile(`${home}/unreadable`, "x");
-      const client = await FtpClient.login(port);
-      try {
-        await client.command("TYPE I");
-        const data = await client.pasv();
-        assertEquals((await client.command("RETR unreadable")).code, 125);
-        assertEquals((await client.reply()).code, 451, "a bug while reading the file");
-        data.close();
-        assertEquals((await client.command("SIZE refused")).lines, ["553 Refused here."]);
-        assertEquals((await client.command("SIZE bug")).code, 451, "not a silent 550");
-        assertEquals((await client.command("SIZE missing")).code, 550, "a failed system call");
-        assertEquals((await client.command("NOOP")).code, 200);
-      } finally {
-        client.close();
+diskTest(
+  "errors take one path: an FTPError is its reply, a bug is logged with its stack and answered 451",
+  async () => {
+    const { AbstractedFS, FTPError } = await import("../mod.ts");
+    type FileStat = import("../mod.ts").FileStat;
+    type FileReader = import("../mod.ts").FileReader;
+    class Faulty extends AbstractedFS {
+      override stat(path: string): Promise<FileStat> {
+        if (path.endsWith("/refused")) return Promise.reject(new FTPError(553, "Refused here."));
+        if (path.endsWith("/bug")) {
+          return Promise.reject(new Deno.errors.BadResource("stale handle"));
+        }
+        return super.stat(path);
       }
-      const bug = logs.find((line) => line.includes("SIZE failed unexpectedly"));
-      assert(bug?.includes("BadResource: stale handle"), "the error is logged");
-      assertMatch(bug!, /\n\s+at /, "with its stack");
-      const transferBug = logs.find((line) => line.includes("transfer failed unexpectedly"));
-      assert(transferBug?.includes("BadResource: lost"), "a transfer's bug is logged too");
-    },
-  );
-});
+      override openRead(path: string, offset: number): Promise<FileReader> {
+        if (!path.endsWith("/unreadable")) return super.openRead(path, offset);
+        return Promise.resolve({
+          read: () => Promise.reject(new Deno.errors.BadResource("lost")),
+          close() {},
+        });
+      }
+    }
+    await withServer(
+      { abstractedFs: (root, session) => new Faulty(root, session) },
+      async ({ port, logs, home }) => {
+        await store.writeTextFile(`${home}/unreadable`, "x");
+        const client = await FtpClient.login(port);
+        try {
+          await client.command("TYPE I");
+          const data = await client.pasv();
+          assertEquals((await client.command("RETR unreadable")).code, 125);
+          assertEquals((await client.reply()).code, 451, "a bug while reading the file");
+          data.close();
+          assertEquals((await client.command("SIZE refused")).lines, ["553 Refused here."]);
+          assertEquals((await client.command("SIZE bug")).code, 451, "not a silent 550");
+          assertEquals((await client.command("SIZE missing")).code, 550, "a failed system call");
+          assertEquals((await client.command("NOOP")).code, 200);
+        } finally {
+          client.close();
+        }
+        const bug = logs.find((line) => line.includes("SIZE failed unexpectedly"));
+        assert(bug?.includes("BadResource: stale handle"), "the error is logged");
+        assertMatch(bug!, /\n\s+at /, "with its stack");
+        const transferBug = logs.find((line) => line.includes("transfer failed unexpectedly"));
+        assert(transferBug?.includes("BadResource: lost"), "a transfer's bug is logged too");
+      },
+    );
+  },
+);
 
 Deno.test("STAT without an argument tells the login, TYPE and the data channel's state", async () => {
   await withServer({}, async ({ port }) => {

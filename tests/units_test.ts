@@ -1,11 +1,9 @@
 import { toLocalAscii, toNetworkAscii } from "../src/data/ascii.ts";
 import { AbstractedFS } from "../src/fs/abstracted_fs.ts";
-import {
-  describeFsError,
-  FilesystemError,
-  isStorageFull,
-  isSystemFsError,
-} from "../src/fs/errors.ts";
+import { FTPError } from "../src/errors.ts";
+import { FilesystemError, toFilesystemError } from "../src/fs/errors.ts";
+import type { FileStat, FileType } from "../src/fs/filesystem.ts";
+import { ftpNorm } from "../src/fs/virtual_path.ts";
 import { encodeLines, formatListTime, formatMode, formatTimeVal } from "../src/fs/listing.ts";
 import { LineReader, stripTelnet } from "../src/line_reader.ts";
 import { fileSink, formatLogTime, Logger } from "../src/log.ts";
@@ -279,12 +277,12 @@ Deno.test("EPRT arguments (RFC 2428): any delimiter, both families, ports 1 to 6
   for (const [arg, expected] of cases) assertEquals(parseExtendedAddress(arg), expected, arg);
 });
 
-Deno.test("AbstractedFS maps virtual and real paths and clamps .. at the root", () => {
+Deno.test("ftpNorm, and AbstractedFS's virtual-to-real mapping, clamp .. at the root", () => {
+  assertEquals(ftpNorm("/a/b", "c"), "/a/b/c");
+  assertEquals(ftpNorm("/a/b", "../../../.."), "/");
+  assertEquals(ftpNorm("/a/b", "/x/./y/"), "/x/y");
+  assertEquals(ftpNorm("/", ""), "/");
   const fs = new AbstractedFS("/srv/ftp");
-  fs.cwd = "/a/b";
-  assertEquals(fs.ftpNorm("c"), "/a/b/c");
-  assertEquals(fs.ftpNorm("../../../.."), "/");
-  assertEquals(fs.ftpNorm("/x/./y/"), "/x/y");
   assertEquals(fs.ftp2fs("../../etc"), "/srv/ftp/etc");
   assertEquals(fs.ftp2fs("/"), "/srv/ftp");
   assertEquals(fs.fs2ftp("/srv/ftp/a"), "/a");
@@ -292,13 +290,16 @@ Deno.test("AbstractedFS maps virtual and real paths and clamps .. at the root", 
   assertEquals(fs.fs2ftp("/etc"), "/");
 });
 
+/** A stat of `type` with the permission bits `mode`. */
+function stat(type: FileType, mode: number): FileStat {
+  return { type, mode, size: 0, mtime: null, atime: null, nlink: 1, uid: 0, gid: 0, unique: null };
+}
+
 Deno.test("listing columns: mode string and dates", () => {
-  const info = (mode: number, extra: Partial<Deno.FileInfo> = {}) =>
-    ({ mode, isFile: true, ...extra }) as Deno.FileInfo;
-  assertEquals(formatMode(info(0o644)), "-rw-r--r--");
-  assertEquals(formatMode(info(0o4755)), "-rwsr-xr-x");
-  assertEquals(formatMode(info(0o1777, { isFile: false, isDirectory: true })), "drwxrwxrwt");
-  assertEquals(formatMode(info(0o2644)), "-rw-r-Sr--");
+  assertEquals(formatMode(stat("file", 0o644)), "-rw-r--r--");
+  assertEquals(formatMode(stat("file", 0o4755)), "-rwsr-xr-x");
+  assertEquals(formatMode(stat("dir", 0o1777)), "drwxrwxrwt");
+  assertEquals(formatMode(stat("file", 0o2644)), "-rw-r-Sr--");
   const now = new Date(Date.UTC(2026, 10, 25, 12, 0));
   assertEquals(formatListTime(new Date(Date.UTC(2026, 10, 5, 9, 7)), now, true), "Nov 05 09:07");
   assertEquals(formatListTime(new Date(Date.UTC(2025, 0, 2, 9, 7)), now, true), "Jan 02  2025");
@@ -361,17 +362,17 @@ Deno.test("BufferPool: large buffers while few transfers run, smaller ones as mo
 });
 
 Deno.test("listing: a type letter for every kind of file, every month, 64 KiB chunks", async () => {
-  const kinds: [Partial<Deno.FileInfo>, string][] = [
-    [{ isFile: true }, "-"],
-    [{ isDirectory: true }, "d"],
-    [{ isSymlink: true }, "l"],
-    [{ isCharDevice: true }, "c"],
-    [{ isBlockDevice: true }, "b"],
-    [{ isFifo: true }, "p"],
-    [{ isSocket: true }, "s"],
+  const kinds: [FileType, string][] = [
+    ["file", "-"],
+    ["dir", "d"],
+    ["symlink", "l"],
+    ["char-device", "c"],
+    ["block-device", "b"],
+    ["fifo", "p"],
+    ["socket", "s"],
   ];
-  for (const [kind, letter] of kinds) {
-    assertEquals(formatMode({ mode: 0o640, ...kind } as Deno.FileInfo), `${letter}rw-r-----`);
+  for (const [type, letter] of kinds) {
+    assertEquals(formatMode(stat(type, 0o640)), `${letter}rw-r-----`);
   }
   const months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(" ");
   for (const [month, name] of months.entries()) {
@@ -412,58 +413,18 @@ Deno.test("filesystem errors: one sentence per errno, never a path", () => {
   ];
   for (const [code, text] of texts) {
     const error = Object.assign(new Error(`${code}: /srv/secret/path`), { code });
-    assertEquals(describeFsError(error), text, code);
-    assert(isSystemFsError(error));
-    assertEquals(isStorageFull(error), ["ENOSPC", "EDQUOT", "EFBIG"].includes(code), code);
+    const refusal = toFilesystemError(error);
+    assert(refusal instanceof FilesystemError, code);
+    assertEquals(refusal.message, text, code);
+    assertEquals(refusal.code, ["ENOSPC", "EDQUOT", "EFBIG"].includes(code) ? 452 : 550, code);
+    assertEquals(refusal.cause, error);
   }
-  assertEquals(describeFsError(new FilesystemError("Refused.")), "Refused.");
-  assert(!isSystemFsError(new Error("a bug")) && !isSystemFsError(null));
-  assert(!isSystemFsError({ code: 42 }), "an errno name is a string");
-});
-
-Deno.test("AbstractedFS: the seed's helpers, and a symlink loop refused", async () => {
-  const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "tsftpd-fs-" }));
-  try {
-    await Deno.writeTextFile(`${root}/f`, "12345");
-    await Deno.utime(`${root}/f`, 0, new Date(Date.UTC(2021, 2, 3)));
-    await Deno.mkdir(`${root}/d`);
-    await Deno.symlink("f", `${root}/link`);
-    await Deno.symlink("missing", `${root}/dangling`);
-    await Deno.symlink("loop-b", `${root}/loop-a`);
-    await Deno.symlink("loop-a", `${root}/loop-b`);
-    const fs = new AbstractedFS(root);
-    const facts = async (
-      path: string,
-    ) => [
-      await fs.isFile(path),
-      await fs.isDir(path),
-      await fs.isLink(path),
-      await fs.lexists(path),
-    ];
-    assertEquals(await facts(`${root}/f`), [true, false, false, true]);
-    assertEquals(await facts(`${root}/d`), [false, true, false, true]);
-    assertEquals(await facts(`${root}/link`), [true, false, true, true]);
-    assertEquals(await facts(`${root}/dangling`), [false, false, true, true]);
-    assertEquals(await facts(`${root}/none`), [false, false, false, false]);
-    assertEquals(await fs.getSize(`${root}/f`), 5);
-    assertEquals((await fs.getMtime(`${root}/f`)).toISOString(), "2021-03-03T00:00:00.000Z");
-    assertEquals(await fs.realpath(`${root}/link`), `${root}/f`);
-    assertEquals(await fs.validPath(`${root}/loop-a`), false, "a symlink loop leads nowhere");
-    assertEquals(await fs.validPath(`${root}/none/deeper`), true, "judged by its deepest ancestor");
-    await fs.chdir(`${root}/d`);
-    assertEquals(fs.cwd, "/d");
-    let refused = "";
-    await fs.chdir(`${root}/f`).catch((error) => refused = error.message);
-    assertEquals(refused, "Not a directory.");
-    await fs.rmdir(`${root}/f`).catch((error) => refused = error.message);
-    assertEquals(refused, "Not a directory.");
-    await fs.remove(`${root}/d`).catch((error) => refused = error.message);
-    assertEquals(refused, "Is a directory.");
-    const { path, file } = await fs.mkstemp(root);
-    file.close();
-    assert(path.startsWith(`${root}/`) && !path.slice(root.length + 1).includes("/"));
-  } finally {
-    await Deno.remove(root, { recursive: true });
+  const refusal = new FTPError(553, "Refused.");
+  assertEquals(toFilesystemError(refusal), refusal, "a refusal already is one");
+  const errnoRefusal = Object.assign(new FilesystemError("Mine."), { code: "ENOENT" });
+  assertEquals(toFilesystemError(errnoRefusal), errnoRefusal, "even with an errno name");
+  for (const bug of [new Error("a bug"), null, { code: 42 }]) {
+    assertEquals(toFilesystemError(bug), bug, "a bug (an errno name is a string)");
   }
 });
 

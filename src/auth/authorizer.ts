@@ -44,8 +44,17 @@ export interface Authorizer {
   validateAuthentication(username: string, password: string, session: SessionInfo): Promise<void>;
   /** The real directory the user is jailed in. */
   getHomeDir(username: string): Promise<string>;
-  /** Whether the user may do `perm` on the real path `path` (or anywhere, without one). */
-  hasPerm(username: string, perm: Permission, path?: string): Promise<boolean>;
+  /**
+   * Whether the user may do `perm` on the path `path` under their home (or
+   * anywhere, without one). `isDirectory` tells, through the session's filesystem,
+   * whether that path is a directory, which the home's own storage may not show.
+   */
+  hasPerm(
+    username: string,
+    perm: Permission,
+    path?: string,
+    isDirectory?: () => Promise<boolean>,
+  ): Promise<boolean>;
   /** The user's permission letters for their home. */
   getPerms(username: string): Promise<string>;
   /** The 230 text sent after a successful login. */

@@ -72,12 +72,18 @@ function isWithin(path: string, directory: string): boolean {
     path.startsWith(directory.endsWith("/") ? directory : directory + "/");
 }
 
-function realDirectory(path: string): string {
+/**
+ * A home or override directory as an absolute path, its symlinks resolved when it
+ * exists on disk; a file there is refused. A path the disk lacks is kept as given:
+ * the filesystem need not be the disk (a disk session then refuses the login).
+ */
+function directoryPath(path: string): string {
+  const absolute = resolve(path);
   let real: string;
   try {
-    real = Deno.realPathSync(resolve(path));
+    real = Deno.realPathSync(absolute);
   } catch {
-    throw new AuthorizerError(`no such directory: ${path}`);
+    return absolute;
   }
   if (!Deno.statSync(real).isDirectory) throw new AuthorizerError(`not a directory: ${path}`);
   return real;
@@ -98,7 +104,7 @@ export class DummyAuthorizer implements Authorizer {
     this.#warn = options.warn ?? ((message) => console.warn(`Warning: ${message}`));
   }
 
-  /** Adds a user jailed in `homedir`; throws {@linkcode AuthorizerError} on a duplicate or a bad home. */
+  /** Adds a user jailed in `homedir`; throws {@linkcode AuthorizerError} on a duplicate, or a home that is a file. */
   addUser(username: string, password: string, homedir: string, options: UserOptions = {}): void {
     this.#add(username, digest(password), homedir, options);
   }
@@ -117,7 +123,7 @@ export class DummyAuthorizer implements Authorizer {
     checkPermissionLetters(perm);
     this.userTable.set(username, {
       passwordDigest,
-      home: realDirectory(homedir),
+      home: directoryPath(homedir),
       perm,
       overrides: [],
       msgLogin: options.msgLogin ?? "Login successful.",
@@ -142,7 +148,7 @@ export class DummyAuthorizer implements Authorizer {
   overridePerm(username: string, directory: string, perm: string, recursive = false): void {
     const user = this.#user(username);
     checkPermissionLetters(perm);
-    const real = realDirectory(isAbsolute(directory) ? directory : resolve(user.home, directory));
+    const real = directoryPath(isAbsolute(directory) ? directory : resolve(user.home, directory));
     if (!isWithin(real, user.home)) {
       throw new AuthorizerError(`${directory} is outside the home of ${username}`);
     }
@@ -183,8 +189,16 @@ export class DummyAuthorizer implements Authorizer {
     return Promise.resolve(this.userTable.get(username)?.perm ?? "");
   }
 
-  /** Whether `username` may do `perm` on the real `path`, overrides considered. */
-  async hasPerm(username: string, perm: Permission, path?: string): Promise<boolean> {
+  /**
+   * Whether `username` may do `perm` on `path`, overrides considered; a
+   * non-recursive override asks `isDirectory` (default: the disk) about `path`.
+   */
+  async hasPerm(
+    username: string,
+    perm: Permission,
+    path?: string,
+    isDirectory: () => Promise<boolean> = () => isDir(path!),
+  ): Promise<boolean> {
     const user = this.userTable.get(username);
     if (!user) return false;
     if (path !== undefined) {
@@ -192,7 +206,8 @@ export class DummyAuthorizer implements Authorizer {
         if (!isWithin(path, override.directory)) continue;
         if (override.recursive) return override.perm.includes(perm);
         if (
-          path === override.directory || dirname(path) === override.directory && !await isDir(path)
+          path === override.directory ||
+          dirname(path) === override.directory && !await isDirectory()
         ) {
           return override.perm.includes(perm);
         }

@@ -5,7 +5,8 @@
  */
 
 import { FTPError } from "../errors.ts";
-import { afterFirstWord, firstWord, quote } from "./paths.ts";
+import { quote } from "../fs/virtual_path.ts";
+import { afterFirstWord, firstWord } from "./paths.ts";
 import type { CommandSpec } from "./table.ts";
 
 const MKD: CommandSpec = {
@@ -15,7 +16,7 @@ const MKD: CommandSpec = {
   path: "arg",
   help: "Syntax: MKD <SP> path (create directory).",
   async run(ctx) {
-    await ctx.fs.mkdir(ctx.path!.real);
+    await ctx.fs.mkdir(ctx.path!.ftp);
     await ctx.reply(257, `"${quote(ctx.path!.ftp)}" directory created.`);
   },
 };
@@ -27,8 +28,8 @@ const RMD: CommandSpec = {
   path: "arg",
   help: "Syntax: RMD <SP> dir-name (remove directory).",
   async run(ctx) {
-    if (ctx.path!.real === ctx.fs.root) throw new FTPError(550, "Can't remove root directory.");
-    await ctx.fs.rmdir(ctx.path!.real);
+    if (ctx.path!.ftp === "/") throw new FTPError(550, "Can't remove root directory.");
+    await ctx.fs.rmdir(ctx.path!.ftp);
     await ctx.reply(250, "Directory removed.");
   },
 };
@@ -48,7 +49,7 @@ export const fileCommands: Record<string, CommandSpec> = {
     path: "arg",
     help: "Syntax: DELE <SP> file-name (delete file).",
     async run(ctx) {
-      await ctx.fs.remove(ctx.path!.real);
+      await ctx.fs.remove(ctx.path!.ftp);
       await ctx.reply(250, "File removed.");
     },
   },
@@ -60,8 +61,8 @@ export const fileCommands: Record<string, CommandSpec> = {
     help: "Syntax: RNFR <SP> file-name (rename (source name)).",
     async run(ctx) {
       const path = ctx.path!;
-      if (path.real === ctx.fs.root) throw new FTPError(550, "Can't rename home directory.");
-      if (!await ctx.fs.lexists(path.real)) throw new FTPError(550, "No such file or directory.");
+      if (path.ftp === "/") throw new FTPError(550, "Can't rename home directory.");
+      await ctx.fs.lstat(path.ftp);
       ctx.state.renameFrom = path;
       await ctx.reply(350, "Ready for destination name.");
     },
@@ -76,10 +77,8 @@ export const fileCommands: Record<string, CommandSpec> = {
       const source = ctx.state.renameFrom;
       ctx.state.renameFrom = null;
       if (!source) throw new FTPError(503, "Bad sequence of commands: use RNFR first.");
-      if (ctx.path!.real === ctx.fs.root) {
-        throw new FTPError(550, "Can't overwrite home directory.");
-      }
-      await ctx.fs.rename(source.real, ctx.path!.real);
+      if (ctx.path!.ftp === "/") throw new FTPError(550, "Can't overwrite home directory.");
+      await ctx.fs.rename(source.ftp, ctx.path!.ftp);
       await ctx.reply(250, "Renaming ok.");
     },
   },
@@ -92,7 +91,7 @@ export const fileCommands: Record<string, CommandSpec> = {
     async run(ctx) {
       const mode = firstWord(ctx.command.arg);
       if (!/^[0-7]{1,4}$/.test(mode)) throw new FTPError(501, CHMOD_USAGE);
-      await ctx.fs.chmod(ctx.path!.real, parseInt(mode, 8));
+      await ctx.fs.chmod(ctx.path!.ftp, parseInt(mode, 8));
       await ctx.reply(200, "SITE CHMOD successful.");
     },
   },

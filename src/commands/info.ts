@@ -5,7 +5,7 @@
  */
 
 import { FTPError } from "../errors.ts";
-import { listEntries } from "../fs/listing.ts";
+import { formatList, listEntries } from "../fs/listing.ts";
 import type { CommandContext, CommandSpec } from "./table.ts";
 import { statusPath } from "./paths.ts";
 
@@ -90,10 +90,10 @@ export const infoCommands: Record<string, CommandSpec> = {
       // RFC 959: a listing over the control connection; no globbing (see the FAQ).
       const { fs } = ctx;
       // RFC 959: 212 for a directory's status, 213 for a file's.
-      const code = (await fs.stat(path.real)).isDirectory ? 212 : 213;
+      const code = (await fs.stat(path.ftp)).type === "dir" ? 212 : 213;
       const lines = [`Status of "${path.ftp}":`];
       const options = { useGmtTimes: ctx.config.useGmtTimes, now: new Date() };
-      for await (const line of fs.formatList(listEntries(fs, path.real), options)) lines.push(line);
+      for await (const line of formatList(fs, listEntries(fs, path.ftp), options)) lines.push(line);
       lines.push("End of status.");
       await ctx.reply(code, lines.join("\n"));
     },

@@ -6,17 +6,18 @@
  */
 
 import { posix } from "node:path";
-import { type FactEntry, type FactType, featMlstLine } from "../fs/facts.ts";
-import { encodeLines, formatTimeVal, listEntries } from "../fs/listing.ts";
+import { featMlstLine, formatMlsx } from "../fs/facts.ts";
+import type { FactEntry, FactType, FileStat } from "../fs/filesystem.ts";
+import { encodeLines, formatTimeVal } from "../fs/listing.ts";
 import { FTPError } from "../errors.ts";
 import type { CommandContext, CommandSpec, ResolvedPath } from "./table.ts";
 import { afterFirstWord, firstWord } from "./paths.ts";
 
 /** The stat of a regular file; 550 for anything else. */
-async function regularFile(ctx: CommandContext, path: ResolvedPath): Promise<Deno.FileInfo> {
-  const info = await ctx.fs.stat(path.real);
-  if (!info.isFile) throw new FTPError(550, `"${path.ftp}" is not a regular file.`);
-  return info;
+async function regularFile(ctx: CommandContext, path: ResolvedPath): Promise<FileStat> {
+  const stat = await ctx.fs.stat(path.ftp);
+  if (stat.type !== "file") throw new FTPError(550, `"${path.ftp}" is not a regular file.`);
+  return stat;
 }
 
 /** The perm fact's letters for files and directories, with the permission each needs (RFC 3659 7.5.5). */
@@ -26,7 +27,7 @@ const DIR_PERM_FACTS = [["c", "w"], ["d", "d"], ["e", "e"], ["f", "f"], ["l", "l
   "d",
 ]] as const;
 
-async function permFact(ctx: CommandContext, path: string, isDir: boolean): Promise<string> {
+async function permFact(ctx: CommandContext, path: ResolvedPath, isDir: boolean): Promise<string> {
   let letters = "";
   for (const [fact, perm] of isDir ? DIR_PERM_FACTS : FILE_PERM_FACTS) {
     if (await ctx.hasPerm(perm, path)) letters += fact;
@@ -42,19 +43,18 @@ async function permFact(ctx: CommandContext, path: string, isDir: boolean): Prom
 async function factEntry(
   ctx: CommandContext,
   name: string,
-  path: string,
-  lstat: Deno.FileInfo | null,
+  path: ResolvedPath,
+  lstat: FileStat | null,
   dirType: "dir" | "cdir" | "pdir" = "dir",
 ): Promise<FactEntry> {
-  const { fs } = ctx;
   let info = lstat;
   let type: FactType = "file";
-  if (lstat?.isSymlink) {
-    const target = await fs.validPath(path) ? await fs.stat(path).catch(() => null) : null;
+  if (lstat?.type === "symlink") {
+    const target = await ctx.fs.stat(path.ftp).catch(() => null);
     if (target) info = target;
     else type = "OS.unix=slink";
   }
-  if (type !== "OS.unix=slink" && info?.isDirectory) type = dirType;
+  if (type !== "OS.unix=slink" && info?.type === "dir") type = dirType;
   // Nothing may be done through a link that leaves the jail (or leads nowhere).
   const perm = ctx.state.mlstFacts.includes("perm") && type !== "OS.unix=slink"
     ? await permFact(ctx, path, type !== "file")
@@ -62,19 +62,28 @@ async function factEntry(
   return { name, type, info, perm };
 }
 
+/** `path`'s entry `name` (or its parent, for `..`). */
+function child(path: ResolvedPath, name: string): ResolvedPath {
+  if (name === "..") return { ftp: posix.dirname(path.ftp), real: posix.dirname(path.real) };
+  return { ftp: posix.join(path.ftp, name), real: posix.join(path.real, name) };
+}
+
 async function* mlsdLines(ctx: CommandContext, path: ResolvedPath): AsyncIterable<string> {
   const { fs } = ctx;
   const facts = ctx.state.mlstFacts;
-  yield fs.formatMlsx(
-    await factEntry(ctx, ".", path.real, await fs.stat(path.real), "cdir"),
-    facts,
-  );
-  if (path.real !== fs.root) {
-    const parent = posix.dirname(path.real);
-    yield fs.formatMlsx(await factEntry(ctx, "..", parent, await fs.stat(parent), "pdir"), facts);
+  const line = async (
+    name: string,
+    at: ResolvedPath,
+    stat: FileStat | null,
+    type?: "cdir" | "pdir",
+  ) => formatMlsx(fs, await factEntry(ctx, name, at, stat, type), facts);
+  yield await line(".", path, await fs.stat(path.ftp), "cdir");
+  if (path.ftp !== "/") {
+    const parent = child(path, "..");
+    yield await line("..", parent, await fs.stat(parent.ftp), "pdir");
   }
-  for await (const entry of listEntries(fs, path.real)) {
-    yield fs.formatMlsx(await factEntry(ctx, entry.name, entry.path, entry.info), facts);
+  for await (const entry of fs.list(path.ftp)) {
+    yield await line(entry.name, child(path, entry.name), entry.stat);
   }
 }
 
@@ -92,8 +101,8 @@ async function setModificationTime(ctx: CommandContext): Promise<void> {
   const time = parseTimeVal(firstWord(ctx.command.arg));
   if (!time) throw new FTPError(501, mfmtUsage(ctx.command.name));
   const path = ctx.path!;
-  const info = await ctx.fs.stat(path.real);
-  await ctx.fs.utime(path.real, info.atime ?? time, time);
+  const stat = await ctx.fs.stat(path.ftp);
+  await ctx.fs.utime(path.ftp, stat.atime ?? time, time);
   await ctx.reply(213, `Modify=${formatTimeVal(time, true)}; ${path.ftp}`);
 }
 
@@ -142,9 +151,9 @@ export const metadataCommands: Record<string, CommandSpec> = {
     help: "Syntax: MLST [<SP> path] (show information about path).",
     async run(ctx) {
       const path = ctx.path!;
-      const lstat = await ctx.fs.lstat(path.real);
-      const entry = await factEntry(ctx, path.ftp, path.real, lstat);
-      const facts = ctx.fs.formatMlsx(entry, ctx.state.mlstFacts);
+      const lstat = await ctx.fs.lstat(path.ftp);
+      const entry = await factEntry(ctx, path.ftp, path, lstat);
+      const facts = formatMlsx(ctx.fs, entry, ctx.state.mlstFacts);
       await ctx.reply(250, `Listing "${path.ftp}":\n${facts}\nEnd MLST.`);
     },
   },
@@ -157,7 +166,7 @@ export const metadataCommands: Record<string, CommandSpec> = {
     help: "Syntax: MLSD [<SP> dir-name] (list directory).",
     async run(ctx) {
       const path = ctx.path!;
-      if (!(await ctx.fs.stat(path.real)).isDirectory) {
+      if ((await ctx.fs.stat(path.ftp)).type !== "dir") {
         throw new FTPError(501, `"${path.ftp}" is not a directory.`);
       }
       ctx.startTransfer({

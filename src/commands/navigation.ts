@@ -5,20 +5,24 @@
  */
 
 import { FTPError } from "../errors.ts";
+import { FilesystemError } from "../fs/errors.ts";
+import { quote } from "../fs/virtual_path.ts";
 import type { CommandContext, CommandSpec } from "./table.ts";
-import { parentDirectory, quote } from "./paths.ts";
+import { parentDirectory } from "./paths.ts";
 
 /** Changes to the command's path; `code` is 250 for CWD and, as RFC 959 lists it, 200 for CDUP. */
 async function changeDirectory(ctx: CommandContext, code: number): Promise<void> {
-  await ctx.fs.chdir(ctx.path!.real);
-  await ctx.reply(code, `"${quote(ctx.fs.cwd)}" is the current directory.`);
+  const path = ctx.path!.ftp;
+  if ((await ctx.fs.stat(path)).type !== "dir") throw new FilesystemError("Not a directory.");
+  ctx.state.cwd = path;
+  await ctx.reply(code, `"${quote(path)}" is the current directory.`);
 }
 
 const PWD: CommandSpec = {
   auth: true,
   arg: "none",
   help: "Syntax: PWD (get current working directory).",
-  run: (ctx) => ctx.reply(257, `"${quote(ctx.fs.cwd)}" is the current directory.`),
+  run: (ctx) => ctx.reply(257, `"${quote(ctx.state.cwd)}" is the current directory.`),
 };
 
 const CWD: CommandSpec = {

@@ -1,17 +1,11 @@
 /**
- * Path arguments: where a command's path is in its argument, and how a path is
- * quoted in a reply.
+ * Path arguments: where a command's path is in its argument.
  *
  * @module
  */
 
 import { FTPError } from "../errors.ts";
 import type { PathArgument } from "./table.ts";
-
-/** A path with each `"` doubled, as RFC 959 quotes path names in 257 replies. */
-export function quote(path: string): string {
-  return path.replaceAll('"', '""');
-}
 
 /** Drops the `ls` options (`-la`, `-a -l`) clients put before LIST's path. */
 export function stripListOptions(arg: string): string {

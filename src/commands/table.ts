@@ -10,16 +10,20 @@
 import type { Permission } from "../auth/authorizer.ts";
 import type { DataChannel } from "../data/channel.ts";
 import type { DTPHandler } from "../data/dtp.ts";
-import type { AbstractedFS } from "../fs/abstracted_fs.ts";
+import type { FileSystem } from "../fs/filesystem.ts";
 import type { LogLevel } from "../log.ts";
 import type { SessionInfo } from "../session_info.ts";
 import type { SessionSettings } from "../settings.ts";
 
-/** A path argument resolved inside the user's jail. */
+/** A path argument, normalized against the current directory. */
 export interface ResolvedPath {
-  /** The normalized virtual path the client sees. */
+  /** The normalized virtual path the client sees, and the filesystem is given. */
   ftp: string;
-  /** The real path on disk. */
+  /**
+   * The path under the user's home as the authorizer names it (`<home><ftp>`), for
+   * permissions, log lines and callbacks; a path on disk only when the filesystem
+   * is the disk.
+   */
   real: string;
 }
 
@@ -33,9 +37,11 @@ export interface Command {
 
 /**
  * The protocol settings a session keeps between commands, which the commands that
- * own them change: TYPE, REST, RNFR, EPSV ALL, OPTS MLST, PBSZ and PROT.
+ * own them change: the current directory, TYPE, REST, RNFR, EPSV ALL, OPTS MLST, PBSZ and PROT.
  */
 export interface ProtocolState {
+  /** The current directory, a virtual path (CWD, CDUP; `/` at login). */
+  cwd: string;
   /** TYPE: `"A"` (ASCII, the RFC's default) or `"I"` (binary). */
   transferType: "A" | "I";
   /** The REST offset for the next transfer. */
@@ -101,8 +107,8 @@ export interface CommandContext {
   readonly session: SessionInfo;
   /** TYPE, REST, RNFR and the other settings commands change. */
   readonly state: ProtocolState;
-  /** The user's filesystem view (commands that need no login may run without one). */
-  readonly fs: AbstractedFS;
+  /** The user's filesystem, in virtual paths (530 before login). */
+  readonly fs: FileSystem;
   /** The data channel PASV and PORT prepare. */
   readonly data: DataChannel;
   /** The session's settings. */
@@ -117,8 +123,8 @@ export interface CommandContext {
   reply(code: number, text: string): Promise<void>;
   /** Writes a log line about this session. */
   log(level: LogLevel, message: string): void;
-  /** Whether the user has `perm` on the real `path`. */
-  hasPerm(perm: Permission, path: string): Promise<boolean>;
+  /** Whether the user has `perm` on `path`. */
+  hasPerm(perm: Permission, path: ResolvedPath): Promise<boolean>;
   /**
    * Starts a transfer in the background: replies 125/150, opens the data
    * connection, runs the job, replies 226 (or 425/426/451/452) and logs it.

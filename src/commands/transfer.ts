@@ -8,7 +8,8 @@ import { posix } from "node:path";
 import { toLocalAscii, toNetworkAscii } from "../data/ascii.ts";
 import { FTPError } from "../errors.ts";
 import { FilesystemError } from "../fs/errors.ts";
-import { encodeLines, listEntries } from "../fs/listing.ts";
+import type { FileStat, FileWriter } from "../fs/filesystem.ts";
+import { encodeLines, formatList, listEntries } from "../fs/listing.ts";
 import type { CommandContext, CommandSpec } from "./table.ts";
 import { currentDirectory, listingPath } from "./paths.ts";
 
@@ -19,22 +20,16 @@ function takeRestartPosition(ctx: CommandContext): number {
   return position;
 }
 
-/** Refuses what is not a regular file: opening a FIFO or a device would hang or harm. */
-async function existingRegularFile(
-  ctx: CommandContext,
-  path: string,
-): Promise<Deno.FileInfo | null> {
-  const info = await ctx.fs.stat(path).catch((error) => {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  });
-  if (info?.isDirectory) throw new FilesystemError("Is a directory.");
-  if (info && !info.isFile) throw new FilesystemError("Not a regular file.");
-  return info;
+/** The stat of the regular file `path`; anything else is refused. */
+async function regularFile(ctx: CommandContext, path: string): Promise<FileStat> {
+  const stat = await ctx.fs.stat(path);
+  if (stat.type === "dir") throw new FilesystemError("Is a directory.");
+  if (stat.type !== "file") throw new FilesystemError("Not a regular file.");
+  return stat;
 }
 
 /** Receives the upload of a command into `file`, in TYPE A converting line endings. */
-function receive(ctx: CommandContext, path: string, file: Deno.FsFile, preliminary?: string) {
+function receive(ctx: CommandContext, path: string, file: FileWriter, preliminary?: string) {
   ctx.startTransfer({
     command: ctx.command.name,
     path,
@@ -47,25 +42,13 @@ function receive(ctx: CommandContext, path: string, file: Deno.FsFile, prelimina
 }
 
 /** Throws 554 when the REST offset is past the end of the file. */
-function checkRestartFits(info: Deno.FileInfo, offset: number): void {
-  if (offset <= info.size) return;
+function checkRestartFits(stat: FileStat, offset: number): void {
+  if (offset <= stat.size) return;
   throw new FTPError(
     554,
-    `Invalid REST parameter: ${offset} is past the end of the file (${info.size} bytes).`,
+    `Invalid REST parameter: ${offset} is past the end of the file (${stat.size} bytes).`,
   );
 }
-
-/** Runs `move` on a just-opened file, closing the file if it fails. */
-async function positioned(file: Deno.FsFile, move: () => Promise<unknown>): Promise<void> {
-  try {
-    await move();
-  } catch (error) {
-    file.close();
-    throw error;
-  }
-}
-
-const NO_SUCH_FILE = "No such file or directory.";
 
 const RETR: CommandSpec = {
   perm: "r",
@@ -75,16 +58,13 @@ const RETR: CommandSpec = {
   data: true,
   help: "Syntax: RETR <SP> file-name (retrieve a file).",
   async run(ctx) {
-    const path = ctx.path!.real;
+    const path = ctx.path!;
     const offset = takeRestartPosition(ctx);
-    const info = await existingRegularFile(ctx, path);
-    if (!info) throw new FTPError(550, NO_SUCH_FILE);
-    checkRestartFits(info, offset);
-    const file = await ctx.fs.open(path, { read: true });
-    if (offset > 0) await positioned(file, () => file.seek(offset, Deno.SeekMode.Start));
+    checkRestartFits(await regularFile(ctx, path.ftp), offset);
+    const file = await ctx.fs.openRead(path.ftp, offset);
     ctx.startTransfer({
       command: "RETR",
-      path,
+      path: path.real,
       direction: "send",
       run: (dtp) =>
         dtp.sendFile(file, ctx.state.transferType === "A" ? toNetworkAscii() : undefined),
@@ -101,22 +81,14 @@ const STOR: CommandSpec = {
   data: true,
   help: "Syntax: STOR <SP> file-name (store a file).",
   async run(ctx) {
-    const path = ctx.path!.real;
+    const path = ctx.path!;
     const offset = takeRestartPosition(ctx);
-    const info = await existingRegularFile(ctx, path);
     if (offset === 0) {
-      const file = await ctx.fs.open(path, { write: true, create: true, truncate: true });
-      return receive(ctx, path, file);
+      return receive(ctx, path.real, await ctx.fs.openWrite(path.ftp, { truncate: true }));
     }
     // Resume: keep the first `offset` bytes and write what follows.
-    if (!info) throw new FTPError(550, NO_SUCH_FILE);
-    checkRestartFits(info, offset);
-    const file = await ctx.fs.open(path, { write: true });
-    await positioned(file, async () => {
-      await file.truncate(offset);
-      await file.seek(offset, Deno.SeekMode.Start);
-    });
-    receive(ctx, path, file);
+    checkRestartFits(await regularFile(ctx, path.ftp), offset);
+    receive(ctx, path.real, await ctx.fs.openWrite(path.ftp, { offset }));
   },
 };
 
@@ -129,10 +101,8 @@ const APPE: CommandSpec = {
   refusedAfterRest: true,
   help: "Syntax: APPE <SP> file-name (append data to file).",
   async run(ctx) {
-    const path = ctx.path!.real;
-    await existingRegularFile(ctx, path);
-    const file = await ctx.fs.open(path, { append: true, create: true });
-    receive(ctx, path, file);
+    const path = ctx.path!;
+    receive(ctx, path.real, await ctx.fs.openWrite(path.ftp, { append: true }));
   },
 };
 
@@ -148,9 +118,10 @@ const STOU: CommandSpec = {
     const { arg } = ctx.command;
     if (arg.includes("\0")) throw new FTPError(501, "Path names may not contain NUL.");
     const prefix = arg ? posix.basename(arg) + "." : "ftpd.";
-    const { path, file } = await ctx.fs.mkstemp(ctx.path!.real, prefix);
+    const { path, file } = await ctx.fs.mkstemp(ctx.path!.ftp, prefix);
+    const name = posix.basename(path);
     // RFC 1123: the preliminary reply names the file.
-    receive(ctx, path, file, `FILE: ${posix.basename(path)}`);
+    receive(ctx, posix.join(ctx.path!.real, name), file, `FILE: ${name}`);
   },
 };
 
@@ -164,11 +135,11 @@ function listCommand(command: "LIST" | "NLST", help: string): CommandSpec {
     help,
     async run(ctx) {
       const { fs } = ctx;
-      const path = ctx.path!.real;
+      const path = ctx.path!.ftp;
       await fs.stat(path);
       const entries = listEntries(fs, path);
       const lines = command === "LIST"
-        ? fs.formatList(entries, { useGmtTimes: ctx.config.useGmtTimes, now: new Date() })
+        ? formatList(fs, entries, { useGmtTimes: ctx.config.useGmtTimes, now: new Date() })
         : names(entries);
       ctx.startTransfer({
         command,

@@ -1,58 +1,121 @@
 /**
- * {@linkcode AbstractedFS}: the user's view of the disk, jailed in a root directory.
+ * {@linkcode AbstractedFS}: the local disk as a {@linkcode FileSystem}, jailed in
+ * the user's home directory.
  *
  * @module
  */
 
 import { posix } from "node:path";
 import type { SessionInfo } from "../session_info.ts";
-import { FilesystemError } from "./errors.ts";
-import { type FactEntry, formatFacts } from "./facts.ts";
-import {
-  type ListEntry,
-  type ListFormatOptions,
-  type ListingSource,
-  listLines,
-} from "./listing.ts";
+import { FilesystemError, toFilesystemError } from "./errors.ts";
+import { formatFacts } from "./facts.ts";
+import type {
+  DirEntry,
+  FactEntry,
+  FileReader,
+  FileStat,
+  FileSystem,
+  FileType,
+  FileWriter,
+  ListEntry,
+  ListFormatOptions,
+  WriteMode,
+} from "./filesystem.ts";
+import { listLines } from "./listing.ts";
 import { groupName, userName } from "./names.ts";
+import { ftpNorm, quote } from "./virtual_path.ts";
 
 const MAX_SYMLINK_HOPS = 40;
 
+/** The mark the runtime puts in a file name whose bytes are not valid UTF-8. */
+const REPLACEMENT_CHARACTER = "\uFFFD";
+
+/** Runs a system call, turning its failure into the {@linkcode FilesystemError} the client hears. */
+async function io<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw toFilesystemError(error);
+  }
+}
+
+function fileType(info: Deno.FileInfo): FileType {
+  if (info.isSymlink) return "symlink";
+  if (info.isDirectory) return "dir";
+  if (info.isFile) return "file";
+  if (info.isFifo) return "fifo";
+  if (info.isSocket) return "socket";
+  if (info.isCharDevice) return "char-device";
+  if (info.isBlockDevice) return "block-device";
+  return "file";
+}
+
+/** The project's stat of the runtime's one. */
+export function toFileStat(info: Deno.FileInfo): FileStat {
+  return {
+    type: fileType(info),
+    size: info.size,
+    mtime: info.mtime,
+    atime: info.atime,
+    mode: info.mode === null ? null : info.mode & 0o7777,
+    nlink: info.nlink ?? 1,
+    uid: info.uid,
+    gid: info.gid,
+    unique: info.dev !== null && info.ino !== null
+      ? `${info.dev.toString(16)}g${info.ino.toString(16)}`
+      : null,
+  };
+}
+
+/** A file on disk, read or written with its failures as {@linkcode FilesystemError}s. */
+class DiskFile implements FileReader, FileWriter {
+  readonly #file: Deno.FsFile;
+
+  constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+
+  read(p: Uint8Array): Promise<number | null> {
+    return io(() => this.#file.read(p));
+  }
+
+  write(p: Uint8Array): Promise<number> {
+    return io(() => this.#file.write(p));
+  }
+
+  close(): void {
+    this.#file.close();
+  }
+}
+
 /**
- * Translates between "virtual" FTP paths (the client sees `/` at its home) and
- * "real" paths on disk, and wraps every filesystem call a session makes. All calls
- * are async. Subclass it to serve something other than the local disk.
+ * The local disk seen from a home directory, the `root`: virtual path `/foo` is
+ * `<root>/foo`. Every operation first checks that its path, once every symlink
+ * along it is resolved, stays inside the root, and refuses it (550, logged as a
+ * warning) when it does not. Subclass it to change how the disk is read or shown.
  */
-export class AbstractedFS implements ListingSource {
-  /** The real home directory (symlinks resolved). */
-  root: string;
-  /** The virtual current working directory, always absolute. */
-  cwd = "/";
+export class AbstractedFS implements FileSystem {
+  /** The home directory, as the authorizer gave it. */
+  readonly root: string;
   /** The session this filesystem serves, if any (pyftplib's `cmd_channel`). */
   readonly session?: SessionInfo;
+  #realRoot: Promise<string> | null = null;
 
-  /** A view jailed in the real directory `root`, for `session` (if any). */
+  /** The disk jailed in the real directory `root`, for `session` (if any). */
   constructor(root: string, session?: SessionInfo) {
     this.root = root;
     this.session = session;
   }
 
-  /** Normalizes a virtual path against {@linkcode cwd}: `"bar"` in `/foo` is `/foo/bar`; `..` stops at `/`. */
-  ftpNorm(ftpPath: string): string {
-    const joined = ftpPath.startsWith("/") ? ftpPath : posix.join(this.cwd, ftpPath);
-    const normal = posix.normalize(joined);
-    return normal.length > 1 && normal.endsWith("/") ? normal.slice(0, -1) : normal;
-  }
-
-  /** The real path of a virtual one: `foo` with root `/home/user` is `/home/user/foo`. */
+  /** The real path of a virtual one: `/foo` with root `/home/user` is `/home/user/foo`; `..` stops at the root. */
   ftp2fs(ftpPath: string): string {
-    const normal = this.ftpNorm(ftpPath);
+    const normal = ftpNorm("/", ftpPath);
     return normal === "/" ? this.root : posix.join(this.root, normal);
   }
 
   /** The virtual path of a real one; a path outside the root maps to `/`. */
   fs2ftp(fsPath: string): string {
-    if (!this.#contains(fsPath)) return "/";
+    if (!within(fsPath, this.root)) return "/";
     return fsPath === this.root ? "/" : fsPath.slice(this.root.length);
   }
 
@@ -62,23 +125,21 @@ export class AbstractedFS implements ListingSource {
    * deepest existing ancestor.
    */
   async validPath(path: string): Promise<boolean> {
+    this.#realRoot ??= Deno.realPath(this.root).catch(() => this.root);
     try {
-      return this.#contains(await this.#resolve(path, 0));
+      return within(await this.#resolve(path, 0), await this.#realRoot);
     } catch {
       return false;
     }
-  }
-
-  #contains(path: string): boolean {
-    const root = this.root.endsWith("/") ? this.root : this.root + "/";
-    return path === this.root || path.startsWith(root);
   }
 
   async #resolve(path: string, hops: number): Promise<string> {
     try {
       return await Deno.realPath(path);
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      const missing = error instanceof Deno.errors.NotFound ||
+        error instanceof Deno.errors.NotADirectory;
+      if (!missing) throw error;
     }
     // The path, or one of its ancestors, does not exist. A dangling symlink must be
     // followed by hand: opening it for writing would create its target.
@@ -93,105 +154,148 @@ export class AbstractedFS implements ListingSource {
     return posix.join(await this.#resolve(parent, hops), posix.basename(path));
   }
 
-  /** Opens a file, as `Deno.open` does. */
+  /** The real path of the virtual `path`, once {@linkcode validPath} says it stays in the jail. */
+  async #real(path: string): Promise<string> {
+    const real = this.ftp2fs(path);
+    if (await this.validPath(real)) return real;
+    throw new FilesystemError(
+      `"${quote(ftpNorm("/", path))}" points to a path outside the home directory.`,
+      550,
+      { log: "warning" },
+    );
+  }
+
+  /** The facts of `path`, following symlinks. */
+  async stat(path: string): Promise<FileStat> {
+    const real = await this.#real(path);
+    return toFileStat(await io(() => Deno.stat(real)));
+  }
+
+  /** The facts of `path`, not following a final symlink. */
+  async lstat(path: string): Promise<FileStat> {
+    const real = await this.#real(path);
+    return toFileStat(await io(() => Deno.lstat(real)));
+  }
+
+  /**
+   * The entries of a directory. One that vanishes while listing is skipped; one
+   * whose name is not valid UTF-8 is listed with its name shown lossily and no
+   * stat, so one odd file never aborts a listing.
+   */
+  async *list(path: string): AsyncIterable<DirEntry> {
+    const real = await this.#real(path);
+    const entries = Deno.readDir(real)[Symbol.asyncIterator]();
+    for (let next; !(next = await io(() => entries.next())).done;) {
+      const { name } = next.value;
+      const child = posix.join(real, name);
+      const info = await Deno.lstat(child).catch(() => null);
+      if (!info) {
+        if (name.includes(REPLACEMENT_CHARACTER)) yield { name, stat: null };
+        continue;
+      }
+      const stat = toFileStat(info);
+      if (stat.type !== "symlink") yield { name, stat };
+      else yield { name, stat, linkTarget: await Deno.readLink(child).catch(() => "") };
+    }
+  }
+
+  /** The target of a symlink, as stored. */
+  async readlink(path: string): Promise<string> {
+    const real = await this.#real(path);
+    return await io(() => Deno.readLink(real));
+  }
+
+  /** Refuses what is not a regular file: opening a FIFO or a device would hang or harm. */
+  async #regularFile(real: string, mayBeMissing: boolean): Promise<void> {
+    const info = await Deno.stat(real).catch((error) => {
+      if (mayBeMissing && error instanceof Deno.errors.NotFound) return null;
+      throw toFilesystemError(error);
+    });
+    if (info?.isDirectory) throw new FilesystemError("Is a directory.");
+    if (info && !info.isFile) throw new FilesystemError("Not a regular file.");
+  }
+
+  /** Opens a file as `Deno.open` does; the one place files are opened, to override. */
   open(path: string, options: Deno.OpenOptions): Promise<Deno.FsFile> {
     return Deno.open(path, options);
   }
 
-  /** Makes the virtual `path` (given as a real one) the current directory; it must be a directory. */
-  async chdir(path: string): Promise<void> {
-    const info = await Deno.stat(path);
-    if (!info.isDirectory) throw new FilesystemError("Not a directory.");
-    this.cwd = this.fs2ftp(path);
+  /** Opens the regular file `path` for reading from byte `offset`. */
+  async openRead(path: string, offset: number): Promise<FileReader> {
+    const real = await this.#real(path);
+    await this.#regularFile(real, false);
+    const file = await io(() => this.open(real, { read: true }));
+    if (offset > 0) await positioned(file, () => file.seek(offset, Deno.SeekMode.Start));
+    return new DiskFile(file);
+  }
+
+  /** Opens the regular file `path` for writing as `mode` says. */
+  async openWrite(path: string, mode: WriteMode): Promise<FileWriter> {
+    const real = await this.#real(path);
+    await this.#regularFile(real, !("offset" in mode));
+    if ("append" in mode) {
+      return new DiskFile(await io(() => this.open(real, { append: true, create: true })));
+    }
+    if ("truncate" in mode) {
+      return new DiskFile(
+        await io(() => this.open(real, { write: true, create: true, truncate: true })),
+      );
+    }
+    const file = await io(() => this.open(real, { write: true }));
+    await positioned(file, async () => {
+      await file.truncate(mode.offset);
+      await file.seek(mode.offset, Deno.SeekMode.Start);
+    });
+    return new DiskFile(file);
+  }
+
+  /** Creates a file with a new name starting with `prefix` in the directory `dir`, open for writing. */
+  async mkstemp(dir: string, prefix: string): Promise<{ path: string; file: FileWriter }> {
+    const real = await this.#real(dir);
+    const created = await io(() => Deno.makeTempFile({ dir: real, prefix }));
+    const file = await io(() => this.open(created, { write: true }));
+    return {
+      path: posix.join(ftpNorm("/", dir), posix.basename(created)),
+      file: new DiskFile(file),
+    };
   }
 
   /** Creates a directory. */
-  mkdir(path: string): Promise<void> {
-    return Deno.mkdir(path);
+  async mkdir(path: string): Promise<void> {
+    const real = await this.#real(path);
+    await io(() => Deno.mkdir(real));
   }
 
   /** Removes an empty directory; refuses files. */
   async rmdir(path: string): Promise<void> {
-    if (!(await Deno.lstat(path)).isDirectory) throw new FilesystemError("Not a directory.");
-    await Deno.remove(path);
+    const real = await this.#real(path);
+    if ((await io(() => Deno.lstat(real))).isDirectory) return await io(() => Deno.remove(real));
+    throw new FilesystemError("Not a directory.");
   }
 
   /** Removes a file or symlink; refuses directories. */
   async remove(path: string): Promise<void> {
-    if ((await Deno.lstat(path)).isDirectory) throw new FilesystemError("Is a directory.");
-    await Deno.remove(path);
+    const real = await this.#real(path);
+    if (!(await io(() => Deno.lstat(real))).isDirectory) return await io(() => Deno.remove(real));
+    throw new FilesystemError("Is a directory.");
   }
 
-  /** Renames (moves) `src` to `dst`. */
-  rename(src: string, dst: string): Promise<void> {
-    return Deno.rename(src, dst);
+  /** Renames (moves) `from` to `to`. */
+  async rename(from: string, to: string): Promise<void> {
+    const [source, target] = [await this.#real(from), await this.#real(to)];
+    await io(() => Deno.rename(source, target));
   }
 
   /** Changes a file's mode bits. */
-  chmod(path: string, mode: number): Promise<void> {
-    return Deno.chmod(path, mode);
+  async chmod(path: string, mode: number): Promise<void> {
+    const real = await this.#real(path);
+    await io(() => Deno.chmod(real, mode));
   }
 
   /** Sets a path's access and modification times. */
-  utime(path: string, atime: Date, mtime: Date): Promise<void> {
-    return Deno.utime(path, atime, mtime);
-  }
-
-  /** Stats a path, following symlinks. */
-  stat(path: string): Promise<Deno.FileInfo> {
-    return Deno.stat(path);
-  }
-
-  /** Stats a path without following a final symlink. */
-  lstat(path: string): Promise<Deno.FileInfo> {
-    return Deno.lstat(path);
-  }
-
-  /** The target of a symlink, as stored. */
-  readlink(path: string): Promise<string> {
-    return Deno.readLink(path);
-  }
-
-  /** The canonical real path, symlinks resolved. */
-  realpath(path: string): Promise<string> {
-    return Deno.realPath(path);
-  }
-
-  /** The names in a directory. */
-  async *listdir(path: string): AsyncIterable<string> {
-    for await (const entry of Deno.readDir(path)) yield entry.name;
-  }
-
-  /** Whether the path is a regular file (following symlinks). */
-  async isFile(path: string): Promise<boolean> {
-    return (await this.stat(path).catch(() => null))?.isFile ?? false;
-  }
-
-  /** Whether the path is a directory (following symlinks). */
-  async isDir(path: string): Promise<boolean> {
-    return (await this.stat(path).catch(() => null))?.isDirectory ?? false;
-  }
-
-  /** Whether the path is a symlink. */
-  async isLink(path: string): Promise<boolean> {
-    return (await this.lstat(path).catch(() => null))?.isSymlink ?? false;
-  }
-
-  /** Whether anything, a dangling symlink included, is at the path. */
-  async lexists(path: string): Promise<boolean> {
-    return (await this.lstat(path).catch(() => null)) !== null;
-  }
-
-  /** The size of a file in bytes. */
-  async getSize(path: string): Promise<number> {
-    return (await this.stat(path)).size;
-  }
-
-  /** The modification time of a file. */
-  async getMtime(path: string): Promise<Date> {
-    const mtime = (await this.stat(path)).mtime;
-    if (!mtime) throw new FilesystemError("Modification time not available.");
-    return mtime;
+  async utime(path: string, atime: Date, mtime: Date): Promise<void> {
+    const real = await this.#real(path);
+    await io(() => Deno.utime(real, atime, mtime));
   }
 
   /** The owner column of LIST for `uid`: the system's user name, or the number (pyftplib's `get_user_by_uid`). */
@@ -213,10 +317,20 @@ export class AbstractedFS implements ListingSource {
   formatMlsx(entry: FactEntry, facts: readonly string[]): string {
     return formatFacts(entry, facts);
   }
+}
 
-  /** Creates a new file with a unique name in `dir` and opens it for writing. */
-  async mkstemp(dir: string, prefix = ""): Promise<{ path: string; file: Deno.FsFile }> {
-    const path = await Deno.makeTempFile({ dir, prefix });
-    return { path, file: await Deno.open(path, { write: true }) };
+/** Whether the real `path` is `directory` or inside it. */
+function within(path: string, directory: string): boolean {
+  const prefix = directory.endsWith("/") ? directory : directory + "/";
+  return path === directory || path.startsWith(prefix);
+}
+
+/** Runs `move` on a just-opened file, closing the file if it fails. */
+async function positioned(file: Deno.FsFile, move: () => Promise<unknown>): Promise<void> {
+  try {
+    await move();
+  } catch (error) {
+    file.close();
+    throw toFilesystemError(error);
   }
 }

@@ -4,20 +4,19 @@
  * @module
  */
 
-import { FTPError } from "../errors.ts";
+import { FTPError, type FTPErrorOptions } from "../errors.ts";
 
 /**
- * Raised by an {@linkcode AbstractedFS} (or a subclass) to refuse an operation with
- * a message meant for the client, as pyftplib's `FilesystemError` is: 550 unless
- * another code is given.
+ * Raised by a filesystem to refuse an operation with a message meant for the
+ * client, as pyftplib's `FilesystemError` is: 550 unless another code is given.
  */
 export class FilesystemError extends FTPError {
   /** Always `"FilesystemError"`. */
   override name = "FilesystemError";
 
   /** A refusal answered `code message` (550 by default). */
-  constructor(message: string, code = 550) {
-    super(code, message);
+  constructor(message: string, code = 550, options?: FTPErrorOptions) {
+    super(code, message, options);
   }
 }
 
@@ -41,31 +40,23 @@ const TEXT_BY_CODE: Record<string, string> = {
 };
 
 /** The `errno` name of a system error (`"ENOENT"`, ...), if it has one. */
-export function errorCode(error: unknown): string | undefined {
+function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown })?.code;
   return typeof code === "string" ? code : undefined;
 }
 
-/**
- * Whether `error` is a failure of the operating system's filesystem call (it has an
- * errno name such as `ENOENT`), which the client hears about; anything else that a
- * filesystem call throws is a bug.
- */
-export function isSystemFsError(error: unknown): boolean {
-  return errorCode(error) !== undefined;
-}
+const STORAGE_FULL = new Set(["ENOSPC", "EDQUOT", "EFBIG"]);
 
-/** Whether `error` says the disk (or the user's quota) is full. */
-export function isStorageFull(error: unknown): boolean {
+/**
+ * A failed system call (an error with an errno name such as `ENOENT`) as the client
+ * hears of it: a {@linkcode FilesystemError} whose text is the errno's sentence
+ * (`"No such file or directory."`, never the real path), 452 when the disk or the
+ * quota is full, 550 otherwise. Anything else is returned as it is: an
+ * {@linkcode FTPError} already is a reply, and any other error is a bug.
+ */
+export function toFilesystemError(error: unknown): unknown {
   const code = errorCode(error);
-  return code === "ENOSPC" || code === "EDQUOT" || code === "EFBIG";
-}
-
-/**
- * A short sentence for a filesystem failure, like `strerror` gives, never exposing
- * the real path: `"No such file or directory."`.
- */
-export function describeFsError(error: unknown): string {
-  if (error instanceof FilesystemError) return error.message;
-  return (TEXT_BY_CODE[errorCode(error) ?? ""] ?? "Operation failed") + ".";
+  if (code === undefined || error instanceof FTPError) return error;
+  const text = (TEXT_BY_CODE[code] ?? "Operation failed") + ".";
+  return new FilesystemError(text, STORAGE_FULL.has(code) ? 452 : 550, { cause: error });
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { FactEntry, FileSystem } from "./filesystem.ts";
 import { formatTimeVal } from "./listing.ts";
 
 /** Every fact tsftpd can report, in the order FEAT lists them. */
@@ -21,21 +22,6 @@ export const MLST_FACTS: readonly string[] = [
 
 /** The facts reported until the client chooses others with OPTS MLST. */
 export const DEFAULT_MLST_FACTS: readonly string[] = ["type", "size", "modify", "perm", "unique"];
-
-/** The `type` fact's values: RFC 3659's, plus `OS.unix=slink` for a dangling symlink. */
-export type FactType = "file" | "dir" | "cdir" | "pdir" | "OS.unix=slink";
-
-/** One entry to describe. */
-export interface FactEntry {
-  /** The name (MLSD) or path (MLST) written after the facts. */
-  name: string;
-  /** The type fact. */
-  type: FactType;
-  /** The entry's stat, symlinks followed; `null` when it could not be read. */
-  info: Deno.FileInfo | null;
-  /** The perm fact's letters (RFC 3659 7.5.5). */
-  perm: string;
-}
 
 /** FEAT's `MLST` line: every fact, those selected starred. */
 export function featMlstLine(selected: readonly string[]): string {
@@ -55,16 +41,14 @@ function factValue(fact: string, entry: FactEntry): string | null {
   if (!info) return null;
   switch (fact) {
     case "size":
-      return info.isDirectory ? null : String(info.size);
+      return info.type === "dir" ? null : String(info.size);
     case "modify":
       // RFC 3659: time values are always UTC.
       return info.mtime ? formatTimeVal(info.mtime, true) : null;
     case "unique":
-      return info.dev !== null && info.ino !== null
-        ? `${info.dev.toString(16)}g${info.ino.toString(16)}`
-        : null;
+      return info.unique;
     case "unix.mode":
-      return info.mode !== null ? "0" + (info.mode & 0o7777).toString(8) : null;
+      return info.mode !== null ? "0" + info.mode.toString(8) : null;
     case "unix.uid":
       return info.uid !== null ? String(info.uid) : null;
     case "unix.gid":
@@ -81,4 +65,9 @@ export function formatFacts(entry: FactEntry, facts: readonly string[]): string 
     if (value !== null) text += `${fact}=${value};`;
   }
   return `${text} ${entry.name}`;
+}
+
+/** One MLSx line of `entry`: the filesystem's `formatMlsx`, or {@linkcode formatFacts}. */
+export function formatMlsx(fs: FileSystem, entry: FactEntry, facts: readonly string[]): string {
+  return fs.formatMlsx ? fs.formatMlsx(entry, facts) : formatFacts(entry, facts);
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { posix } from "node:path";
 import type { Permission } from "../auth/authorizer.ts";
 import type {
   Command,
@@ -15,10 +16,10 @@ import type {
   ProtocolState,
   ResolvedPath,
 } from "../commands/table.ts";
-import { quote } from "../commands/paths.ts";
 import type { DataChannel } from "../data/channel.ts";
 import { FTPError } from "../errors.ts";
-import type { AbstractedFS } from "../fs/abstracted_fs.ts";
+import type { FileSystem } from "../fs/filesystem.ts";
+import { ftpNorm } from "../fs/virtual_path.ts";
 import type { LogLevel } from "../log.ts";
 import type { HandlerConfig } from "../options.ts";
 import type { SessionInfo } from "../session_info.ts";
@@ -85,6 +86,9 @@ export async function dispatch(host: DispatchHost, line: string): Promise<void> 
     const context = commandContext(host, command, path);
     await host.login.impersonating(() => spec.run(context));
   } catch (error) {
+    if (error instanceof FTPError && error.log) {
+      host.log(error.log, `${command.name} refused: ${error.message}`);
+    }
     const reply = errorReply(error);
     if (!reply) {
       const detail = error instanceof Error ? error.stack : String(error);
@@ -96,7 +100,8 @@ export async function dispatch(host: DispatchHost, line: string): Promise<void> 
 
 /**
  * The checks of a command's table entry, in order: login, argument, TLS
- * requirement, the path resolved in the jail and the permission on it, a prepared
+ * requirement, the path resolved against the current directory and the
+ * permission on it, a prepared
  * data channel, the EPSV ALL lock, a pending REST. Throws the {@linkcode FTPError}
  * of the first that fails; resolves to the checked path.
  */
@@ -132,28 +137,32 @@ async function check(
   return path;
 }
 
-/** Resolves a client's path inside the jail and checks `perm` on it. */
+/**
+ * Normalizes a client's path against the current directory and checks `perm` on
+ * it; the filesystem, given the virtual path, keeps it inside its jail.
+ */
 async function resolve(
   host: DispatchHost,
-  ftpPath: string,
+  clientPath: string,
   perm: Permission | undefined,
 ): Promise<ResolvedPath> {
-  const fs = host.login.fs;
-  if (!fs) throw new FTPError(530, NOT_LOGGED_IN);
-  if (ftpPath.includes("\0")) throw new FTPError(501, "Path names may not contain NUL.");
-  const ftp = fs.ftpNorm(ftpPath);
-  const real = fs.ftp2fs(ftp);
-  if (!await fs.validPath(real)) {
-    host.log("warning", `refused path outside the home directory: ${JSON.stringify(ftp)}`);
-    throw new FTPError(550, `"${quote(ftp)}" points to a path outside the home directory.`);
-  }
-  if (perm && !await hasPerm(host, perm, real)) throw new FTPError(550, "Not enough privileges.");
-  return { ftp, real };
+  const home = host.login.home;
+  if (home === null) throw new FTPError(530, NOT_LOGGED_IN);
+  if (clientPath.includes("\0")) throw new FTPError(501, "Path names may not contain NUL.");
+  const ftp = ftpNorm(host.state.cwd, clientPath);
+  const real = ftp === "/" ? home : posix.join(home, ftp);
+  const path = { ftp, real };
+  if (perm && !await hasPerm(host, perm, path)) throw new FTPError(550, "Not enough privileges.");
+  return path;
 }
 
 /** Whether the logged-in user has `perm` on the real `path`. */
-function hasPerm(host: DispatchHost, perm: Permission, path: string): Promise<boolean> {
-  return host.config.authorizer.hasPerm(host.session.username, perm, path);
+function hasPerm(host: DispatchHost, perm: Permission, path: ResolvedPath): Promise<boolean> {
+  const isDirectory = async () => {
+    const stat = await host.login.fs?.stat(path.ftp).catch(() => null);
+    return stat?.type === "dir";
+  };
+  return host.config.authorizer.hasPerm(host.session.username, perm, path.real, isDirectory);
 }
 
 /** The narrow view of its session a handler runs with. */
@@ -167,7 +176,7 @@ function commandContext(
     path,
     session: host.session,
     state: host.state,
-    get fs(): AbstractedFS {
+    get fs(): FileSystem {
       const fs = host.login.fs;
       if (!fs) throw new FTPError(530, NOT_LOGGED_IN);
       return fs;

@@ -11,7 +11,7 @@ import type { ActiveTransfer, CommandTable, ProtocolState } from "../commands/ta
 import type { BufferPool } from "../data/buffer_pool.ts";
 import { DataChannel } from "../data/channel.ts";
 import { FTPError } from "../errors.ts";
-import type { AbstractedFS } from "../fs/abstracted_fs.ts";
+import type { FileSystem } from "../fs/filesystem.ts";
 import { DEFAULT_MLST_FACTS } from "../fs/facts.ts";
 import { LineReader } from "../line_reader.ts";
 import type { Logger, LogLevel } from "../log.ts";
@@ -49,6 +49,7 @@ export type EventName =
 /** The protocol settings of a session that has just connected or logged out. */
 function initialState(): ProtocolState {
   return {
+    cwd: "/",
     transferType: "A",
     restartPosition: 0,
     renameFrom: null,
@@ -138,6 +139,7 @@ export class FTPHandler implements SessionInfo {
         this.state.transferType = "A";
         this.state.restartPosition = 0;
         this.state.renameFrom = null;
+        this.state.cwd = "/";
       },
       close: () => this.close(),
     });
@@ -223,7 +225,7 @@ export class FTPHandler implements SessionInfo {
   }
 
   /** The user's filesystem view, once logged in. */
-  get fs(): AbstractedFS | null {
+  get fs(): FileSystem | null {
     return this.#login.fs;
   }
 

@@ -7,7 +7,7 @@
 
 import type { LoginControl } from "../commands/table.ts";
 import type { SessionInfo } from "../session_info.ts";
-import type { AbstractedFS } from "../fs/abstracted_fs.ts";
+import type { FileSystem } from "../fs/filesystem.ts";
 import type { LogLevel } from "../log.ts";
 import type { HandlerConfig } from "../options.ts";
 
@@ -48,12 +48,22 @@ function delay(seconds: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** Whether the filesystem's root is a directory (a disk's home may be missing or a file). */
+async function isDirectory(fs: FileSystem): Promise<boolean> {
+  try {
+    return (await fs.stat("/")).type === "dir";
+  } catch {
+    return false;
+  }
+}
+
 /** One session's login state: the user named, whether they are logged in, their filesystem. */
 export class Login implements LoginControl {
   readonly #host: LoginHost;
   #username = "";
   #password = "";
-  #fs: AbstractedFS | null = null;
+  #fs: FileSystem | null = null;
+  #home: string | null = null;
   #failures = 0;
 
   /** The login state of the session `host`, logged out. */
@@ -71,9 +81,14 @@ export class Login implements LoginControl {
     return this.#fs !== null;
   }
 
-  /** The logged-in user's filesystem view. */
-  get fs(): AbstractedFS | null {
+  /** The logged-in user's filesystem. */
+  get fs(): FileSystem | null {
     return this.#fs;
+  }
+
+  /** The logged-in user's home, as the authorizer names it. */
+  get home(): string | null {
+    return this.#home;
   }
 
   /** USER: names the user to log in as; a logged-in user is logged out first. */
@@ -96,9 +111,21 @@ export class Login implements LoginControl {
       // Unknown user or wrong password: answered below, alike.
     }
     if (home === null) return this.#failed(username, password);
+    const fs = abstractedFs(home, this.#host.info);
+    if (!await isDirectory(fs)) {
+      this.#host.log(
+        "error",
+        `USER '${username}' refused: home ${
+          JSON.stringify(home)
+        } is not a directory that can be read.`,
+      );
+      this.#username = "";
+      return await this.#host.reply(530, "Home directory not available.");
+    }
     this.#password = password;
     this.#failures = 0;
-    this.#fs = abstractedFs(home, this.#host.info);
+    this.#fs = fs;
+    this.#home = home;
     this.#host.log("info", `USER '${username}' logged in.`);
     await this.#host.reply(230, await authorizer.getMsgLogin(username));
     await this.#host.emit("onLogin", username);
@@ -127,6 +154,7 @@ export class Login implements LoginControl {
     this.#username = "";
     this.#password = "";
     this.#fs = null;
+    this.#home = null;
     this.#host.reset();
     if (wasLoggedIn) await this.#host.emit("onLogout", username);
   }

@@ -1,0 +1,22 @@
+/**
+ * Virtual paths: what the client sees, `/` at its home, whatever the storage.
+ *
+ * @module
+ */
+
+import { posix } from "node:path";
+
+/**
+ * Normalizes a client's path against the current directory `cwd` (pyftplib's
+ * `ftpnorm`): `"bar"` in `/foo` is `/foo/bar`; `..` stops at `/`; no trailing `/`.
+ */
+export function ftpNorm(cwd: string, path: string): string {
+  const joined = path.startsWith("/") ? path : posix.join(cwd, path);
+  const normal = posix.normalize(joined);
+  return normal.length > 1 && normal.endsWith("/") ? normal.slice(0, -1) : normal;
+}
+
+/** A virtual path with each `"` doubled, as RFC 959 quotes path names in 257 replies. */
+export function quote(path: string): string {
+  return path.replaceAll('"', '""');
+}

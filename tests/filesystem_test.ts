@@ -1,0 +1,201 @@
+import {
+  AbstractedFS,
+  type FileSystem,
+  FilesystemError,
+  type FileWriter,
+  MemoryFS,
+} from "../mod.ts";
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Writes all of `text` through `file` and closes it. */
+async function writeAndClose(file: FileWriter, text: string): Promise<void> {
+  const bytes = encoder.encode(text);
+  let offset = 0;
+  while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
+  file.close();
+}
+
+/** The whole content of `path`, from `offset`. */
+async function readText(fs: FileSystem, path: string, offset = 0): Promise<string> {
+  const file = await fs.openRead(path, offset);
+  const chunks: Uint8Array[] = [];
+  const buffer = new Uint8Array(3);
+  for (let n; (n = await file.read(buffer)) !== null;) chunks.push(buffer.slice(0, n));
+  file.close();
+  return decoder.decode(new Uint8Array(chunks.flatMap((chunk) => [...chunk])));
+}
+
+/** The message of the refusal `operation` throws. */
+async function refusal(operation: Promise<unknown>): Promise<string> {
+  try {
+    await operation;
+  } catch (error) {
+    assert(error instanceof FilesystemError, `a FilesystemError, not ${error}`);
+    return `${error.code} ${error.message}`;
+  }
+  throw new Error("not refused");
+}
+
+/** Each implementation, with a fresh empty home, and what removes it. */
+const implementations: [string, () => Promise<[FileSystem, () => Promise<void>]>][] = [
+  ["AbstractedFS", async () => {
+    const root = await Deno.makeTempDir({ prefix: "tsftpd-fs-" });
+    return [new AbstractedFS(root), () => Deno.remove(root, { recursive: true })];
+  }],
+  ["MemoryFS", () => Promise.resolve([new MemoryFS().view("/home/user"), () => Promise.resolve()])],
+];
+
+for (const [name, make] of implementations) {
+  Deno.test(`${name}: files written, read from an offset, truncated, appended, resumed`, async () => {
+    const [fs, cleanup] = await make();
+    try {
+      await writeAndClose(await fs.openWrite("/f", { truncate: true }), "hello world");
+      assertEquals(await readText(fs, "/f"), "hello world");
+      assertEquals(await readText(fs, "/f", 6), "world");
+      assertEquals(await readText(fs, "/f", 11), "");
+      await writeAndClose(await fs.openWrite("/f", { truncate: true }), "abc");
+      assertEquals(await readText(fs, "/f"), "abc", "no tail of the old content");
+      await writeAndClose(await fs.openWrite("/f", { append: true }), "def");
+      assertEquals(await readText(fs, "/f"), "abcdef");
+      await writeAndClose(await fs.openWrite("/f", { offset: 2 }), "XY");
+      assertEquals(await readText(fs, "/f"), "abXY", "kept the first bytes, dropped the rest");
+      await writeAndClose(await fs.openWrite("/new", { append: true }), "fresh");
+      assertEquals(await readText(fs, "/new"), "fresh", "append creates");
+      const stat = await fs.stat("/f");
+      assertEquals([stat.type, stat.size, stat.nlink], ["file", 4, 1]);
+      assert(stat.mtime instanceof Date && stat.unique !== null);
+      assert(stat.unique !== (await fs.stat("/new")).unique, "unique differs between files");
+      assertEquals(
+        await refusal(fs.openWrite("/none", { offset: 1 })),
+        "550 No such file or directory.",
+      );
+      assertEquals(await refusal(fs.openRead("/none", 0)), "550 No such file or directory.");
+    } finally {
+      await cleanup();
+    }
+  });
+
+  Deno.test(`${name}: directories made, listed, renamed and removed; refusals as FilesystemError`, async () => {
+    const [fs, cleanup] = await make();
+    try {
+      assertEquals((await fs.stat("/")).type, "dir");
+      await fs.mkdir("/d");
+      await fs.mkdir("/d/sub");
+      await writeAndClose(await fs.openWrite("/d/f.txt", { truncate: true }), "12345");
+      const entries = await Array.fromAsync(fs.list("/d"));
+      assertEquals(
+        entries.map((entry) => [entry.name, entry.stat?.type]).sort(),
+        [["f.txt", "file"], ["sub", "dir"]],
+      );
+      assertEquals(await refusal(fs.mkdir("/d")), "550 File exists.");
+      assertEquals(await refusal(fs.mkdir("/none/x")), "550 No such file or directory.");
+      assertEquals(await refusal(fs.rmdir("/d")), "550 Directory not empty.");
+      assertEquals(await refusal(fs.rmdir("/d/f.txt")), "550 Not a directory.");
+      assertEquals(await refusal(fs.remove("/d/sub")), "550 Is a directory.");
+      assertEquals(await refusal(fs.openRead("/d", 0)), "550 Is a directory.");
+      assertEquals(await refusal(fs.openWrite("/d", { truncate: true })), "550 Is a directory.");
+      assertEquals(await refusal(fs.stat("/d/f.txt/x")), "550 Not a directory.");
+
+      await fs.rename("/d/f.txt", "/d/sub/g.txt");
+      assertEquals(await readText(fs, "/d/sub/g.txt"), "12345");
+      assertEquals(await refusal(fs.stat("/d/f.txt")), "550 No such file or directory.");
+      await writeAndClose(await fs.openWrite("/other", { truncate: true }), "other");
+      await fs.rename("/other", "/d/sub/g.txt");
+      assertEquals(await readText(fs, "/d/sub/g.txt"), "other", "a file is replaced");
+      assertEquals(await refusal(fs.rename("/d", "/d/sub/inner")), "550 Invalid argument.");
+      await fs.rename("/d", "/e");
+      assertEquals((await fs.stat("/e/sub")).type, "dir", "a directory moves whole");
+
+      await fs.remove("/e/sub/g.txt");
+      await fs.rmdir("/e/sub");
+      assertEquals(await Array.fromAsync(fs.list("/e")), []);
+      assertEquals(await refusal(fs.remove("/e/sub/g.txt")), "550 No such file or directory.");
+    } finally {
+      await cleanup();
+    }
+  });
+
+  Deno.test(`${name}: mode bits, times, and unique names for STOU`, async () => {
+    const [fs, cleanup] = await make();
+    try {
+      await writeAndClose(await fs.openWrite("/f", { truncate: true }), "x");
+      await fs.chmod("/f", 0o4750);
+      assertEquals((await fs.stat("/f")).mode, 0o4750);
+      const mtime = new Date(Date.UTC(2020, 0, 2, 3, 4, 5));
+      await fs.utime("/f", mtime, mtime);
+      assertEquals((await fs.stat("/f")).mtime?.toISOString(), mtime.toISOString());
+      const made = await Promise.all([1, 2, 3].map(() => fs.mkstemp("/", "up.")));
+      for (const { file } of made) await writeAndClose(file, "u");
+      const paths = made.map(({ path }) => path);
+      assertEquals(new Set(paths).size, 3, "three different names");
+      for (const path of paths) {
+        assertMatch(path, /^\/up\.[^/]+$/);
+        assertEquals(await readText(fs, path), "u");
+      }
+    } finally {
+      await cleanup();
+    }
+  });
+}
+
+Deno.test("MemoryFS: views share one tree; a home need not exist anywhere first", async () => {
+  const storage = new MemoryFS();
+  const alice = storage.view("/home/alice");
+  await writeAndClose(await alice.openWrite("/f", { truncate: true }), "from alice");
+  assertEquals(await readText(storage, "/home/alice/f"), "from alice");
+  assertEquals(await readText(storage.view("/home").view("alice"), "/f"), "from alice");
+  assertEquals(await refusal(alice.stat("/../../etc/passwd")), "550 No such file or directory.");
+  assertEquals(
+    await refusal(alice.rmdir("/")),
+    "550 Operation not permitted on the root directory.",
+  );
+});
+
+Deno.test("MemoryFS: past its capacity a write fails with 452, and space comes back", async () => {
+  const fs = new MemoryFS({ capacity: 10 });
+  const file = await fs.openWrite("/a", { truncate: true });
+  assertEquals(await file.write(encoder.encode("12345678")), 8);
+  assertEquals(await refusal(file.write(encoder.encode("abc"))), "452 No space left on device.");
+  file.close();
+  await fs.remove("/a");
+  await writeAndClose(await fs.openWrite("/b", { truncate: true }), "0123456789");
+  await writeAndClose(await fs.openWrite("/b", { truncate: true }), "9876543210");
+  assertEquals(await readText(fs, "/b"), "9876543210", "truncating gives the space back");
+});
+
+Deno.test("AbstractedFS: symlinks followed inside the jail, refused when they leave it or loop", async () => {
+  const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "tsftpd-fs-" }));
+  try {
+    await Deno.writeTextFile(`${root}/f`, "12345");
+    await Deno.symlink("f", `${root}/link`);
+    await Deno.symlink("/etc", `${root}/outside`);
+    await Deno.symlink("/etc/passwd-not-there", `${root}/dangling-outside`);
+    await Deno.symlink("loop-b", `${root}/loop-a`);
+    await Deno.symlink("loop-a", `${root}/loop-b`);
+    const fs = new AbstractedFS(root);
+    assertEquals((await fs.stat("/link")).type, "file");
+    assertEquals((await fs.lstat("/link")).type, "symlink");
+    assertEquals(await fs.readlink("/link"), "f");
+    assertEquals(await readText(fs, "/link"), "12345");
+    const outside = '550 "/outside/passwd" points to a path outside the home directory.';
+    assertEquals(await refusal(fs.stat("/outside/passwd")), outside);
+    assertEquals(
+      await refusal(fs.openWrite("/dangling-outside", { truncate: true })),
+      '550 "/dangling-outside" points to a path outside the home directory.',
+      "a dangling link is followed by hand: writing would create its target",
+    );
+    assertEquals(await fs.validPath(`${root}/loop-a`), false, "a symlink loop leads nowhere");
+    assertEquals(await fs.validPath(`${root}/none/deeper`), true, "judged by its deepest ancestor");
+    const listed = await Array.fromAsync(fs.list("/"));
+    const link = listed.find((entry) => entry.name === "outside");
+    assertEquals([link?.stat?.type, link?.linkTarget], ["symlink", "/etc"], "listed, not followed");
+    await new Deno.Command("mkfifo", { args: [`${root}/fifo`] }).output();
+    assertEquals(await refusal(fs.openRead("/fifo", 0)), "550 Not a regular file.", "never opened");
+    assertEquals(await refusal(fs.openWrite("/fifo", { append: true })), "550 Not a regular file.");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

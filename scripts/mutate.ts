@@ -35,6 +35,8 @@ interface Group {
   sources: string[];
   /** The test files run against each mutant. */
   tests: string[];
+  /** Test files run again with their servers' files in memory (`TSFTPD_TEST_FS=memory`). */
+  memoryTests?: string[];
 }
 
 const UNIT = "tests/units_test.ts";
@@ -45,6 +47,14 @@ const PROTOCOL = [
   "tests/jail_test.ts",
   "tests/limits_test.ts",
   "tests/library_test.ts",
+];
+
+/** The protocol tests that `deno task test:memory` runs against a MemoryFS too. */
+const MEMORY_PROTOCOL = [
+  "tests/session_test.ts",
+  "tests/transfer_test.ts",
+  "tests/extensions_test.ts",
+  "tests/jail_test.ts",
 ];
 
 /** The groups, fastest tests first. */
@@ -70,7 +80,8 @@ const GROUPS: Group[] = [
   {
     name: "fs",
     sources: ["src/fs/**/*.ts"],
-    tests: [UNIT, ...PROTOCOL],
+    tests: [UNIT, "tests/filesystem_test.ts", ...PROTOCOL],
+    memoryTests: MEMORY_PROTOCOL,
   },
   {
     name: "auth",
@@ -99,13 +110,14 @@ const REPORTS = "reports/mutation";
 
 /** The Stryker configuration of one group's run. */
 function strykerConfig(group: Group): Record<string, unknown> {
-  const tests = group.tests.join(" ");
+  const run = (tests: string[]) =>
+    `deno run --allow-run scripts/fail_fast.ts deno test --allow-all --parallel --no-check --fail-fast ${
+      tests.join(" ")
+    }`;
+  const memory = group.memoryTests ? ` && TSFTPD_TEST_FS=memory ${run(group.memoryTests)}` : "";
   return {
     testRunner: "command",
-    commandRunner: {
-      command:
-        `deno run --allow-run scripts/fail_fast.ts deno test --allow-all --parallel --no-check --fail-fast ${tests}`,
-    },
+    commandRunner: { command: run(group.tests) + memory },
     coverageAnalysis: "off",
     mutate: group.sources,
     ignorePatterns: ["/tsftpd", "/bench/tmp", "/reports", "/.stryker-tmp"],
@@ -151,7 +163,10 @@ async function runGroup(group: Group, strykerFlags: string[]): Promise<boolean> 
 if (import.meta.main) {
   if (Deno.args.includes("--list")) {
     for (const group of GROUPS) {
-      console.log(`${group.name}: ${group.sources.join(" ")}\n  tests: ${group.tests.join(" ")}`);
+      const memory = group.memoryTests ? `\n  in memory: ${group.memoryTests.join(" ")}` : "";
+      console.log(
+        `${group.name}: ${group.sources.join(" ")}\n  tests: ${group.tests.join(" ")}${memory}`,
+      );
     }
     Deno.exit(0);
   }

@@ -1,4 +1,4 @@
-import { assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { FtpClient } from "./support/ftp_client.ts";
 import { diskTest, store, withServer } from "./support/server.ts";
 
@@ -48,7 +48,7 @@ Deno.test("the client sees / at its home and .. never leaves it", async () => {
 
 diskTest("symlinks that resolve outside the home are refused, never followed", async () => {
   await withOutside(async (outside) => {
-    await withServer({}, async ({ port, home }) => {
+    await withServer({}, async ({ port, home, logs }) => {
       await Deno.symlink(outside, `${home}/out-dir`);
       await Deno.symlink(`${outside}/secret`, `${home}/out-file`);
       await Deno.symlink(`${outside}/not-yet`, `${home}/dangling`);
@@ -60,6 +60,13 @@ diskTest("symlinks that resolve outside the home are refused, never followed", a
         const cwd = await client.command("CWD out-dir");
         assertEquals(cwd.code, 550);
         assertStringIncludes(cwd.text, "outside the home directory");
+        assert(
+          logs.some((line) =>
+            line.startsWith("[W") &&
+            line.endsWith('CWD refused: "/out-dir" points to a path outside the home directory.')
+          ),
+          "the operator hears of it",
+        );
         for (
           const command of [
             "RETR out-file",

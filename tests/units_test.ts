@@ -361,6 +361,62 @@ Deno.test("BufferPool: large buffers while few transfers run, smaller ones as mo
   pool.release(alone);
 });
 
+Deno.test("BufferPool: sizes bounded by largest and budget, the fair size floored, growing back", async () => {
+  const { BufferPool, MIN_BUFFER_SIZE } = await import("../src/data/buffer_pool.ts");
+  const KiB = 1024;
+  const MiB = 1024 * KiB;
+  assertEquals(new BufferPool(256 * KiB, 4 * MiB).acquire().length, 256 * KiB, "at most largest");
+  assertEquals(new BufferPool(4 * MiB, MiB).acquire().length, MiB, "at most the budget");
+  assertEquals(new BufferPool(MiB, MiB).acquire().length, MiB, "largest and budget alike");
+  assertEquals(new BufferPool(300 * KiB, 4 * MiB).acquire().length, 256 * KiB, "a power of two");
+  const fresh = new BufferPool(MiB, 4 * MiB);
+  assert(!fresh.fromSlab(new Uint8Array(8)), "no slab yet: nothing is from it");
+
+  const pool = new BufferPool(MiB, 4 * MiB);
+  const slots = 4 * MiB / MIN_BUFFER_SIZE;
+  const many = Array.from({ length: slots + 2 }, () => pool.acquire());
+  assertEquals(pool.fairSize, MIN_BUFFER_SIZE, "never below the minimum, however many run");
+  const alone = many.at(-1)!;
+  assert(!pool.fromSlab(alone), "past the slab, a buffer of its own");
+  assertEquals(pool.fit(alone), alone, "kept while the slab has no room");
+  for (const buffer of many.slice(6, -1)) pool.release(buffer);
+  const grown = pool.fit(many[0]);
+  assertEquals(grown.length, MiB / 2, "seven running: 512 KiB each fit the 4 MiB slab");
+  assert(pool.fromSlab(grown));
+  const moved = pool.fit(alone);
+  assertEquals([moved.length, pool.fromSlab(moved)], [MiB / 2, true], "into the slab, grown");
+  for (const buffer of [...many.slice(1, 6), moved]) pool.release(buffer);
+  assertEquals(pool.fit(grown).length, MiB, "alone again: the largest");
+});
+
+Deno.test("BufferPool: a random workload never hands out overlapping blocks, and all merge back", async () => {
+  const { BufferPool, MIN_BUFFER_SIZE } = await import("../src/data/buffer_pool.ts");
+  const MiB = 1024 * 1024;
+  const pool = new BufferPool(MiB, 4 * MiB);
+  let seed = 42;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  let running: Uint8Array[] = [];
+  for (let step = 0; step < 3000; step++) {
+    const action = random();
+    if (action < 0.4 && running.length < 80) running.push(pool.acquire());
+    else if (action < 0.7 && running.length > 0) {
+      const [gone] = running.splice(Math.floor(random() * running.length), 1);
+      pool.release(gone);
+    } else running = running.map((buffer) => pool.fit(buffer));
+    const blocks = running.filter((buffer) => pool.fromSlab(buffer))
+      .map((buffer) => [buffer.byteOffset, buffer.byteOffset + buffer.length])
+      .sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < blocks.length; i++) {
+      assert(blocks[i - 1][1] <= blocks[i][0], `step ${step}: two buffers overlap`);
+    }
+    assert(running.every((buffer) => buffer.length >= MIN_BUFFER_SIZE), `step ${step}`);
+  }
+  for (const buffer of running) pool.release(buffer);
+  assertEquals(pool.inUse, 0);
+  const whole = Array.from({ length: 4 }, () => pool.acquire());
+  assert(whole.every((buffer) => buffer.length === MiB && pool.fromSlab(buffer)), "merged back");
+});
+
 Deno.test("listing: a type letter for every kind of file, every month, 64 KiB chunks", async () => {
   const kinds: [FileType, string][] = [
     ["file", "-"],

@@ -71,6 +71,7 @@ const GROUPS: Group[] = [
     sources: ["src/data/**/*.ts", "src/transport.ts"],
     tests: [
       UNIT,
+      "tests/data_channel_test.ts",
       "tests/transfer_test.ts",
       "tests/limits_test.ts",
       "tests/extensions_test.ts",

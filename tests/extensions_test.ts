@@ -451,6 +451,17 @@ Deno.test("passive ports are picked at random within the range", async () => {
     } finally {
       client.close();
     }
+    // Each session's first pick too, while every port of the range is free.
+    const firsts: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const fresh = await FtpClient.login(port);
+      try {
+        firsts.push((await fresh.pasvAddress()).port);
+      } finally {
+        fresh.close();
+      }
+    }
+    assert(new Set(firsts).size >= 4, `the first pick is predictable: ${firsts}`);
   });
 });
 

@@ -28,7 +28,7 @@ async function openPassive(ctx: CommandContext): Promise<number> {
     return await ctx.data.openPassive(ctx.session.localIp, ctx.config.passivePorts);
   } catch (error) {
     if (!(error instanceof NoFreePassivePort)) throw error;
-    ctx.log("warning", "passive connection refused: every port of the passive range is in use.");
+    ctx.log("warning", `passive connection refused: ${error.message}.`);
     throw new FTPError(425, "Can't open passive connection: every passive port is in use.");
   }
 }

@@ -133,7 +133,11 @@ export class Transfers {
 
   #finalReply(failure: unknown): Reply {
     if (failure === null) return [226, "Transfer complete."];
-    if (failure instanceof DataConnectError) return [425, "Can't open data connection."];
+    if (failure instanceof DataConnectError) {
+      const cause = failure.cause instanceof Error ? ` (${failure.cause.message})` : "";
+      this.#host.log("info", `data connection failed: ${failure.message}${cause}.`);
+      return [425, "Can't open data connection."];
+    }
     if (failure instanceof TlsHandshakeError) {
       this.#host.log("warning", `data connection refused: ${failure.message}`);
       return [522, `Data connection TLS negotiation failed: ${failure.message}.`];

@@ -72,6 +72,7 @@ const GROUPS: Group[] = [
     tests: [
       UNIT,
       "tests/data_channel_test.ts",
+      "tests/dtp_test.ts",
       "tests/transfer_test.ts",
       "tests/limits_test.ts",
       "tests/extensions_test.ts",

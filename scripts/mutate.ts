@@ -103,7 +103,7 @@ const GROUPS: Group[] = [
   {
     name: "tls",
     sources: ["src/tls.ts", "src/self_signed.ts"],
-    tests: ["tests/tls_test.ts", "tests/cli_test.ts"],
+    tests: ["tests/self_signed_test.ts", "tests/tls_test.ts", "tests/cli_test.ts"],
   },
   { name: "cli", sources: ["src/cli.ts"], tests: ["tests/cli_test.ts"] },
 ];

@@ -199,3 +199,94 @@ Deno.test("AbstractedFS: symlinks followed inside the jail, refused when they le
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("MemoryFS: rename follows POSIX: files replace files, directories empty directories, never across kinds", async () => {
+  const fs = new MemoryFS({ capacity: 100 });
+  await fs.mkdir("/a");
+  await fs.mkdir("/b");
+  await fs.mkdir("/full");
+  await writeAndClose(await fs.openWrite("/full/x", { truncate: true }), "x");
+  await writeAndClose(await fs.openWrite("/f", { truncate: true }), "12345");
+  await writeAndClose(await fs.openWrite("/g", { truncate: true }), "1234567890");
+  assertEquals(await refusal(fs.rename("/f", "/a")), "550 Is a directory.");
+  assertEquals(await refusal(fs.rename("/a", "/f")), "550 Not a directory.");
+  assertEquals(await refusal(fs.rename("/a", "/full")), "550 Directory not empty.");
+  assertEquals(await refusal(fs.rename("/none", "/x")), "550 No such file or directory.");
+  assertEquals(await refusal(fs.rename("/f", "/none/x")), "550 No such file or directory.");
+  await fs.rename("/a", "/b");
+  assertEquals(await refusal(fs.stat("/a")), "550 No such file or directory.");
+  await fs.rename("/f", "/f");
+  assertEquals(await readText(fs, "/f"), "12345", "onto itself: nothing changes");
+  await fs.rename("/g", "/f");
+  assertEquals(await readText(fs, "/f"), "1234567890");
+  // 10 + 1 bytes are held; the replaced file's 5 were given back.
+  await writeAndClose(await fs.openWrite("/h", { truncate: true }), "x".repeat(89));
+  assertEquals(
+    await refusal(
+      fs.openWrite("/i", { truncate: true }).then((file) => file.write(new Uint8Array(1))),
+    ),
+    "452 No space left on device.",
+  );
+});
+
+Deno.test("MemoryFS: stats, times, and what a directory's parent sees", async () => {
+  const fs = new MemoryFS();
+  const root = await fs.stat("/");
+  assertEquals([root.type, root.size, root.nlink, root.mode, root.uid, root.gid], [
+    "dir",
+    0,
+    2,
+    0o755,
+    null,
+    null,
+  ]);
+  const before = (await fs.stat("/")).mtime!.getTime();
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  await fs.mkdir("/d");
+  assert((await fs.stat("/")).mtime!.getTime() > before, "a new entry changes its directory");
+  assertEquals((await fs.stat("/")).nlink, 3, "a subdirectory links its parent");
+  await writeAndClose(await fs.openWrite("/d/f", { truncate: true }), "abc");
+  const file = await fs.stat("/d/f");
+  assertEquals([file.type, file.size, file.nlink, file.mode], ["file", 3, 1, 0o644]);
+  assertMatch(file.unique!, /^m[0-9a-f]+$/);
+  await fs.chmod("/d/f", 0o104755);
+  assertEquals((await fs.stat("/d/f")).mode, 0o4755, "only permission bits are kept");
+  const atime = new Date(Date.UTC(2001, 0, 1));
+  await fs.utime("/d/f", atime, atime);
+  await readText(fs, "/d/f");
+  assert((await fs.stat("/d/f")).atime!.getTime() > atime.getTime(), "reading sets atime");
+  assertEquals((await fs.stat("/d/f")).mtime!.toISOString(), atime.toISOString());
+  assertEquals(await refusal(Array.fromAsync(fs.list("/d/f"))), "550 Not a directory.");
+  assertEquals(await refusal(fs.mkstemp("/d/f", "x")), "550 Not a directory.");
+  assertEquals(await refusal(fs.mkdir("/")), "550 Operation not permitted on the root directory.");
+  assertEquals(await refusal(fs.mkdir("/" + "é".repeat(128))), "550 File name too long.");
+  await fs.mkdir("/" + "é".repeat(127));
+  let refused = "";
+  try {
+    fs.view("/d/f");
+  } catch (error) {
+    refused = (error as Error).message;
+  }
+  assertEquals(refused, "Not a directory: /d/f");
+});
+
+Deno.test("MemoryFS: readers see a file grow; a gap left by a truncation reads as zeros", async () => {
+  const fs = new MemoryFS();
+  await writeAndClose(await fs.openWrite("/f", { truncate: true }), "ab");
+  const reader = await fs.openRead("/f", 0);
+  const writer = await fs.openWrite("/f", { append: true });
+  await writer.write(encoder.encode("c".repeat(5000)));
+  const buffer = new Uint8Array(8192);
+  assertEquals(await reader.read(buffer), 5002, "what was appended after it opened");
+  reader.close();
+  writer.close();
+  await writeAndClose(await fs.openWrite("/f", { offset: 1 }), "Z");
+  assertEquals(await readText(fs, "/f"), "aZ");
+  // A writer still open past the end of a file another truncated: zeros, never old bytes.
+  const late = await fs.openWrite("/g", { truncate: true });
+  await late.write(encoder.encode("0123456789"));
+  (await fs.openWrite("/g", { truncate: true })).close();
+  await late.write(encoder.encode("x"));
+  late.close();
+  assertEquals(await readText(fs, "/g"), "\0".repeat(10) + "x");
+});

@@ -290,3 +290,35 @@ Deno.test("MemoryFS: readers see a file grow; a gap left by a truncation reads a
   late.close();
   assertEquals(await readText(fs, "/g"), "\0".repeat(10) + "x");
 });
+
+Deno.test("AbstractedFS: each kind of file its type, the disk's ids, and a home reached through a symlink", async () => {
+  const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "tsftpd-fs-" }));
+  try {
+    await Deno.writeTextFile(`${root}/f`, "x");
+    await Deno.chmod(`${root}/f`, 0o4750);
+    await new Deno.Command("mkfifo", { args: [`${root}/fifo`] }).output();
+    using _socket = Deno.listen({ transport: "unix", path: `${root}/socket` });
+    await Deno.symlink(root, `${root}.link`);
+    const fs = new AbstractedFS(`${root}.link`);
+    const info = await Deno.stat(`${root}/f`);
+    const stat = await fs.stat("/f");
+    assertEquals(stat, {
+      type: "file",
+      size: 1,
+      mtime: info.mtime,
+      atime: info.atime,
+      mode: 0o4750,
+      nlink: 1,
+      uid: info.uid,
+      gid: info.gid,
+      unique: `${info.dev.toString(16)}g${info.ino!.toString(16)}`,
+    });
+    assertEquals((await fs.stat("/")).type, "dir");
+    assertEquals((await fs.stat("/fifo")).type, "fifo");
+    assertEquals((await fs.stat("/socket")).type, "socket");
+    assertEquals((await new AbstractedFS("/dev").stat("/null")).type, "char-device");
+  } finally {
+    await Deno.remove(`${root}.link`);
+    await Deno.remove(root, { recursive: true });
+  }
+});

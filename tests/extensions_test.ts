@@ -265,7 +265,13 @@ Deno.test("EPRT: active transfers, bounce protection, malformed and unknown prot
       assertEquals((await client.reply()).code, 226);
       assertEquals((await client.command("EPRT |1|10.0.0.1|5000|")).code, 501);
       assertEquals((await client.command("EPRT |1|127.0.0.1|21|")).code, 501);
-      assertEquals((await client.command("EPRT |3|127.0.0.1|5000|")).code, 522);
+      for (const other of ["|3|127.0.0.1|5000|", "|2|::1|5000|"]) {
+        assertEquals(
+          (await client.command(`EPRT ${other}`)).lines,
+          ["522 Network protocol not supported, use (1)."],
+          `${other}: what clients read to fall back`,
+        );
+      }
       for (
         const bad of [
           "|1|127.0.0.1|",
@@ -315,9 +321,9 @@ Deno.test({
         assertEquals(decoder.decode(await readAll(await listener.accept())), "over ipv6");
         assertEquals((await client.reply()).code, 226);
         assertEquals(
-          (await client.command("EPRT |1|127.0.0.1|5000|")).code,
-          501,
-          "IPv4 is foreign to an IPv6 client",
+          (await client.command("EPRT |1|127.0.0.1|5000|")).lines,
+          ["522 Network protocol not supported, use (2)."],
+          "an IPv6 control connection serves IPv6 data connections",
         );
       } finally {
         listener.close();

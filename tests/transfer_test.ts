@@ -153,8 +153,15 @@ Deno.test("STOU answers 150 FILE: name and stores under that unique name", async
       const name = first.text.slice("FILE: ".length);
       assertEquals(await store.readTextFile(`${home}/${name}`), "one");
       const [second] = await client.store("report.txt", encoder.encode("two"), "STOU");
-      assertMatch(second.text, /^FILE: report\.txt\.\S+$/);
+      assertMatch(second.text, /^FILE: report\.txt\.[a-z0-9]{8}$/);
       assert(second.text !== first.text);
+      const [odd, oddEnd] = await client.store("a|b", encoder.encode("three"), "STOU");
+      assertMatch(odd.text, /^FILE: a\|b\.[a-z0-9]{8}$/, "any character a name may have");
+      assertEquals(oddEnd.code, 226);
+      const data = await client.pasv();
+      const long = await client.command(`STOU ${"x".repeat(300)}`);
+      data.close();
+      assertEquals(long.lines, ["550 File name too long."]);
     } finally {
       client.close();
     }
@@ -523,6 +530,11 @@ Deno.test("LIST is ls -l, NLST is names; both take a path and ignore ls options"
         ["a.txt", "link"].slice(0, entries),
       );
       assertEquals(await client.list("NLST", "dir/a.txt"), "a.txt\r\n");
+      assertEquals(
+        await client.list("NLST", "-1 dir/a.txt"),
+        "a.txt\r\n",
+        "ls -1, as clients send it",
+      );
       await client.command("CWD dir");
       assertEquals((await client.list("LIST")).split("\r\n").filter(Boolean).length, entries);
       const stat = await client.command("STAT a.txt");

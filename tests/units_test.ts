@@ -175,6 +175,11 @@ Deno.test("ls options are dropped from LIST arguments", () => {
   assertEquals(stripListOptions("-la /dir"), "/dir");
   assertEquals(stripListOptions("-a -l dir name"), "dir name");
   assertEquals(stripListOptions("dir"), "dir");
+  // Every shape ls takes, as vsftpd reads them: digits, long options, a lone dash.
+  assertEquals(stripListOptions("-1"), "");
+  assertEquals(stripListOptions("-1 dir"), "dir");
+  assertEquals(stripListOptions("-CF1 -t --all --sort=size - dir"), "dir");
+  assertEquals(stripListOptions("dir -l"), "dir -l", "only before the path");
 });
 
 Deno.test("PORT/PASV address forms and IPv4-mapped addresses", () => {

@@ -108,8 +108,10 @@ export const connectionCommands: Record<string, CommandSpec> = {
     run(ctx) {
       const target = parseExtendedAddress(ctx.command.arg);
       if (!target) throw new FTPError(501, "Invalid EPRT format.");
-      if (target.family !== "1" && target.family !== "2") {
-        throw new FTPError(522, "Network protocol not supported, use (1,2).");
+      // RFC 2428: a protocol the connection cannot serve is 522, naming the one it can.
+      const family = familyOf(ctx);
+      if (target.family !== family) {
+        throw new FTPError(522, `Network protocol not supported, use (${family}).`);
       }
       return prepareActive(ctx, target.ip, target.port);
     },

@@ -7,9 +7,13 @@
 import { FTPError } from "../errors.ts";
 import type { PathArgument } from "./table.ts";
 
-/** Drops the `ls` options (`-la`, `-a -l`) clients put before LIST's path. */
+/**
+ * Drops the `ls` options clients put before LIST's path, whatever their shape
+ * (`-la`, `-1`, `-a -l`, `--all`), as vsftpd does: every leading word that starts
+ * with `-`.
+ */
 export function stripListOptions(arg: string): string {
-  return arg.replace(/^(-[a-zA-Z]+(\s+|$))+/, "");
+  return arg.replace(/^(-\S*(\s+|$))+/, "");
 }
 
 /** LIST, NLST: the argument without `ls` options, or the current directory. */

@@ -23,7 +23,7 @@ import type {
 } from "./filesystem.ts";
 import { listLines } from "./listing.ts";
 import { groupName, userName } from "./names.ts";
-import { ftpNorm, quote } from "./virtual_path.ts";
+import { ftpNorm, quote, temporaryName } from "./virtual_path.ts";
 
 const MAX_SYMLINK_HOPS = 40;
 
@@ -252,12 +252,15 @@ export class AbstractedFS implements FileSystem {
   /** Creates a file with a new name starting with `prefix` in the directory `dir`, open for writing. */
   async mkstemp(dir: string, prefix: string): Promise<{ path: string; file: FileWriter }> {
     const real = await this.#real(dir);
-    const created = await io(() => Deno.makeTempFile({ dir: real, prefix }));
-    const file = await io(() => this.open(created, { write: true }));
-    return {
-      path: posix.join(ftpNorm("/", dir), posix.basename(created)),
-      file: new DiskFile(file),
-    };
+    while (true) {
+      const name = temporaryName(prefix);
+      try {
+        const file = await this.open(posix.join(real, name), { write: true, createNew: true });
+        return { path: posix.join(ftpNorm("/", dir), name), file: new DiskFile(file) };
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw toFilesystemError(error);
+      }
+    }
   }
 
   /** Creates a directory. */

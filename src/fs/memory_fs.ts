@@ -15,7 +15,7 @@ import type {
   FileWriter,
   WriteMode,
 } from "./filesystem.ts";
-import { ftpNorm } from "./virtual_path.ts";
+import { ftpNorm, temporaryName } from "./virtual_path.ts";
 
 interface NodeBase {
   mode: number;
@@ -297,13 +297,13 @@ export class MemoryFS implements FileSystem {
     node.mtime = new Date();
   }
 
-  /** Creates a file named `prefix` and random letters in the directory `dir`, open for writing. */
+  /** Creates a file named `prefix` and random letters or digits in the directory `dir`, open for writing. */
   mkstemp(dir: string, prefix: string): Promise<{ path: string; file: FileWriter }> {
     return attempt(() => {
       const parent = this.#node(dir);
       if (!isDir(parent)) throw new FilesystemError("Not a directory.");
       let name: string;
-      do name = prefix + crypto.randomUUID().slice(0, 8); while (parent.children.has(name));
+      do name = temporaryName(prefix); while (parent.children.has(name));
       const path = posix.join(ftpNorm("/", dir), name);
       const node = this.#fileOrNew(path);
       return { path, file: new MemoryWriter(this.#tree, node, 0) };

@@ -16,6 +16,14 @@ export function ftpNorm(cwd: string, path: string): string {
   return normal.length > 1 && normal.endsWith("/") ? normal.slice(0, -1) : normal;
 }
 
+const NAME_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+/** `prefix` and 8 random letters or digits: a name for STOU to try (pyftplib's `mkstemp`'s). */
+export function temporaryName(prefix: string): string {
+  const random = crypto.getRandomValues(new Uint8Array(8));
+  return prefix + Array.from(random, (byte) => NAME_LETTERS[byte % NAME_LETTERS.length]).join("");
+}
+
 /** A virtual path with each `"` doubled, as RFC 959 quotes path names in 257 replies. */
 export function quote(path: string): string {
   return path.replaceAll('"', '""');

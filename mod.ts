@@ -69,7 +69,7 @@ export type {
 } from "./src/fs/filesystem.ts";
 export { formatListLine, type ListLine, listLines } from "./src/fs/listing.ts";
 export { MemoryFS, type MemoryFSOptions } from "./src/fs/memory_fs.ts";
-export { ftpNorm } from "./src/fs/virtual_path.ts";
+export { ftpNorm, quote } from "./src/fs/virtual_path.ts";
 export { fileSink, Logger, type LogLevel, type LogSink, stderrSink } from "./src/log.ts";
 export type { FTPHandlerOptions, HandlerConfig } from "./src/options.ts";
 export type { SessionInfo } from "./src/session_info.ts";
@@ -81,7 +81,7 @@ export {
   type ServeOptions,
 } from "./src/server.ts";
 export { type EventName, FTPHandler, type SessionHost } from "./src/session/handler.ts";
-export { FTPError } from "./src/errors.ts";
+export { FTPError, type FTPErrorOptions } from "./src/errors.ts";
 export {
   type CertificatePem,
   type TlsConfig,

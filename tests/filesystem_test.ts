@@ -28,6 +28,16 @@ async function readText(fs: FileSystem, path: string, offset = 0): Promise<strin
   return decoder.decode(new Uint8Array(chunks.flatMap((chunk) => [...chunk])));
 }
 
+/** Writes one byte into `path`, closing the file whatever happens. */
+async function writeByte(fs: FileSystem, path: string): Promise<void> {
+  const file = await fs.openWrite(path, { truncate: true });
+  try {
+    await file.write(new Uint8Array(1));
+  } finally {
+    file.close();
+  }
+}
+
 /** The message of the refusal `operation` throws. */
 async function refusal(operation: Promise<unknown>): Promise<string> {
   try {
@@ -187,7 +197,24 @@ Deno.test("AbstractedFS: symlinks followed inside the jail, refused when they le
       '550 "/dangling-outside" points to a path outside the home directory.',
       "a dangling link is followed by hand: writing would create its target",
     );
+    // A dangling link's target is relative to where the link really is, not to the path
+    // it was reached by: x/y/up is the home itself, so up/escape points above the home.
+    await Deno.mkdir(`${root}/x/y`, { recursive: true });
+    await Deno.symlink("../..", `${root}/x/y/up`);
+    const escaped = `${root}-escaped`;
+    await Deno.symlink(`../${escaped.split("/").pop()}`, `${root}/escape`);
+    assertEquals(
+      await refusal(fs.openWrite("/x/y/up/escape", { truncate: true })),
+      '550 "/x/y/up/escape" points to a path outside the home directory.',
+    );
+    assertEquals(await Deno.lstat(escaped).catch(() => null), null, "nothing created outside");
+    assertEquals(await refusal(fs.mkstemp("/", "a/../../b")), "501 Invalid argument.");
     assertEquals(await fs.validPath(`${root}/loop-a`), false, "a symlink loop leads nowhere");
+    assertEquals(
+      await refusal(fs.stat("/loop-a")),
+      "550 Too many levels of symbolic links.",
+      "a loop is said to be one, not a path outside the home",
+    );
     assertEquals(await fs.validPath(`${root}/none/deeper`), true, "judged by its deepest ancestor");
     const listed = await Array.fromAsync(fs.list("/"));
     const link = listed.find((entry) => entry.name === "outside");
@@ -196,6 +223,7 @@ Deno.test("AbstractedFS: symlinks followed inside the jail, refused when they le
     assertEquals(await refusal(fs.openRead("/fifo", 0)), "550 Not a regular file.", "never opened");
     assertEquals(await refusal(fs.openWrite("/fifo", { append: true })), "550 Not a regular file.");
   } finally {
+    await Deno.remove(`${root}-escaped`).catch(() => {});
     await Deno.remove(root, { recursive: true });
   }
 });
@@ -321,4 +349,36 @@ Deno.test("AbstractedFS: each kind of file its type, the disk's ids, and a home 
     await Deno.remove(`${root}.link`);
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("MemoryFS: capacity bounds the memory held, open files included, to the byte", async () => {
+  const fs = new MemoryFS({ capacity: 100 });
+  assert((await fs.stat("/")).unique !== (await fs.mkdir("/d").then(() => fs.stat("/d"))).unique);
+  const file = await fs.openWrite("/f", { truncate: true });
+  for (let i = 0; i < 100; i++) assertEquals(await file.write(new Uint8Array([i])), 1, `byte ${i}`);
+  assertEquals(await refusal(file.write(new Uint8Array(1))), "452 No space left on device.");
+  // Deleted while open: its memory is held until the writer closes.
+  await fs.remove("/f");
+  assertEquals(
+    await refusal(writeByte(fs, "/g")),
+    "452 No space left on device.",
+  );
+  file.close();
+  await writeAndClose(await fs.openWrite("/g", { truncate: true }), "x".repeat(100));
+  for (let round = 0; round < 20; round++) {
+    await writeAndClose(await fs.openWrite("/g", { truncate: true }), "y".repeat(100));
+  }
+  assertEquals(await readText(fs, "/g"), "y".repeat(100), "overwriting gives the old bytes back");
+  const reader = await fs.openRead("/g", 0);
+  await writeAndClose(await fs.openWrite("/h", { truncate: true }), "");
+  await fs.rename("/h", "/g");
+  assertEquals(
+    await refusal(writeByte(fs, "/i")),
+    "452 No space left on device.",
+    "a reader keeps the replaced file",
+  );
+  const buffer = new Uint8Array(200);
+  assertEquals(await reader.read(buffer), 100, "and still reads it");
+  reader.close();
+  await writeAndClose(await fs.openWrite("/i", { truncate: true }), "z".repeat(100));
 });

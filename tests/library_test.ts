@@ -11,10 +11,13 @@ import {
   DummyAuthorizer,
   type FactEntry,
   fileSink,
+  FilesystemError,
+  type FileWriter,
   FTPServer,
   type ListEntry,
   type ListFormatOptions,
   Logger,
+  MemoryFS,
   type Reader,
   type SessionInfo,
 } from "../mod.ts";
@@ -304,6 +307,48 @@ Deno.test("a disk session whose home is missing is refused at login, 530 and a l
         logs.join("\n"),
         `USER 'lost' refused: home "/nowhere/tsftpd-missing-home"`,
       );
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("a filesystem that cannot be made refuses the login; one whose file cannot be released fails the transfer", async () => {
+  const broken = () => {
+    throw new Error("storage down");
+  };
+  await withServer({ abstractedFs: broken }, async ({ port, logs }) => {
+    const client = await FtpClient.connect(port);
+    try {
+      await client.command("USER user");
+      assertEquals((await client.command("PASS 12345")).lines, [
+        "530 Home directory not available.",
+      ]);
+      assertStringIncludes(logs.join("\n"), "cannot be used: storage down");
+    } finally {
+      client.close();
+    }
+  });
+  class Uncommitted extends MemoryFS {
+    override async openWrite(path: string, mode: Parameters<MemoryFS["openWrite"]>[1]) {
+      const file: FileWriter = await super.openWrite(path, mode);
+      return {
+        write: (p: Uint8Array) => file.write(p),
+        close() {
+          file.close();
+          throw new FilesystemError("Quota exceeded on commit.", 452);
+        },
+      };
+    }
+  }
+  const storage = new Uncommitted();
+  await withServer({ abstractedFs: () => storage }, async ({ port }) => {
+    const client = await FtpClient.login(port);
+    try {
+      await client.command("TYPE I");
+      const [, end] = await client.store("f", new Uint8Array(10), "STOR", 452);
+      assertEquals(end.text, "Transfer aborted: Quota exceeded on commit.");
+      assertEquals((await client.command("NOOP")).code, 200, "the session goes on");
     } finally {
       client.close();
     }

@@ -42,7 +42,7 @@ export interface Authorizer {
    * client's address and port), as pyftplib passes the handler.
    */
   validateAuthentication(username: string, password: string, session: SessionInfo): Promise<void>;
-  /** The real directory the user is jailed in. */
+  /** The directory the user is jailed in, as the filesystem names it (on disk, a real path). */
   getHomeDir(username: string): Promise<string>;
   /**
    * Whether the user may do `perm` on the path `path` under their home (or

@@ -22,7 +22,8 @@ export interface ResolvedPath {
   /**
    * The path under the user's home as the authorizer names it (`<home><ftp>`), for
    * permissions, log lines and callbacks; a path on disk only when the filesystem
-   * is the disk.
+   * is the disk, and never checked against the jail (symlinks are not resolved):
+   * act on files through `ctx.fs`, which keeps the jail.
    */
   real: string;
 }

@@ -125,12 +125,17 @@ export class AbstractedFS implements FileSystem {
    * deepest existing ancestor.
    */
   async validPath(path: string): Promise<boolean> {
-    this.#realRoot ??= Deno.realPath(this.root).catch(() => this.root);
     try {
-      return within(await this.#resolve(path, 0), await this.#realRoot);
+      return await this.#inside(path);
     } catch {
       return false;
     }
+  }
+
+  /** {@linkcode validPath}, but a failure to resolve (a loop, a directory it may not search) throws. */
+  async #inside(path: string): Promise<boolean> {
+    this.#realRoot ??= Deno.realPath(this.root).catch(() => this.root);
+    return within(await this.#resolve(path, 0), await this.#realRoot);
   }
 
   async #resolve(path: string, hops: number): Promise<string> {
@@ -146,8 +151,10 @@ export class AbstractedFS implements FileSystem {
     const info = await Deno.lstat(path).catch(() => null);
     if (info?.isSymlink) {
       if (hops >= MAX_SYMLINK_HOPS) throw new FilesystemError("Too many levels of symbolic links.");
+      // The target is relative to the directory the link really is in.
+      const directory = await this.#resolve(posix.dirname(path), hops + 1);
       const target = await Deno.readLink(path);
-      return this.#resolve(posix.resolve(posix.dirname(path), target), hops + 1);
+      return this.#resolve(posix.resolve(directory, target), hops + 1);
     }
     const parent = posix.dirname(path);
     if (parent === path) return path;
@@ -157,7 +164,7 @@ export class AbstractedFS implements FileSystem {
   /** The real path of the virtual `path`, once {@linkcode validPath} says it stays in the jail. */
   async #real(path: string): Promise<string> {
     const real = this.ftp2fs(path);
-    if (await this.validPath(real)) return real;
+    if (await io(() => this.#inside(real))) return real;
     throw new FilesystemError(
       `"${quote(ftpNorm("/", path))}" points to a path outside the home directory.`,
       550,

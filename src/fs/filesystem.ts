@@ -5,8 +5,9 @@
  * relative to the user's home: the session resolves the client's paths against its
  * current directory (with `ftpNorm`) before it calls a filesystem. A
  * filesystem refuses an operation by throwing a `FilesystemError` (or any
- * `FTPError`); anything else it throws is treated as a bug, logged
- * and answered 451.
+ * `FTPError`); a failed system call (an error with an errno `code`, as
+ * `Deno.errors` have) is worded by `toFilesystemError`; anything else it throws
+ * is a bug, logged and answered 451.
  *
  * @module
  */

@@ -30,6 +30,10 @@ interface FileNode extends NodeBase {
   /** The content is `data.subarray(0, size)`; `data` grows by doubling. */
   data: Uint8Array;
   size: number;
+  /** Readers and writers that have it open. */
+  handles: number;
+  /** Whether a directory names it; its memory goes once none does and no handle is open. */
+  linked: boolean;
 }
 
 interface DirNode extends NodeBase {
@@ -42,7 +46,7 @@ type Node = FileNode | DirNode;
 /** What every view of one tree shares. */
 interface Tree {
   readonly root: DirNode;
-  /** Bytes held by file contents. */
+  /** Bytes allocated to file contents, what `capacity` bounds. */
   used: number;
   readonly capacity: number;
   nextId: number;
@@ -50,11 +54,15 @@ interface Tree {
 
 /** Options of a new {@linkcode MemoryFS}. */
 export interface MemoryFSOptions {
-  /** The most bytes the files may hold together; past it, writes fail with 452 (default: no limit). */
+  /**
+   * The most bytes of memory the files' contents may take together (buffers grow
+   * by doubling, within it); past it, writes fail with 452 (default: no limit).
+   */
   capacity?: number;
 }
 
 const NOT_FOUND = "No such file or directory.";
+const EMPTY = new Uint8Array(0);
 /** The longest name, in UTF-8 bytes, as on Linux filesystems (`NAME_MAX`). */
 const NAME_MAX = 255;
 
@@ -65,7 +73,7 @@ function newNode<T extends Node["type"]>(
   const now = new Date();
   const base = { mtime: now, atime: now, id: tree.nextId++ };
   const node: Node = type === "file"
-    ? { ...base, type: "file", mode: 0o644, data: new Uint8Array(0), size: 0 }
+    ? { ...base, type: "file", mode: 0o644, data: EMPTY, size: 0, handles: 0, linked: true }
     : { ...base, type: "dir", mode: 0o755, children: new Map() };
   return node as T extends "file" ? FileNode : DirNode;
 }
@@ -104,66 +112,94 @@ function attempt<T>(operation: () => T): Promise<T> {
   }
 }
 
+/** Gives `node` a buffer of `bytes`, its content kept (as much as fits), the tree's count kept. */
+function reallocate(tree: Tree, node: FileNode, bytes: number): void {
+  const data = bytes === 0 ? EMPTY : new Uint8Array(bytes);
+  data.set(node.data.subarray(0, Math.min(node.size, bytes)));
+  tree.used += bytes - node.data.byteLength;
+  node.data = data;
+}
+
+/** Shortens `node` to `size` bytes, handing back the memory a much shorter file no longer needs. */
+function truncate(tree: Tree, node: FileNode, size: number): void {
+  node.size = Math.min(node.size, size);
+  if (node.size <= node.data.byteLength / 2) reallocate(tree, node, node.size);
+  node.mtime = new Date();
+}
+
+/** Frees the memory of a file no directory names once its last handle closes. */
+function release(tree: Tree, node: FileNode): void {
+  if (node.linked || node.handles > 0) return;
+  reallocate(tree, node, 0);
+}
+
+/** What a reader and a writer share: the node, kept open until `close`. */
+class Handle {
+  protected readonly tree: Tree;
+  protected readonly node: FileNode;
+  #open = true;
+
+  constructor(tree: Tree, node: FileNode) {
+    this.tree = tree;
+    this.node = node;
+    node.handles++;
+  }
+
+  close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.node.handles--;
+    release(this.tree, this.node);
+  }
+}
+
 /** Reads a file node from an offset; sees what is written to it meanwhile. */
-class MemoryReader implements FileReader {
-  readonly #node: FileNode;
+class MemoryReader extends Handle implements FileReader {
   #position: number;
 
-  constructor(node: FileNode, offset: number) {
-    this.#node = node;
+  constructor(tree: Tree, node: FileNode, offset: number) {
+    super(tree, node);
     this.#position = offset;
   }
 
   read(p: Uint8Array): Promise<number | null> {
-    const { data, size } = this.#node;
+    const { data, size } = this.node;
     if (this.#position >= size) return Promise.resolve(null);
     const n = Math.min(p.byteLength, size - this.#position);
     p.set(data.subarray(this.#position, this.#position + n));
     this.#position += n;
     return Promise.resolve(n);
   }
-
-  close(): void {}
 }
 
 /** Writes a file node from a position, or always at its end (`append`), within the tree's capacity. */
-class MemoryWriter implements FileWriter {
-  readonly #tree: Tree;
-  readonly #node: FileNode;
+class MemoryWriter extends Handle implements FileWriter {
   readonly #append: boolean;
   #position: number;
 
   constructor(tree: Tree, node: FileNode, position: number, append = false) {
-    this.#tree = tree;
-    this.#node = node;
+    super(tree, node);
     this.#position = position;
     this.#append = append;
   }
 
   write(p: Uint8Array): Promise<number> {
-    const node = this.#node;
+    const { tree, node } = this;
     const start = this.#append ? node.size : this.#position;
     const end = start + p.byteLength;
-    const growth = Math.max(0, end - node.size);
-    if (this.#tree.used + growth > this.#tree.capacity) {
-      return Promise.reject(new FilesystemError("No space left on device.", 452));
-    }
     if (end > node.data.byteLength) {
-      const data = new Uint8Array(Math.max(end, node.data.byteLength * 2, 4096));
-      data.set(node.data.subarray(0, node.size));
-      node.data = data;
+      const room = tree.capacity - tree.used + node.data.byteLength;
+      if (end > room) return Promise.reject(new FilesystemError("No space left on device.", 452));
+      reallocate(tree, node, Math.min(Math.max(end, node.data.byteLength * 2), room));
     }
     // A write past the end leaves zeros between, as a sparse file does.
     if (start > node.size) node.data.fill(0, node.size, start);
     node.data.set(p, start);
     node.size = Math.max(node.size, end);
     node.mtime = new Date();
-    this.#tree.used += growth;
     this.#position = end;
     return Promise.resolve(p.byteLength);
   }
-
-  close(): void {}
 }
 
 /**
@@ -191,8 +227,9 @@ export class MemoryFS implements FileSystem {
 
   /** A new, empty tree, seen from its root. */
   constructor(options: MemoryFSOptions = {}) {
-    const tree = { used: 0, capacity: options.capacity ?? Infinity, nextId: 1 };
-    this.#tree = { ...tree, root: newNode(tree, "dir") };
+    const counter = { nextId: 1 };
+    const root = newNode(counter, "dir");
+    this.#tree = { root, used: 0, capacity: options.capacity ?? Infinity, nextId: counter.nextId };
   }
 
   /** The same tree seen from the directory `home` down, which is created if missing. */
@@ -262,7 +299,7 @@ export class MemoryFS implements FileSystem {
     return attempt(() => {
       const node = this.#file(path);
       node.atime = new Date();
-      return new MemoryReader(node, offset);
+      return new MemoryReader(this.#tree, node, offset);
     });
   }
 
@@ -271,11 +308,11 @@ export class MemoryFS implements FileSystem {
     return attempt(() => {
       if ("offset" in mode) {
         const node = this.#file(path);
-        this.#resize(node, Math.min(mode.offset, node.size));
+        truncate(this.#tree, node, mode.offset);
         return new MemoryWriter(this.#tree, node, node.size);
       }
       const node = this.#fileOrNew(path);
-      if ("truncate" in mode) this.#resize(node, 0);
+      if ("truncate" in mode) truncate(this.#tree, node, 0);
       return new MemoryWriter(this.#tree, node, node.size, "append" in mode);
     });
   }
@@ -289,12 +326,6 @@ export class MemoryFS implements FileSystem {
     dir.children.set(name, node);
     dir.mtime = node.mtime;
     return node;
-  }
-
-  #resize(node: FileNode, size: number): void {
-    this.#tree.used -= node.size - size;
-    node.size = size;
-    node.mtime = new Date();
   }
 
   /** Creates a file named `prefix` and random letters or digits in the directory `dir`, open for writing. */
@@ -340,7 +371,8 @@ export class MemoryFS implements FileSystem {
       const node = this.#file(path);
       dir.children.delete(name);
       dir.mtime = new Date();
-      this.#tree.used -= node.size;
+      node.linked = false;
+      release(this.#tree, node);
     });
   }
 
@@ -363,10 +395,13 @@ export class MemoryFS implements FileSystem {
         if (isDir(existing) && existing.children.size > 0) {
           throw new FilesystemError("Directory not empty.");
         }
-        if (existing.type === "file") this.#tree.used -= existing.size;
       }
       source.dir.children.delete(source.name);
       target.dir.children.set(target.name, node);
+      if (existing?.type === "file") {
+        existing.linked = false;
+        release(this.#tree, existing);
+      }
       source.dir.mtime = target.dir.mtime = new Date();
     });
   }

@@ -5,6 +5,7 @@
  */
 
 import { posix } from "node:path";
+import { FilesystemError } from "./errors.ts";
 
 /**
  * Normalizes a client's path against the current directory `cwd` (pyftplib's
@@ -18,8 +19,12 @@ export function ftpNorm(cwd: string, path: string): string {
 
 const NAME_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789";
 
-/** `prefix` and 8 random letters or digits: a name for STOU to try (pyftplib's `mkstemp`'s). */
+/**
+ * `prefix` and 8 random letters or digits: a name for STOU to try (pyftplib's
+ * `mkstemp`'s); a prefix with a `/` is refused, it would name another directory.
+ */
 export function temporaryName(prefix: string): string {
+  if (prefix.includes("/")) throw new FilesystemError("Invalid argument.", 501);
   const random = crypto.getRandomValues(new Uint8Array(8));
   return prefix + Array.from(random, (byte) => NAME_LETTERS[byte % NAME_LETTERS.length]).join("");
 }

@@ -48,12 +48,17 @@ function delay(seconds: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Whether the filesystem's root is a directory (a disk's home may be missing or a file). */
-async function isDirectory(fs: FileSystem): Promise<boolean> {
+/**
+ * The filesystem `make` gives, once its root is seen to be a directory (a disk's
+ * home may be missing or a file); otherwise why not, for the log.
+ */
+async function openHome(make: () => FileSystem): Promise<FileSystem | string> {
   try {
-    return (await fs.stat("/")).type === "dir";
-  } catch {
-    return false;
+    const fs = make();
+    const { type } = await fs.stat("/");
+    return type === "dir" ? fs : "is not a directory";
+  } catch (error) {
+    return `cannot be used: ${error instanceof Error ? error.message : String(error)}`;
   }
 }
 
@@ -111,14 +116,9 @@ export class Login implements LoginControl {
       // Unknown user or wrong password: answered below, alike.
     }
     if (home === null) return this.#failed(username, password);
-    const fs = abstractedFs(home, this.#host.info);
-    if (!await isDirectory(fs)) {
-      this.#host.log(
-        "error",
-        `USER '${username}' refused: home ${
-          JSON.stringify(home)
-        } is not a directory that can be read.`,
-      );
+    const fs = await openHome(() => abstractedFs(home, this.#host.info));
+    if (typeof fs === "string") {
+      this.#host.log("error", `USER '${username}' refused: home ${JSON.stringify(home)} ${fs}.`);
       this.#username = "";
       return await this.#host.reply(530, "Home directory not available.");
     }

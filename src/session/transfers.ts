@@ -108,8 +108,13 @@ export class Transfers {
       completed = true;
     } catch (error) {
       failure = error;
-    } finally {
+    }
+    try {
       job.close?.();
+    } catch (error) {
+      // The file could not be released (a storage's commit failed): not complete.
+      failure ??= new TransferError("file", error);
+      completed = false;
     }
     await host.reply(...this.#finalReply(failure));
     await this.#logTransfer(transfer, completed);

@@ -158,15 +158,26 @@ export class TlsTransport implements Transport {
   #paused = false;
   #ended = false;
   #closeNotify = false;
+  #wireEnded = false;
   #error: Error | null = null;
   #wake: (() => void) | null = null;
   #endTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #release: () => Promise<void>;
 
-  /** Wraps `socket`, the TLS side of `wire`, which carries the bytes of `conn`. */
-  constructor(socket: tls.TLSSocket, wire: Duplex, conn: Deno.Conn) {
+  /**
+   * Wraps `socket`, the TLS side of `wire`, which carries the bytes of `conn`;
+   * `release` sends what the wire held back, before the end of the stream.
+   */
+  constructor(
+    socket: tls.TLSSocket,
+    wire: Duplex,
+    conn: Deno.Conn,
+    release: () => Promise<void> = () => Promise.resolve(),
+  ) {
     this.#socket = socket;
     this.#wire = wire;
     this.#conn = conn;
+    this.#release = release;
     socket.on("data", (chunk: Uint8Array) => {
       this.#chunks.push(chunk);
       this.#buffered += chunk.length;
@@ -176,8 +187,10 @@ export class TlsTransport implements Transport {
       }
       this.#notify();
     });
+    // The TLS socket ends after a close_notify, but also after a bare end of the TCP
+    // stream: only an end that comes while the stream is still open was a close_notify.
     socket.on("end", () => {
-      this.#closeNotify = true;
+      this.#closeNotify = !this.#wireEnded;
       this.#ended = true;
       this.#notify();
     });
@@ -192,6 +205,7 @@ export class TlsTransport implements Transport {
     // A half-open TLS socket waits forever when the TCP stream ends without
     // close_notify; give it a moment to deliver what it decrypted, then end.
     wire.on("end", () => {
+      this.#wireEnded = true;
       this.#endTimer = setTimeout(() => {
         this.#ended = true;
         this.#notify();
@@ -253,6 +267,7 @@ export class TlsTransport implements Transport {
    */
   async end(timeoutMs = 5000): Promise<void> {
     if (this.#error || this.#socket.destroyed) return;
+    await this.#release().catch(() => {});
     let timer: ReturnType<typeof setTimeout> | undefined;
     await new Promise<void>((resolve) => {
       this.#wire.once("finish", resolve);
@@ -275,6 +290,53 @@ export class TlsTransport implements Transport {
   }
 }
 
+/** A connection's writable side that can hold back what is written, from `hold()` until `release()`. */
+interface HoldableWritable {
+  /** What the TLS socket writes to. */
+  writable: WritableStream<Uint8Array>;
+  /** Keeps what is written from now on. */
+  hold(): void;
+  /** Sends what was kept, in order, and stops keeping. */
+  release(): Promise<void>;
+}
+
+function holdableWritable(writable: WritableStream<Uint8Array>): HoldableWritable {
+  const target = writable.getWriter();
+  let held: Uint8Array[] | null = null;
+  const release = async () => {
+    // Writes that come meanwhile join the queue, so the order is kept.
+    while (held && held.length > 0) await target.write(held.shift()!);
+    held = null;
+  };
+  return {
+    hold: () => held ??= [],
+    release,
+    writable: new WritableStream<Uint8Array>({
+      async write(chunk) {
+        if (held) held.push(chunk);
+        else await target.write(chunk);
+      },
+      async close() {
+        await release();
+        await target.close();
+      },
+      abort: (reason) => target.abort(reason),
+    }),
+  };
+}
+
+/** Options of {@linkcode upgradeToTls}. */
+export interface UpgradeOptions {
+  /**
+   * The connection carries an upload, which the client only writes to: under TLS
+   * 1.3 nothing the server writes after the handshake (its session tickets) is
+   * sent before the end of the transfer. A client that never reads such a
+   * connection (curl, rclone) would close it with those bytes unread, and its
+   * system would then reset the connection, losing the end of the upload.
+   */
+  upload?: boolean;
+}
+
 /**
  * Runs the server side of a TLS handshake over `conn` and resolves to the secured
  * transport; throws {@linkcode TlsHandshakeError} (and closes `conn`) when the
@@ -284,11 +346,13 @@ export function upgradeToTls(
   conn: Deno.Conn,
   context: tls.SecureContext,
   timeoutMs: number,
+  options: UpgradeOptions = {},
 ): Promise<TlsTransport> {
+  const wire = holdableWritable(conn.writable);
   // Half-open, so that the TLS socket neither ends nor dies by itself when the
   // client's close_notify arrives: ours is sent by end(), after the last byte.
   const duplex = Duplex.fromWeb(
-    { readable: conn.readable, writable: conn.writable },
+    { readable: conn.readable, writable: wire.writable },
     { allowHalfOpen: true } as Parameters<typeof Duplex.fromWeb>[1],
   );
   const socket = new tls.TLSSocket(duplex, {
@@ -296,7 +360,7 @@ export function upgradeToTls(
     secureContext: context,
     allowHalfOpen: true,
   } as tls.TLSSocketOptions);
-  const transport = new TlsTransport(socket, duplex, conn);
+  const transport = new TlsTransport(socket, duplex, conn, wire.release);
   return new Promise((resolve, reject) => {
     const fail = (reason: string) => {
       clearTimeout(timer);
@@ -306,6 +370,8 @@ export function upgradeToTls(
     const timer = setTimeout(() => fail("TLS handshake timed out"), timeoutMs);
     socket.once("secure", () => {
       clearTimeout(timer);
+      // Under TLS 1.2 the server's last handshake flight is still to be written.
+      if (options.upload && socket.getProtocol() === "TLSv1.3") wire.hold();
       socket.removeListener("error", onError);
       socket.removeListener("close", onClose);
       duplex.removeListener("end", onClose);

@@ -1,7 +1,13 @@
 import { Client } from "basic-ftp";
 import { FTPHandler } from "../mod.ts";
 import { TlsConfigError, type TLSOptions } from "../mod.ts";
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
+import {
+  assert,
+  assertBytesEqual,
+  assertEquals,
+  assertMatch,
+  assertStringIncludes,
+} from "./support/assert.ts";
 import { testCerts } from "./support/certs.ts";
 import { randomBytes } from "./support/data.ts";
 import { FtpClient } from "./support/ftp_client.ts";
@@ -27,12 +33,21 @@ async function run(
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
 }
 
-/** Python ftplib FTP_TLS, verifying the server against the test CA; the script gets `ftp` logged in with PROT P. */
-async function ftplibTls(port: number, ca: string, body: string): Promise<string> {
+/**
+ * Python ftplib FTP_TLS, verifying the server against the test CA, at most TLS
+ * `maxVersion`; the script gets `ftp` logged in with PROT P.
+ */
+async function ftplibTls(
+  port: number,
+  ca: string,
+  body: string,
+  maxVersion: "TLSv1_2" | "TLSv1_3" = "TLSv1_3",
+): Promise<string> {
   return await python(
     `
 import ftplib, io, ssl, sys
 ctx = ssl.create_default_context(cafile=sys.argv[2])
+ctx.maximum_version = ssl.TLSVersion.${maxVersion}
 ftp = ftplib.FTP_TLS(context=ctx, timeout=20)
 ftp.connect("127.0.0.1", int(sys.argv[1]))
 ftp.login("${USER}", "${PASSWORD}")
@@ -227,6 +242,51 @@ Deno.test("curl --ssl-reqd (explicit) and ftps:// (implicit) verify the chain ag
   }
 });
 
+Deno.test("uploads under TLS 1.3 by clients that never read their data connection arrive whole (curl, rclone)", async () => {
+  const { ca } = await testCerts();
+  await withServer({ tls: await tlsOptions() }, async ({ port, home }) => {
+    const bytes = randomBytes(300_000);
+    const source = `${home}/source.bin`;
+    await Deno.writeFile(source, bytes);
+    for (const [i, passive] of ["--epsv", "--disable-epsv"].entries()) {
+      for (const version of ["--tlsv1.3", "--tls-max 1.2"]) {
+        for (let round = 0; round < 4; round++) {
+          const name = `curl-${i}-${version.length}-${round}.bin`;
+          const up = await run(
+            "curl",
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "30",
+            "--ssl-reqd",
+            ...version.split(" "),
+            passive,
+            "--cacert",
+            ca,
+            "--user",
+            `${USER}:${PASSWORD}`,
+            "-T",
+            source,
+            `ftp://127.0.0.1:${port}/${name}`,
+          );
+          assertEquals(up.code, 0, `${version} ${passive}: ${up.stderr}`);
+          assertBytesEqual(await Deno.readFile(`${home}/${name}`), bytes);
+        }
+      }
+    }
+    const obscured = (await run("rclone", "obscure", PASSWORD)).stdout.trim();
+    const remote =
+      `:ftp,host=127.0.0.1,port=${port},user=${USER},pass=${obscured},explicit_tls=true,no_check_certificate=true:`;
+    const big = randomBytes(2_500_000);
+    await Deno.writeFile(source, big);
+    for (let round = 0; round < 3; round++) {
+      const copy = await run("rclone", "copyto", source, `${remote}rclone-${round}.bin`);
+      assertEquals(copy.code, 0, copy.stderr);
+      assertBytesEqual(await Deno.readFile(`${home}/rclone-${round}.bin`), big);
+    }
+  });
+});
+
 Deno.test("lftp and basic-ftp work over explicit FTPS with protected data", async () => {
   const { ca } = await testCerts();
   await withServer({ tls: await tlsOptions({ dataRequired: true }) }, async ({ port, home }) => {
@@ -264,7 +324,7 @@ Deno.test("lftp and basic-ftp work over explicit FTPS with protected data", asyn
   });
 });
 
-Deno.test("an upload under PROT P that ends without close_notify is incomplete (426)", async () => {
+Deno.test("an upload under PROT P that ends without close_notify is incomplete (426), TLS 1.2 and 1.3", async () => {
   const { ca } = await testCerts();
   const incomplete: string[] = [];
   class Handler extends FTPHandler {
@@ -273,10 +333,11 @@ Deno.test("an upload under PROT P that ends without close_notify is incomplete (
     }
   }
   await withServer({ tls: await tlsOptions(), handler: Handler }, async ({ port, home, logs }) => {
-    const out = await ftplibTls(
-      port,
-      ca,
-      `
+    for (const version of ["TLSv1_2", "TLSv1_3"] as const) {
+      const out = await ftplibTls(
+        port,
+        ca,
+        `
 conn = ftp.transfercmd("STOR cut.bin")
 conn.sendall(b"x" * 200000)
 conn.close()  # a TCP close without unwrap(): no close_notify
@@ -287,10 +348,12 @@ except ftplib.error_temp as e:
     print(e)
 ftp.quit()
 `,
-    );
-    assertMatch(out.trim(), /^426 .*close_notify/);
-    await waitFor(() => incomplete.length === 1);
-    assertEquals(incomplete, [`${home}/cut.bin`]);
+        version,
+      );
+      assertMatch(out.trim(), /^426 .*close_notify/, version);
+    }
+    await waitFor(() => incomplete.length === 2);
+    assertEquals(incomplete, [`${home}/cut.bin`, `${home}/cut.bin`]);
     assert(logs.some((line) => /STOR \S+cut\.bin completed=0/.test(line)));
   });
 });

@@ -101,7 +101,7 @@ export class Transfers {
           job.preliminary ?? "File status okay. About to open data connection.",
         );
       }
-      const conn = await this.#connect();
+      const conn = await this.#connect(job.direction);
       transfer.dtp = new host.config.dtpHandler(conn, host.config.dtp, host.buffers);
       if (host.closed) transfer.dtp.abort("aborted");
       await job.run(transfer.dtp);
@@ -121,12 +121,14 @@ export class Transfers {
   }
 
   /** The data connection, under TLS with PROT P (resuming the control session, if required). */
-  async #connect(): Promise<Transport> {
+  async #connect(direction: TransferJob["direction"]): Promise<Transport> {
     const { config, data, protP } = this.#host;
     const conn = await data.connect();
     const tls = config.tls;
     if (!protP || !tls) return conn;
-    const transport = await upgradeToTls(conn, tls.context, config.dataConnectTimeout * 1000);
+    const transport = await upgradeToTls(conn, tls.context, config.dataConnectTimeout * 1000, {
+      upload: direction === "receive",
+    });
     if (tls.requireSessionReuse && !transport.sessionReused) {
       transport.close();
       throw new TlsHandshakeError(

@@ -23,7 +23,7 @@ import {
   type Target,
   timeAll,
 } from "./benchmarks.ts";
-import type { FtpClient } from "./ftp_client.ts";
+import { drain, type FtpClient } from "./ftp_client.ts";
 import { openFileLimit } from "./limits.ts";
 import { serverMemory } from "./memory.ts";
 
@@ -35,14 +35,16 @@ Benchmarks an FTP server (a user with write permission is needed).
   -p, --pass PASSWORD    password (default: ftpbench@)
   -H, --host HOST        server address (default: localhost)
   -P, --port PORT        server port (default: 21)
-  -b, --benchmark TYPE   transfer (default), download, upload, concurrence, all, or idle
-                         (STOR and RETR alone, then again with N idle clients logged in)
+  -b, --benchmark TYPE   transfer (default), download, upload, concurrence, all, idle
+                         (STOR and RETR alone, then again with N idle clients logged in),
+                         or listing (N listings one after another, a data connection each:
+                         a sync tool walking a tree; with --ssl-compare, over PROT P too)
   -n, --clients N        clients of the concurrence benchmarks (default: 200)
   -s, --filesize SIZE    size of the file transferred (default: 10M; K, M, G suffixes)
   -k, --pid PID          report the server's memory (RSS minus shared) after each step
   -t, --timeout SECONDS  fail when a step makes no progress for this long (default: 60)
   -S, --ssl              explicit FTPS: AUTH TLS and PROT P
-      --ssl-compare      run STOR and RETR again over FTPS (PROT P), next to plain
+      --ssl-compare      run the benchmark again over FTPS (PROT P), next to plain
       --cafile FILE      CA certificate to verify the server with (for --ssl)
       --json FILE        also write the results as JSON
   -d, --debug            print every progress report
@@ -53,7 +55,15 @@ Benchmarks an FTP server (a user with write permission is needed).
 const CONNECTS_IN_FLIGHT = 1000;
 
 /** The benchmark types `-b` takes. */
-const BENCHMARKS = ["transfer", "download", "upload", "concurrence", "all", "idle"] as const;
+const BENCHMARKS = [
+  "transfer",
+  "download",
+  "upload",
+  "concurrence",
+  "all",
+  "idle",
+  "listing",
+] as const;
 
 /** Files a run keeps open besides its clients' connections (runtime, files, stdio). */
 const FILES_BESIDE_CLIENTS = 32;
@@ -291,6 +301,25 @@ async function idle(runner: Runner, options: BenchOptions): Promise<void> {
   }
 }
 
+/** `options.clients` NLSTs one after another over one client, each with its own data connection. */
+async function listings(runner: Runner, options: BenchOptions, tag = ""): Promise<void> {
+  const client = await openClient(options.target);
+  try {
+    const n = options.clients;
+    await runner.step(
+      `${n} listings (NLST, a data connection each)${tag}`,
+      "s",
+      () =>
+        timeAll(runner.context, "listings", Array.from({ length: n }), async () => {
+          await client.transfer("NLST", (data) => drain(data));
+        }, 1),
+    );
+    await client.expect("QUIT", 221);
+  } finally {
+    client.close();
+  }
+}
+
 async function concurrence(runner: Runner, options: BenchOptions): Promise<void> {
   const { context } = runner;
   const n = options.clients;
@@ -364,15 +393,15 @@ export async function main(args: string[]): Promise<number> {
   const startMemory = await runner.memory();
   let failed = false;
   try {
-    if (options.benchmark === "idle") await idle(runner, options);
-    else if (options.benchmark !== "concurrence") await singleStream(runner, options);
-    if (options.sslCompare) {
-      await singleStream(
-        runner,
-        { ...options, target: { ...options.target, tls: options.sslCompare } },
-        "",
-        " [PROT P]",
-      );
+    const secured = options.sslCompare &&
+      { ...options, target: { ...options.target, tls: options.sslCompare } };
+    if (options.benchmark === "listing") {
+      await listings(runner, options);
+      if (secured) await listings(runner, secured, " [PROT P]");
+    } else {
+      if (options.benchmark === "idle") await idle(runner, options);
+      else if (options.benchmark !== "concurrence") await singleStream(runner, options);
+      if (secured) await singleStream(runner, secured, "", " [PROT P]");
     }
     if (options.benchmark === "concurrence" || options.benchmark === "all") {
       await concurrence(runner, options);

@@ -38,7 +38,7 @@ export interface SessionOptions {
   passivePorts?: Iterable<number> | null;
   /** Report LIST and MDTM times in GMT (default true) rather than local time. */
   useGmtTimes?: boolean;
-  /** Disable Nagle's algorithm on control connections (default true). */
+  /** Disable Nagle's algorithm on control and data connections (default true). */
   tcpNoDelay?: boolean;
   /**
    * Kept for pyftplib compatibility; files are always streamed natively by the

@@ -1,5 +1,6 @@
 import { AbstractedFS } from "../mod.ts";
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
+import { testCerts } from "./support/certs.ts";
 import { PASSWORD, USER, withServer } from "./support/server.ts";
 
 const FTPBENCH = new URL("../bench/ftpbench.ts", import.meta.url).pathname;
@@ -100,4 +101,19 @@ Deno.test("ftpbench refuses at once a client count past its open-file limit", as
     new TextDecoder().decode(run.stderr),
     "raise the hard limit first (ulimit -n 1032)",
   );
+});
+
+Deno.test("ftpbench -b listing --ssl-compare: N listings plain, then over PROT P", async () => {
+  const certs = await testCerts();
+  const tls = { certfile: certs.cert, keyfile: certs.key };
+  await withServer({ tls }, async ({ port }) => {
+    const args = ["-b", "listing", "-n", "20", "--ssl-compare", "--cafile", certs.ca];
+    const { code, stderr, report } = await ftpbench(port, args);
+    assertEquals(code, 0, stderr);
+    assertEquals(report.rows.map((row) => row.name), [
+      "20 listings (NLST, a data connection each)",
+      "20 listings (NLST, a data connection each) [PROT P]",
+    ]);
+    assert(report.rows.every((row) => row.value > 0 && row.unit === "s"));
+  });
 });

@@ -31,8 +31,8 @@ export interface DataChannelOptions {
 
 interface Passive {
   listener: Deno.TcpListener;
-  accepted: Promise<Deno.Conn | null>;
-  conn: Deno.Conn | null;
+  accepted: Promise<Deno.TcpConn | null>;
+  conn: Deno.TcpConn | null;
 }
 
 interface Active {
@@ -134,7 +134,7 @@ export class DataChannel {
     return (listener.addr as Deno.NetAddr).port;
   }
 
-  async #acceptFromClient(listener: Deno.TcpListener): Promise<Deno.Conn> {
+  async #acceptFromClient(listener: Deno.TcpListener): Promise<Deno.TcpConn> {
     try {
       while (true) {
         const conn = await listener.accept();
@@ -159,7 +159,7 @@ export class DataChannel {
    * Throws {@linkcode DataConnectError} when nothing was prepared, the peer never
    * connects, the connect fails, or {@linkcode close} is called meanwhile.
    */
-  async connect(): Promise<Deno.Conn> {
+  async connect(): Promise<Deno.TcpConn> {
     const passive = this.#passive;
     const active = this.#active;
     const timeoutMs = this.#options.connectTimeout * 1000;

@@ -124,6 +124,8 @@ export class Transfers {
   async #connect(direction: TransferJob["direction"]): Promise<Transport> {
     const { config, data, protP } = this.#host;
     const conn = await data.connect();
+    // Without it the TLS close_notify after the last bytes waits out the client's delayed ACK.
+    if (config.tcpNoDelay) conn.setNoDelay(true);
     const tls = config.tls;
     if (!protP || !tls) return conn;
     const transport = await upgradeToTls(conn, tls.context, config.dataConnectTimeout * 1000, {

@@ -489,6 +489,18 @@ Deno.test("filesystem errors: one sentence per errno, never a path", () => {
   }
 });
 
+Deno.test("stderrSink writes each line and its newline to stderr", async () => {
+  const logModule = new URL("../src/log.ts", import.meta.url).href;
+  const { stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { stderrSink } from "${logModule}"; stderrSink("one"); stderrSink("two");`,
+    ],
+    stderr: "piped",
+  }).output();
+  assertEquals(decoder.decode(stderr), "one\ntwo\n");
+});
+
 Deno.test("Logger: the level letter, the local time, and lines below the level dropped", async () => {
   const lines: string[] = [];
   const logger = new Logger({ level: "debug", sink: (line) => lines.push(line) });

@@ -35,8 +35,6 @@ interface Group {
   sources: string[];
   /** The test files run against each mutant. */
   tests: string[];
-  /** Test files run again with their servers' files in memory (`TSFTPD_TEST_FS=memory`). */
-  memoryTests?: string[];
 }
 
 const UNIT = "tests/units_test.ts";
@@ -47,14 +45,6 @@ const PROTOCOL = [
   "tests/jail_test.ts",
   "tests/limits_test.ts",
   "tests/library_test.ts",
-];
-
-/** The protocol tests that `deno task test:memory` runs against a MemoryFS too. */
-const MEMORY_PROTOCOL = [
-  "tests/session_test.ts",
-  "tests/transfer_test.ts",
-  "tests/extensions_test.ts",
-  "tests/jail_test.ts",
 ];
 
 /** The groups, fastest tests first. */
@@ -83,7 +73,6 @@ const GROUPS: Group[] = [
     name: "fs",
     sources: ["src/fs/**/*.ts"],
     tests: [UNIT, "tests/filesystem_test.ts", ...PROTOCOL],
-    memoryTests: MEMORY_PROTOCOL,
   },
   {
     name: "auth",
@@ -112,14 +101,13 @@ const REPORTS = "reports/mutation";
 
 /** The Stryker configuration of one group's run. */
 function strykerConfig(group: Group): Record<string, unknown> {
-  const run = (tests: string[]) =>
-    `deno run --allow-run scripts/fail_fast.ts deno test --allow-all --parallel --no-check --fail-fast ${
-      tests.join(" ")
-    }`;
-  const memory = group.memoryTests ? ` && TSFTPD_TEST_FS=memory ${run(group.memoryTests)}` : "";
+  const tests = group.tests.join(" ");
   return {
     testRunner: "command",
-    commandRunner: { command: run(group.tests) + memory },
+    commandRunner: {
+      command:
+        `deno run --allow-run scripts/fail_fast.ts deno test --allow-all --parallel --no-check --fail-fast ${tests}`,
+    },
     coverageAnalysis: "off",
     mutate: group.sources,
     ignorePatterns: ["/tsftpd", "/bench/tmp", "/reports", "/.stryker-tmp"],
@@ -165,10 +153,7 @@ async function runGroup(group: Group, strykerFlags: string[]): Promise<boolean> 
 if (import.meta.main) {
   if (Deno.args.includes("--list")) {
     for (const group of GROUPS) {
-      const memory = group.memoryTests ? `\n  in memory: ${group.memoryTests.join(" ")}` : "";
-      console.log(
-        `${group.name}: ${group.sources.join(" ")}\n  tests: ${group.tests.join(" ")}${memory}`,
-      );
+      console.log(`${group.name}: ${group.sources.join(" ")}\n  tests: ${group.tests.join(" ")}`);
     }
     Deno.exit(0);
   }

@@ -382,3 +382,88 @@ Deno.test("MemoryFS: capacity bounds the memory held, open files included, to th
   reader.close();
   await writeAndClose(await fs.openWrite("/i", { truncate: true }), "z".repeat(100));
 });
+
+Deno.test("listing lines: every column, ids with and without names, links, the epoch for a missing time", async () => {
+  const { formatListLine, listLines } = await import("../mod.ts");
+  const options = { useGmtTimes: true, now: new Date(Date.UTC(2026, 10, 25)) };
+  const stat = {
+    type: "file" as const,
+    size: 1234,
+    mtime: new Date(Date.UTC(2026, 10, 5, 9, 7)),
+    atime: null,
+    mode: 0o640,
+    nlink: 12,
+    uid: 1000,
+    gid: 50,
+    unique: null,
+  };
+  assertEquals(
+    formatListLine({ name: "f", info: stat, owner: "alice", group: "staff" }, options),
+    "-rw-r-----  12 alice    staff        1234 Nov 05 09:07 f",
+  );
+  assertEquals(
+    formatListLine({ name: "f", info: { ...stat, mtime: null }, owner: "o", group: "g" }, options),
+    "-rw-r-----  12 o        g            1234 Jan 01  1970 f",
+  );
+  const named: FileSystem = Object.assign(new MemoryFS(), {
+    getUserByUid: (uid: number) => Promise.resolve(`u${uid}`),
+    getGroupByGid: (gid: number) => Promise.resolve(`g${gid}`),
+  });
+  const entries = async function* () {
+    yield { name: "f", path: "/f", stat };
+    yield { name: "l", path: "/l", stat: { ...stat, type: "symlink" as const }, linkTarget: "f" };
+    yield { name: "broken", path: "/broken", stat: { ...stat, type: "symlink" as const } };
+    yield { name: "odd\uFFFD", path: "/odd", stat: null };
+    yield { name: "mem", path: "/mem", stat: { ...stat, uid: null, gid: null } };
+  };
+  const lines = await Array.fromAsync(listLines(named, entries(), options));
+  assertEquals(lines.map((line) => line.split(/ +/).slice(2, 4).join(" ")), [
+    "u1000 g50",
+    "u1000 g50",
+    "u1000 g50",
+    "u0 g0",
+    "owner group",
+  ]);
+  assert(lines[1].endsWith(" l -> f") && lines[2].endsWith(" broken -> "), "link targets");
+  assertMatch(
+    lines[3],
+    /^-{10} +1 u0 +g0 +0 Jan 01 {2}1970 odd\uFFFD$/,
+    "an entry it could not stat",
+  );
+  const numbers = await Array.fromAsync(listLines(new MemoryFS(), entries(), options));
+  assertEquals(numbers[0].split(/ +/).slice(2, 4), ["1000", "50"], "no names: the numbers");
+});
+
+Deno.test("MLSx facts: chosen facts in order, none for what is unknown, RFC 3659's spelling", async () => {
+  const { formatFacts } = await import("../mod.ts");
+  const { featMlstLine, selectFacts, MLST_FACTS } = await import("../src/fs/facts.ts");
+  assertEquals(selectFacts("TYPE; Size;bogus;;unix.MODE"), ["type", "size", "unix.mode"]);
+  assertEquals(selectFacts(""), []);
+  assertEquals(
+    featMlstLine(["type", "unix.gid"]),
+    "MLST type*;size;modify;perm;unique;unix.mode;unix.uid;unix.gid*;",
+  );
+  const info = {
+    type: "file" as const,
+    size: 5,
+    mtime: new Date(Date.UTC(2023, 6, 4, 5, 6, 7)),
+    atime: null,
+    mode: 0o4755,
+    nlink: 1,
+    uid: 0,
+    gid: 7,
+    unique: "abc",
+  };
+  const entry = { name: "f", type: "file" as const, info, perm: "r" };
+  assertEquals(
+    formatFacts(entry, MLST_FACTS),
+    "type=file;size=5;modify=20230704050607;perm=r;unique=abc;unix.mode=04755;unix.uid=0;unix.gid=7; f",
+  );
+  assertEquals(
+    formatFacts({ ...entry, type: "dir", info: { ...info, type: "dir" } }, ["type", "size"]),
+    "type=dir; f",
+  );
+  const unknown = { ...info, mtime: null, mode: null, uid: null, gid: null, unique: null };
+  assertEquals(formatFacts({ ...entry, info: unknown }, MLST_FACTS), "type=file;size=5;perm=r; f");
+  assertEquals(formatFacts({ ...entry, info: null }, MLST_FACTS), "type=file;perm=r; f");
+});

@@ -357,3 +357,33 @@ Deno.test("STAT without an argument tells the login, TYPE and the data channel's
     }
   });
 });
+
+Deno.test("a callback that throws is logged and the session goes on; the home cannot be renamed or overwritten", async () => {
+  const { FTPHandler } = await import("../mod.ts");
+  class Throwing extends FTPHandler {
+    override onLogin(): void {
+      throw new Error("callback bug");
+    }
+  }
+  await withServer({ handler: Throwing }, async ({ port, home, logs }) => {
+    await store.writeTextFile(`${home}/f`, "x");
+    const client = await FtpClient.login(port);
+    try {
+      assert(logs.some((line) => line.includes("onLogin callback failed: callback bug")));
+      assertEquals((await client.command("SITE")).lines, [
+        "501 Syntax error: SITE needs a sub-command.",
+      ]);
+      assertEquals((await client.command("AUTH TLS")).lines, [
+        "502 AUTH not available: no certificate is configured.",
+      ]);
+      assertEquals((await client.command("CWD f")).lines, ["550 Not a directory."]);
+      assertEquals((await client.command("RNFR /")).lines, ["550 Can't rename home directory."]);
+      assertEquals((await client.command("RNFR f")).code, 350);
+      assertEquals((await client.command("RNTO /")).lines, ["550 Can't overwrite home directory."]);
+      assertEquals((await client.command("RNTO ..")).code, 503, "RNTO consumed the RNFR");
+      assertEquals(await store.readTextFile(`${home}/f`), "x");
+    } finally {
+      client.close();
+    }
+  });
+});

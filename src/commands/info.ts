@@ -100,7 +100,7 @@ export const infoCommands: Record<string, CommandSpec> = {
   },
   SITE: {
     auth: true,
-    arg: "required",
+    arg: "optional",
     help: "Syntax: SITE <SP> site-command (execute SITE command).",
     run() {
       throw new FTPError(501, "Syntax error: SITE needs a sub-command.");

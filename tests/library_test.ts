@@ -103,6 +103,14 @@ Deno.test("serve({ signal }): aborting closes every session and ends serve", asy
   } finally {
     client.close();
   }
+  // A signal aborted already: serve closes at once; closing again is harmless.
+  const again = new FTPServer({ hostname: "127.0.0.1", port: 0, authorizer });
+  await again.serve({ signal: AbortSignal.abort(), handleExit: false });
+  again.close();
+  await again.closeAll();
+  const refused = await Deno.connect({ hostname: "127.0.0.1", port: again.addr.port })
+    .then((conn) => conn.close(), (error) => error);
+  assert(refused instanceof Deno.errors.ConnectionRefused, "no longer listening");
 });
 
 Deno.test("logging to a file at a chosen level", async () => {

@@ -219,6 +219,8 @@ Deno.test("AbstractedFS: symlinks followed inside the jail, refused when they le
     const listed = await Array.fromAsync(fs.list("/"));
     const link = listed.find((entry) => entry.name === "outside");
     assertEquals([link?.stat?.type, link?.linkTarget], ["symlink", "/etc"], "listed, not followed");
+    const file = listed.find((entry) => entry.name === "f");
+    assertEquals(Object.keys(file ?? {}).sort(), ["name", "stat"], "only a symlink has a target");
     await new Deno.Command("mkfifo", { args: [`${root}/fifo`] }).output();
     assertEquals(await refusal(fs.openRead("/fifo", 0)), "550 Not a regular file.", "never opened");
     assertEquals(await refusal(fs.openWrite("/fifo", { append: true })), "550 Not a regular file.");
@@ -345,6 +347,23 @@ Deno.test("AbstractedFS: each kind of file its type, the disk's ids, and a home 
     assertEquals((await fs.stat("/fifo")).type, "fifo");
     assertEquals((await fs.stat("/socket")).type, "socket");
     assertEquals((await new AbstractedFS("/dev").stat("/null")).type, "char-device");
+    const block = (await Array.fromAsync(Deno.readDir("/dev")))
+      .find((entry) => !entry.isSymlink && Deno.statSync(`/dev/${entry.name}`).isBlockDevice);
+    if (block) {
+      assertEquals((await new AbstractedFS("/dev").stat(`/${block.name}`)).type, "block-device");
+    }
+    await Deno.link(`${root}/f`, `${root}/hard`);
+    assertEquals((await fs.stat("/f")).nlink, 2, "the disk's link count");
+    assertEquals(
+      await refusal(new AbstractedFS(`${root}/missing`).stat("/")),
+      "550 No such file or directory.",
+      "a home that is not there",
+    );
+    // Every file opened is closed again: no descriptor is left behind.
+    const before = [...Deno.readDirSync("/proc/self/fd")].length;
+    for (let i = 0; i < 20; i++) (await fs.openRead("/f", 0)).close();
+    for (let i = 0; i < 20; i++) (await fs.openWrite("/w", { append: true })).close();
+    assertEquals([...Deno.readDirSync("/proc/self/fd")].length, before);
   } finally {
     await Deno.remove(`${root}.link`);
     await Deno.remove(root, { recursive: true });
@@ -466,4 +485,58 @@ Deno.test("MLSx facts: chosen facts in order, none for what is unknown, RFC 3659
   const unknown = { ...info, mtime: null, mode: null, uid: null, gid: null, unique: null };
   assertEquals(formatFacts({ ...entry, info: unknown }, MLST_FACTS), "type=file;size=5;perm=r; f");
   assertEquals(formatFacts({ ...entry, info: null }, MLST_FACTS), "type=file;perm=r; f");
+});
+
+Deno.test("MemoryFS: APPE writes at the end however the file grew; closing twice closes once; a truncation frees memory", async () => {
+  const fs = new MemoryFS({ capacity: 200 });
+  await writeAndClose(await fs.openWrite("/f", { truncate: true }), "ab");
+  const first = await fs.openWrite("/f", { append: true });
+  const second = await fs.openWrite("/f", { append: true });
+  await second.write(encoder.encode("cd"));
+  await first.write(encoder.encode("e"));
+  first.close();
+  second.close();
+  assertEquals(await readText(fs, "/f"), "abcde", "each append lands at the end of the moment");
+  assertEquals(await fs.lstat("/f"), await fs.stat("/f"), "no symlinks: lstat is stat");
+
+  // Two readers of a file that is deleted: closing one twice does not free the other's bytes.
+  const a = await fs.openRead("/f", 0);
+  const b = await fs.openRead("/f", 0);
+  await fs.remove("/f");
+  a.close();
+  a.close();
+  const buffer = new Uint8Array(16);
+  assertEquals(await b.read(buffer), 5);
+  assertEquals(decoder.decode(buffer.subarray(0, 5)), "abcde");
+  b.close();
+
+  // A writer still open past the end of a file shortened (not emptied) by another.
+  // (60 bytes, then 40: the buffer doubles to 120, so the last write needs no new one.)
+  const late = await fs.openWrite("/g", { truncate: true });
+  await late.write(encoder.encode("a".repeat(60)));
+  await late.write(encoder.encode("a".repeat(40)));
+  (await fs.openWrite("/g", { offset: 70 })).close();
+  await late.write(encoder.encode("x"));
+  late.close();
+  assertEquals(
+    await readText(fs, "/g"),
+    "a".repeat(70) + "\0".repeat(30) + "x",
+    "zeros, never old bytes",
+  );
+
+  // Emptying a file gives its memory back at once.
+  (await fs.openWrite("/g", { truncate: true })).close();
+  await writeAndClose(await fs.openWrite("/h", { truncate: true }), "h".repeat(200));
+  assertEquals(await refusal(writeByte(fs, "/i")), "452 No space left on device.");
+});
+
+Deno.test("MemoryFS: a path through a file, a name of exactly 255 bytes, a directory's links", async () => {
+  const fs = new MemoryFS();
+  await writeAndClose(await fs.openWrite("/f", { truncate: true }), "x");
+  assertEquals(await refusal(fs.mkdir("/f/x")), "550 Not a directory.");
+  assertEquals(await refusal(fs.openWrite("/f/x", { truncate: true })), "550 Not a directory.");
+  await fs.mkdir("/" + "a".repeat(255));
+  assertEquals(await refusal(fs.mkdir("/" + "a".repeat(256))), "550 File name too long.");
+  await fs.mkdir("/d");
+  assertEquals((await fs.stat("/")).nlink, 4, "two subdirectories; files do not count");
 });

@@ -524,6 +524,7 @@ Deno.test("LIST is ls -l, NLST is names; both take a path and ignore ls options"
       );
       if (!onMemory) {
         assertMatch(lines.find((l) => l.includes("link"))!, /^l[rwx-]{9} .* link -> a\.txt$/);
+        assertMatch(await client.list("LIST", "dir/link"), /^l[rwx-]{9} .* link -> a\.txt\r\n$/);
       }
       assertEquals(
         (await client.list("NLST", "dir")).split("\r\n").filter(Boolean).sort(),

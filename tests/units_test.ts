@@ -163,6 +163,7 @@ Deno.test("RFC 3659 times: four-digit year and two-digit fields, in GMT or local
     const local = new Date(date.getTime() - date.getTimezoneOffset() * 60_000);
     assertEquals(formatTimeVal(date, false), digits(local), `${date.toISOString()} local`);
   }
+  assertEquals(formatTimeVal(new Date(Date.UTC(999, 0, 2, 3, 4, 5)), true), "09990102030405");
 });
 
 Deno.test("replies: single and multi-line formats", () => {
@@ -291,6 +292,7 @@ Deno.test("ftpNorm, and AbstractedFS's virtual-to-real mapping, clamp .. at the 
   assertEquals(fs.ftp2fs("../../etc"), "/srv/ftp/etc");
   assertEquals(fs.ftp2fs("/"), "/srv/ftp");
   assertEquals(fs.fs2ftp("/srv/ftp/a"), "/a");
+  assertEquals(fs.fs2ftp("/srv/ftp"), "/", "the root itself");
   assertEquals(fs.fs2ftp("/srv/ftpx/a"), "/", "a sibling with the same prefix is outside");
   assertEquals(fs.fs2ftp("/etc"), "/");
 });
@@ -450,6 +452,12 @@ Deno.test("listing: a type letter for every kind of file, every month, 64 KiB ch
   for await (const chunk of encodeLines(lines())) chunks.push(chunk);
   assertEquals(chunks.map((chunk) => chunk.length), [65600, 65600, 65600, 3200]);
   assertEquals(await Array.fromAsync(encodeLines((async function* () {})())), []);
+  // 1,024 lines of 62 characters and CRLF fill a chunk exactly.
+  async function* exact() {
+    for (let i = 0; i < 1025; i++) yield "y".repeat(62);
+  }
+  const exactChunks = await Array.fromAsync(encodeLines(exact()));
+  assertEquals(exactChunks.map((chunk) => chunk.length), [65536, 64]);
 });
 
 Deno.test("filesystem errors: one sentence per errno, never a path", () => {
@@ -540,5 +548,20 @@ Deno.test("Logger: the level letter, the local time, and lines below the level d
     assert(closed, "a closed sink writes nothing");
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("account files: ids by name, the first name of an id, odd lines skipped", async () => {
+  const { readIds } = await import("../src/fs/names.ts");
+  const path = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(
+      path,
+      "root:x:0:0::/root:/bin/sh\ntoor:x:0:0::/root:/bin/sh\nbad:x:12a:0\n:x:5:0\nnoid\nalice:x:1000:1000\n",
+    );
+    assertEquals([...await readIds(path)], [[0, "root"], [1000, "alice"]]);
+    assertEquals([...await readIds(`${path}.missing`)], [], "unreadable: no names");
+  } finally {
+    await Deno.remove(path);
   }
 });

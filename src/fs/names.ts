@@ -8,8 +8,11 @@
 let users: Promise<Map<number, string>> | null = null;
 let groups: Promise<Map<number, string>> | null = null;
 
-/** The `name:x:id:...` lines of an account file, by id; empty when it cannot be read. */
-async function readIds(path: string): Promise<Map<number, string>> {
+/**
+ * The `name:x:id:...` lines of an account file, by id (the first name of an id
+ * wins, as `getpwuid` does); empty when it cannot be read.
+ */
+export async function readIds(path: string): Promise<Map<number, string>> {
   const names = new Map<number, string>();
   const text = await Deno.readTextFile(path).catch(() => "");
   for (const line of text.split("\n")) {

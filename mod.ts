@@ -51,7 +51,7 @@ export {
   TransferError,
   type TransferFailure,
 } from "./src/data/dtp.ts";
-export { AbstractedFS, toFileStat } from "./src/fs/abstracted_fs.ts";
+export { AbstractedFS, type AbstractedFSOptions, toFileStat } from "./src/fs/abstracted_fs.ts";
 export { FilesystemError, toFilesystemError } from "./src/fs/errors.ts";
 export { formatFacts } from "./src/fs/facts.ts";
 export type {

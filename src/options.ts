@@ -8,7 +8,7 @@ import { protoCmds } from "./commands/proto_cmds.ts";
 import type { CommandTable } from "./commands/table.ts";
 import { DEFAULT_DTP_OPTIONS, DTPHandler } from "./data/dtp.ts";
 import { AbstractedFS } from "./fs/abstracted_fs.ts";
-import type { SessionOptions, SessionSettings } from "./settings.ts";
+import type { FilesystemFactory, SessionOptions, SessionSettings } from "./settings.ts";
 import { resolveTlsOptions } from "./tls.ts";
 import { VERSION } from "./version.ts";
 
@@ -23,6 +23,9 @@ export interface HandlerConfig extends SessionSettings {
   /** The command table. */
   commands: CommandTable;
 }
+
+/** The default filesystem: the local disk, jailed in the home. */
+export const localDisk: FilesystemFactory = (root, session) => new AbstractedFS(root, session);
 
 /** Fills in the defaults of `options`. */
 export function resolveHandlerOptions(options: FTPHandlerOptions): HandlerConfig {
@@ -43,7 +46,7 @@ export function resolveHandlerOptions(options: FTPHandlerOptions): HandlerConfig
     dataConnectTimeout: options.dataConnectTimeout ?? 30,
     dtp: { ...DEFAULT_DTP_OPTIONS, ...options.dtp },
     dtpHandler: options.dtpHandler ?? DTPHandler,
-    abstractedFs: options.abstractedFs ?? ((root, session) => new AbstractedFS(root, session)),
+    abstractedFs: options.abstractedFs ?? localDisk,
     commands: options.commands ?? protoCmds,
     logPrefix: options.logPrefix ?? "%(remote_ip)s:%(remote_port)s-[%(username)s]",
     maxLineLength: options.maxLineLength ?? 2048,

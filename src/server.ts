@@ -8,7 +8,13 @@
 import { BufferPool } from "./data/buffer_pool.ts";
 import { Logger } from "./log.ts";
 import { normalizeIp } from "./net.ts";
-import { type FTPHandlerOptions, type HandlerConfig, resolveHandlerOptions } from "./options.ts";
+import { KernelResolver } from "./fs/resolver.ts";
+import {
+  type FTPHandlerOptions,
+  type HandlerConfig,
+  localDisk,
+  resolveHandlerOptions,
+} from "./options.ts";
 import { FTPHandler, type SessionHost } from "./session/handler.ts";
 import { formatReply } from "./session/replies.ts";
 import { writeAll } from "./transport.ts";
@@ -159,6 +165,15 @@ export class FTPServer implements SessionHost {
           `TLS required on control: ${controlRequired}, on data: ${dataRequired}; ` +
           `session reuse required: ${requireSessionReuse}`,
       );
+    }
+    if (config.abstractedFs === localDisk) {
+      if (KernelResolver.available()) logger.info("jail: the kernel's (openat2 beneath each home)");
+      else {
+        logger.warning(
+          "jail: paths checked before use, which a symlink swapped in a home can race " +
+            "(the kernel's jail needs Linux 5.6+ and --allow-all)",
+        );
+      }
     }
     const detail = this.#verbose ? "info" : "debug";
     logger.log(detail, `runtime: Deno ${Deno.version.deno}`);

@@ -67,7 +67,7 @@ Deno.test("ftpbench -b idle: STOR and RETR alone, then with N idle clients, in o
 class WrongBytesFS extends AbstractedFS {
   override async open(path: string, options: Deno.OpenOptions): Promise<Deno.FsFile> {
     if (options.write || options.append) return await super.open(path, options);
-    const decoy = `${path}.zeros`;
+    const decoy = await Deno.makeTempFile({ prefix: "tsftpd-zeros-" });
     await Deno.writeFile(decoy, new Uint8Array((await Deno.stat(path)).size));
     const file = await super.open(decoy, options);
     await Deno.remove(decoy);

@@ -11,7 +11,8 @@ import { testCerts } from "./support/certs.ts";
 import { FtpClient, readAll } from "./support/ftp_client.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
-const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
+/** What `deno task start` grants: FFI and /proc/self/fd for the kernel's jail. */
+const PERMISSIONS = ["--allow-all"];
 /** How long a child may take to print its start-up line, or to exit. */
 const START_TIMEOUT_MS = 20_000;
 /** How long a test may talk to a running server before it is killed. */
@@ -23,9 +24,14 @@ const HINT = "Try 'tsftpd --help' for more information.";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function cli(args: string[], cwd: string, signal?: AbortSignal): Deno.Command {
+function cli(
+  args: string[],
+  cwd: string,
+  signal?: AbortSignal,
+  permissions = PERMISSIONS,
+): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
+    args: ["run", ...permissions, MAIN, ...args],
     cwd,
     stdin: "null",
     stdout: "piped",
@@ -172,8 +178,12 @@ class RunningCli {
 }
 
 /** Starts the CLI with `args` in `cwd` and waits for its start-up line. */
-async function startCli(args: string[], cwd: string): Promise<RunningCli> {
-  const running = new RunningCli(cli(args, cwd).spawn());
+async function startCli(
+  args: string[],
+  cwd: string,
+  permissions = PERMISSIONS,
+): Promise<RunningCli> {
+  const running = new RunningCli(cli(args, cwd, undefined, permissions).spawn());
   try {
     await running.waitForLog(STARTUP_LINE);
     // The configuration lines follow the start-up line; "passive ports" is the last at info.
@@ -422,12 +432,30 @@ Deno.test("a port already in use exits 1 with one message", async () => {
 
 // --- Running servers -----------------------------------------------------------------
 
+Deno.test("without FFI the server says once, at start-up, that its jail is the weaker one", async () => {
+  await withTempDir(async (dir) => {
+    const limited = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
+    const running = await startCli(["-i", "127.0.0.1", "-p", "0"], dir, limited);
+    try {
+      const warnings = running.log.split("\n").filter((line) => line.startsWith("[W"));
+      assertEquals(warnings.length, 1, running.log);
+      assertMatch(
+        warnings[0],
+        /jail: paths checked before use, .*needs Linux 5\.6\+ and --allow-all/,
+      );
+    } finally {
+      await running.stop("SIGKILL");
+    }
+  });
+});
+
 Deno.test("default run: anonymous, read-only, sharing the current directory", async () => {
   await withTempDir(async (dir) => {
     const content = encoder.encode("hello from the shared directory\n");
     await Deno.writeFile(`${dir}/hello.txt`, content);
     const log = await withCli([], dir, async ({ port, log }) => {
       assertMatch(log, /^\[I [^\]]+\] concurrency model: async$/m);
+      assertMatch(log, /^\[I [^\]]+\] jail: the kernel's \(openat2 beneath each home\)$/m);
       assertMatch(log, /^\[I [^\]]+\] masquerade \(NAT\) address: None$/m);
       assertMatch(log, /^\[I [^\]]+\] passive ports: None$/m);
       await withClient(port, async (client) => {

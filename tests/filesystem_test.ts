@@ -55,6 +55,11 @@ const implementations: [string, () => Promise<[FileSystem, () => Promise<void>]>
     const root = await Deno.makeTempDir({ prefix: "tsftpd-fs-" });
     return [new AbstractedFS(root), () => Deno.remove(root, { recursive: true })];
   }],
+  ["AbstractedFS with paths checked", async () => {
+    const root = await Deno.makeTempDir({ prefix: "tsftpd-fs-" });
+    const fs = new AbstractedFS(root, undefined, { kernelJail: false });
+    return [fs, () => Deno.remove(root, { recursive: true })];
+  }],
   ["MemoryFS", () => Promise.resolve([new MemoryFS().view("/home/user"), () => Promise.resolve()])],
 ];
 
@@ -176,59 +181,96 @@ Deno.test("MemoryFS: past its capacity a write fails with 452, and space comes b
   assertEquals(await readText(fs, "/b"), "9876543210", "truncating gives the space back");
 });
 
-Deno.test("AbstractedFS: symlinks followed inside the jail, refused when they leave it or loop", async () => {
-  const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "tsftpd-fs-" }));
-  try {
-    await Deno.writeTextFile(`${root}/f`, "12345");
-    await Deno.symlink("f", `${root}/link`);
-    await Deno.symlink("/etc", `${root}/outside`);
-    await Deno.symlink("/etc/passwd-not-there", `${root}/dangling-outside`);
-    await Deno.symlink("loop-b", `${root}/loop-a`);
-    await Deno.symlink("loop-a", `${root}/loop-b`);
-    const fs = new AbstractedFS(root);
-    assertEquals((await fs.stat("/link")).type, "file");
-    assertEquals((await fs.lstat("/link")).type, "symlink");
-    assertEquals(await fs.readlink("/link"), "f");
-    assertEquals(await readText(fs, "/link"), "12345");
-    const outside = '550 "/outside/passwd" points to a path outside the home directory.';
-    assertEquals(await refusal(fs.stat("/outside/passwd")), outside);
-    assertEquals(
-      await refusal(fs.openWrite("/dangling-outside", { truncate: true })),
-      '550 "/dangling-outside" points to a path outside the home directory.',
-      "a dangling link is followed by hand: writing would create its target",
-    );
-    // A dangling link's target is relative to where the link really is, not to the path
-    // it was reached by: x/y/up is the home itself, so up/escape points above the home.
-    await Deno.mkdir(`${root}/x/y`, { recursive: true });
-    await Deno.symlink("../..", `${root}/x/y/up`);
-    const escaped = `${root}-escaped`;
-    await Deno.symlink(`../${escaped.split("/").pop()}`, `${root}/escape`);
-    assertEquals(
-      await refusal(fs.openWrite("/x/y/up/escape", { truncate: true })),
-      '550 "/x/y/up/escape" points to a path outside the home directory.',
-    );
-    assertEquals(await Deno.lstat(escaped).catch(() => null), null, "nothing created outside");
-    assertEquals(await refusal(fs.mkstemp("/", "a/../../b")), "501 Invalid argument.");
-    assertEquals(await fs.validPath(`${root}/loop-a`), false, "a symlink loop leads nowhere");
-    assertEquals(
-      await refusal(fs.stat("/loop-a")),
-      "550 Too many levels of symbolic links.",
-      "a loop is said to be one, not a path outside the home",
-    );
-    assertEquals(await fs.validPath(`${root}/none/deeper`), true, "judged by its deepest ancestor");
-    const listed = await Array.fromAsync(fs.list("/"));
-    const link = listed.find((entry) => entry.name === "outside");
-    assertEquals([link?.stat?.type, link?.linkTarget], ["symlink", "/etc"], "listed, not followed");
-    const file = listed.find((entry) => entry.name === "f");
-    assertEquals(Object.keys(file ?? {}).sort(), ["name", "stat"], "only a symlink has a target");
-    await new Deno.Command("mkfifo", { args: [`${root}/fifo`] }).output();
-    assertEquals(await refusal(fs.openRead("/fifo", 0)), "550 Not a regular file.", "never opened");
-    assertEquals(await refusal(fs.openWrite("/fifo", { append: true })), "550 Not a regular file.");
-  } finally {
-    await Deno.remove(`${root}-escaped`).catch(() => {});
-    await Deno.remove(root, { recursive: true });
-  }
-});
+for (const kernelJail of [true, false]) {
+  const jail = kernelJail ? "the kernel's jail" : "paths checked";
+  Deno.test(`AbstractedFS (${jail}): symlinks followed inside the jail, refused when they leave it or loop`, async () => {
+    const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "tsftpd-fs-" }));
+    try {
+      await Deno.writeTextFile(`${root}/f`, "12345");
+      await Deno.symlink("f", `${root}/link`);
+      await Deno.symlink("/etc", `${root}/outside`);
+      await Deno.symlink("/etc/passwd-not-there", `${root}/dangling-outside`);
+      await Deno.symlink("loop-b", `${root}/loop-a`);
+      await Deno.symlink("loop-a", `${root}/loop-b`);
+      await Deno.mkdir(`${root}/in`);
+      await Deno.symlink(`${root}/in`, `${root}/absolute-inside`);
+      await Deno.symlink(`${root}/absolute-inside/../f`, `${root}/absolute-up`);
+      const fs = new AbstractedFS(root, undefined, { kernelJail });
+      assertEquals(
+        fs.kernelJail,
+        kernelJail && Deno.build.os === "linux",
+        "the kernel's jail where it exists",
+      );
+      await writeAndClose(await fs.openWrite("/absolute-inside/new", { truncate: true }), "abc");
+      assertEquals(
+        await readText(fs, "/in/new"),
+        "abc",
+        "an absolute link inside the home is followed",
+      );
+      assertEquals(
+        await readText(fs, "/absolute-up"),
+        "12345",
+        "and so is one that climbs back inside",
+      );
+      assertEquals((await fs.stat("/link")).type, "file");
+      assertEquals((await fs.lstat("/link")).type, "symlink");
+      assertEquals(await fs.readlink("/link"), "f");
+      assertEquals(await readText(fs, "/link"), "12345");
+      const outside = '550 "/outside/passwd" points to a path outside the home directory.';
+      assertEquals(await refusal(fs.stat("/outside/passwd")), outside);
+      assertEquals(
+        await refusal(fs.openWrite("/dangling-outside", { truncate: true })),
+        '550 "/dangling-outside" points to a path outside the home directory.',
+        "a dangling link is followed by hand: writing would create its target",
+      );
+      // A dangling link's target is relative to where the link really is, not to the path
+      // it was reached by: x/y/up is the home itself, so up/escape points above the home.
+      await Deno.mkdir(`${root}/x/y`, { recursive: true });
+      await Deno.symlink("../..", `${root}/x/y/up`);
+      const escaped = `${root}-escaped`;
+      await Deno.symlink(`../${escaped.split("/").pop()}`, `${root}/escape`);
+      assertEquals(
+        await refusal(fs.openWrite("/x/y/up/escape", { truncate: true })),
+        '550 "/x/y/up/escape" points to a path outside the home directory.',
+      );
+      assertEquals(await Deno.lstat(escaped).catch(() => null), null, "nothing created outside");
+      assertEquals(await refusal(fs.mkstemp("/", "a/../../b")), "501 Invalid argument.");
+      assertEquals(await fs.validPath(`${root}/loop-a`), false, "a symlink loop leads nowhere");
+      assertEquals(
+        await refusal(fs.stat("/loop-a")),
+        "550 Too many levels of symbolic links.",
+        "a loop is said to be one, not a path outside the home",
+      );
+      assertEquals(
+        await fs.validPath(`${root}/none/deeper`),
+        true,
+        "judged by its deepest ancestor",
+      );
+      const listed = await Array.fromAsync(fs.list("/"));
+      const link = listed.find((entry) => entry.name === "outside");
+      assertEquals(
+        [link?.stat?.type, link?.linkTarget],
+        ["symlink", "/etc"],
+        "listed, not followed",
+      );
+      const file = listed.find((entry) => entry.name === "f");
+      assertEquals(Object.keys(file ?? {}).sort(), ["name", "stat"], "only a symlink has a target");
+      await new Deno.Command("mkfifo", { args: [`${root}/fifo`] }).output();
+      assertEquals(
+        await refusal(fs.openRead("/fifo", 0)),
+        "550 Not a regular file.",
+        "never opened",
+      );
+      assertEquals(
+        await refusal(fs.openWrite("/fifo", { append: true })),
+        "550 Not a regular file.",
+      );
+    } finally {
+      await Deno.remove(`${root}-escaped`).catch(() => {});
+      await Deno.remove(root, { recursive: true });
+    }
+  });
+}
 
 Deno.test("MemoryFS: rename follows POSIX: files replace files, directories empty directories, never across kinds", async () => {
   const fs = new MemoryFS({ capacity: 100 });
@@ -364,14 +406,18 @@ Deno.test("AbstractedFS: each kind of file its type, the disk's ids, and a home 
     const openHere = () =>
       [...Deno.readDirSync("/proc/self/fd")].filter(({ name }) => {
         try {
-          return Deno.readLinkSync(`/proc/self/fd/${name}`).startsWith(`${root}/`);
+          const target = Deno.readLinkSync(`/proc/self/fd/${name}`);
+          return target === root || target.startsWith(`${root}/`);
         } catch {
           return false;
         }
       }).length;
     for (let i = 0; i < 20; i++) (await fs.openRead("/f", 0)).close();
     for (let i = 0; i < 20; i++) (await fs.openWrite("/w", { append: true })).close();
-    assertEquals(openHere(), 0);
+    for (let i = 0; i < 20; i++) await refusal(fs.openRead("/fifo", 0));
+    await Array.fromAsync(fs.list("/"));
+    await fs.lstat("/f");
+    assertEquals(openHere(), 0, "the home's descriptors are closed too");
   } finally {
     await Deno.remove(`${root}.link`);
     await Deno.remove(root, { recursive: true });

@@ -23,9 +23,15 @@ import type {
 } from "./filesystem.ts";
 import { listLines } from "./listing.ts";
 import { groupName, userName } from "./names.ts";
-import { ftpNorm, quote, temporaryName } from "./virtual_path.ts";
-
-const MAX_SYMLINK_HOPS = 40;
+import {
+  type DiskResolver,
+  KernelResolver,
+  outsideHome,
+  PathResolver,
+  type Reach,
+  within,
+} from "./resolver.ts";
+import { ftpNorm, temporaryName } from "./virtual_path.ts";
 
 /** The mark the runtime puts in a file name whose bytes are not valid UTF-8. */
 const REPLACEMENT_CHARACTER = "\uFFFD";
@@ -97,29 +103,47 @@ class DiskFile implements FileReader, FileWriter {
   }
 }
 
+/** Options of an {@linkcode AbstractedFS}. */
+export interface AbstractedFSOptions {
+  /**
+   * Let the kernel confine every path to the home (`openat2` beneath a descriptor
+   * of it) where it can: Linux 5.6+, with FFI and `/proc/self/fd` granted, which
+   * Deno 2.9 grants only with `--allow-all`. Default `true`; elsewhere, or `false`,
+   * paths are resolved and checked before use.
+   */
+  kernelJail?: boolean;
+}
+
 /**
  * The local disk seen from a home directory, the `root`: virtual path `/foo` is
- * `<root>/foo`. Every operation first checks that its path, once every symlink
- * along it is resolved, stays inside the root, and refuses it (550, logged as a
- * warning) when it does not. Subclass it to change how the disk is read or shown.
+ * `<root>/foo`. No operation reaches a path outside the root, symlinks included: it
+ * is refused (550, logged as a warning). On Linux the kernel enforces it
+ * atomically (see `KernelResolver`); elsewhere each path is resolved and checked
+ * before use, and a file, once opened, is checked to still have a name inside the
+ * root. Subclass it to change how the disk is read or shown.
  */
 export class AbstractedFS implements FileSystem {
   /** The home directory, as the authorizer gave it. */
   readonly root: string;
   /** The session this filesystem serves, if any (pyftplib's `cmd_channel`). */
   readonly session?: SessionInfo;
-  #realRoot: Promise<string> | null = null;
+  /** Whether the kernel confines this filesystem's paths (`openat2`), rather than checks. */
+  readonly kernelJail: boolean;
+  readonly #paths: PathResolver;
+  readonly #resolver: DiskResolver;
 
   /** The disk jailed in the real directory `root`, for `session` (if any). */
-  constructor(root: string, session?: SessionInfo) {
+  constructor(root: string, session?: SessionInfo, options: AbstractedFSOptions = {}) {
     this.root = root;
     this.session = session;
+    this.#paths = new PathResolver(root);
+    this.kernelJail = (options.kernelJail ?? true) && KernelResolver.available();
+    this.#resolver = this.kernelJail ? new KernelResolver(root) : this.#paths;
   }
 
   /** The real path of a virtual one: `/foo` with root `/home/user` is `/home/user/foo`; `..` stops at the root. */
   ftp2fs(ftpPath: string): string {
-    const normal = ftpNorm("/", ftpPath);
-    return normal === "/" ? this.root : posix.join(this.root, normal);
+    return this.#paths.real(ftpPath);
   }
 
   /** The virtual path of a real one; a path outside the root maps to `/`. */
@@ -130,67 +154,27 @@ export class AbstractedFS implements FileSystem {
 
   /**
    * Whether the real `path` stays inside the root once every symlink along it, the
-   * last one included, is resolved. Paths that do not exist yet are judged by their
-   * deepest existing ancestor.
+   * last one included, is resolved, at the moment of asking. Paths that do not
+   * exist yet are judged by their deepest existing ancestor.
    */
   async validPath(path: string): Promise<boolean> {
     try {
-      return await this.#inside(path);
+      return await this.#paths.inside(path);
     } catch {
       return false;
     }
   }
 
-  /** {@linkcode validPath}, but a failure to resolve (a loop, a directory it may not search) throws. */
-  async #inside(path: string): Promise<boolean> {
-    this.#realRoot ??= Deno.realPath(this.root).catch(() => this.root);
-    return within(await this.#resolve(path, 0), await this.#realRoot);
-  }
-
-  async #resolve(path: string, hops: number): Promise<string> {
-    try {
-      return await Deno.realPath(path);
-    } catch (error) {
-      const missing = error instanceof Deno.errors.NotFound ||
-        error instanceof Deno.errors.NotADirectory;
-      if (!missing) throw error;
-    }
-    // The path, or one of its ancestors, does not exist. A dangling symlink must be
-    // followed by hand: opening it for writing would create its target.
-    const info = await Deno.lstat(path).catch(() => null);
-    if (info?.isSymlink) {
-      if (hops >= MAX_SYMLINK_HOPS) throw new FilesystemError("Too many levels of symbolic links.");
-      // The target is relative to the directory the link really is in.
-      const directory = await this.#resolve(posix.dirname(path), hops + 1);
-      const target = await Deno.readLink(path);
-      return this.#resolve(posix.resolve(directory, target), hops + 1);
-    }
-    const parent = posix.dirname(path);
-    if (parent === path) return path;
-    return posix.join(await this.#resolve(parent, hops), posix.basename(path));
-  }
-
-  /** The real path of the virtual `path`, once {@linkcode validPath} says it stays in the jail. */
-  async #real(path: string): Promise<string> {
-    const real = this.ftp2fs(path);
-    if (await io(() => this.#inside(real))) return real;
-    throw new FilesystemError(
-      `"${quote(ftpNorm("/", path))}" points to a path outside the home directory.`,
-      550,
-      { log: "warning" },
-    );
-  }
-
   /** The facts of `path`, following symlinks. */
   async stat(path: string): Promise<FileStat> {
-    const real = await this.#real(path);
-    return toFileStat(await io(() => Deno.stat(real)));
+    using reach = await io(() => this.#resolver.reach(path, true));
+    return toFileStat(await io(() => Deno.stat(reach.path)));
   }
 
   /** The facts of `path`, not following a final symlink. */
   async lstat(path: string): Promise<FileStat> {
-    const real = await this.#real(path);
-    return toFileStat(await io(() => Deno.lstat(real)));
+    using entry = await io(() => this.#resolver.entry(path));
+    return toFileStat(await io(() => Deno.lstat(entry.path)));
   }
 
   /**
@@ -199,11 +183,11 @@ export class AbstractedFS implements FileSystem {
    * stat, so one odd file never aborts a listing.
    */
   async *list(path: string): AsyncIterable<DirEntry> {
-    const real = await this.#real(path);
-    const entries = Deno.readDir(real)[Symbol.asyncIterator]();
+    using reach = await io(() => this.#resolver.reach(path, true));
+    const entries = Deno.readDir(reach.path)[Symbol.asyncIterator]();
     for (let next; !(next = await io(() => entries.next())).done;) {
       const { name } = next.value;
-      const child = posix.join(real, name);
+      const child = posix.join(reach.path, name);
       const info = await Deno.lstat(child).catch(() => null);
       if (!info) {
         if (name.includes(REPLACEMENT_CHARACTER)) yield { name, stat: null };
@@ -217,104 +201,140 @@ export class AbstractedFS implements FileSystem {
 
   /** The target of a symlink, as stored. */
   async readlink(path: string): Promise<string> {
-    const real = await this.#real(path);
-    return await io(() => Deno.readLink(real));
+    using entry = await io(() => this.#resolver.entry(path));
+    return await io(() => Deno.readLink(entry.path));
   }
 
-  /** Refuses what is not a regular file: opening a FIFO or a device would hang or harm. */
-  async #regularFile(real: string, mayBeMissing: boolean): Promise<void> {
-    const info = await Deno.stat(real).catch((error) => {
-      if (mayBeMissing && error instanceof Deno.errors.NotFound) return null;
-      throw toFilesystemError(error);
-    });
-    if (info?.isDirectory) throw new FilesystemError("Is a directory.");
-    if (info && !info.isFile) throw new FilesystemError("Not a regular file.");
-  }
-
-  /** Opens a file as `Deno.open` does; the one place files are opened, to override. */
+  /**
+   * Opens a file as `Deno.open` does; the one place files are opened, to override.
+   * Under the kernel's jail `path` is the file's `/proc/self/fd/N`, already
+   * resolved beneath the root; otherwise it is the real path, checked.
+   */
   open(path: string, options: Deno.OpenOptions): Promise<Deno.FsFile> {
     return Deno.open(path, options);
   }
 
   /** Opens the regular file `path` for reading from byte `offset`. */
   async openRead(path: string, offset: number): Promise<FileReader> {
-    const real = await this.#real(path);
-    await this.#regularFile(real, false);
-    const file = await io(() => this.open(real, { read: true }));
+    using reach = await io(() => this.#resolver.reach(path, true));
+    const file = await this.#openRegular(path, reach, { read: true });
     if (offset > 0) await positioned(file, () => file.seek(offset, Deno.SeekMode.Start));
     return new DiskFile(file);
   }
 
   /** Opens the regular file `path` for writing as `mode` says. */
   async openWrite(path: string, mode: WriteMode): Promise<FileWriter> {
-    const real = await this.#real(path);
-    await this.#regularFile(real, !("offset" in mode));
-    if ("append" in mode) {
-      return new DiskFile(await io(() => this.open(real, { append: true, create: true })));
+    if ("offset" in mode) {
+      using reach = await io(() => this.#resolver.reach(path, true));
+      const file = await this.#openRegular(path, reach, { write: true });
+      await positioned(file, async () => {
+        await file.truncate(mode.offset);
+        await file.seek(mode.offset, Deno.SeekMode.Start);
+      });
+      return new DiskFile(file);
     }
-    if ("truncate" in mode) {
-      return new DiskFile(
-        await io(() => this.open(real, { write: true, create: true, truncate: true })),
-      );
-    }
-    const file = await io(() => this.open(real, { write: true }));
-    await positioned(file, async () => {
-      await file.truncate(mode.offset);
-      await file.seek(mode.offset, Deno.SeekMode.Start);
-    });
-    return new DiskFile(file);
+    using reach = await io(() => this.#resolver.create(path, false));
+    const options = "append" in mode
+      ? { append: true, create: true }
+      : { write: true, create: true, truncate: true };
+    return new DiskFile(await this.#openRegular(path, reach, options));
   }
 
   /** Creates a file with a new name starting with `prefix` in the directory `dir`, open for writing. */
   async mkstemp(dir: string, prefix: string): Promise<{ path: string; file: FileWriter }> {
-    const real = await this.#real(dir);
     while (true) {
-      const name = temporaryName(prefix);
+      const path = posix.join(ftpNorm("/", dir), temporaryName(prefix));
       try {
-        const file = await this.open(posix.join(real, name), { write: true, createNew: true });
-        return { path: posix.join(ftpNorm("/", dir), name), file: new DiskFile(file) };
+        using reach = await this.#resolver.create(path, true);
+        const file = await this.#openRegular(path, reach, {
+          write: true,
+          createNew: !this.kernelJail,
+        });
+        return { path, file: new DiskFile(file) };
       } catch (error) {
-        if (!(error instanceof Deno.errors.AlreadyExists)) throw toFilesystemError(error);
+        if (!(error instanceof Deno.errors.AlreadyExists || isCode(error, "EEXIST"))) {
+          throw toFilesystemError(error);
+        }
       }
     }
   }
 
+  /**
+   * Opens what `reach` leads to, refusing what is not a regular file (opening a
+   * FIFO or a device would hang or harm), and checks that the file opened is the
+   * one `reach` names inside the root before emptying it.
+   */
+  async #openRegular(path: string, reach: Reach, options: Deno.OpenOptions): Promise<Deno.FsFile> {
+    const info = await Deno.stat(reach.path).catch((error) => {
+      const mayBeMissing = options.create || options.createNew;
+      if (mayBeMissing && error instanceof Deno.errors.NotFound) return null;
+      throw toFilesystemError(error);
+    });
+    if (info?.isDirectory) throw new FilesystemError("Is a directory.");
+    if (info && !info.isFile) throw new FilesystemError("Not a regular file.");
+    if (this.kernelJail) return await io(() => this.open(reach.path, options));
+    // Checked after the open, and emptied only once known to be the right file.
+    const file = await io(() => this.open(reach.path, { ...options, truncate: false }));
+    await positioned(file, async () => {
+      await this.#stillInside(path, file);
+      if (options.truncate) await file.truncate(0);
+    });
+    return file;
+  }
+
+  /**
+   * Refuses an opened `file` that is not, at this moment, the file `path` resolves
+   * to inside the root: a symlink swapped in between the check and the open led
+   * outside. The resolved path is compared without following it again.
+   */
+  async #stillInside(path: string, file: Deno.FsFile): Promise<void> {
+    const resolved = await this.#paths.resolvedInside(this.#paths.real(path));
+    if (resolved === null) throw outsideHome(path);
+    const [opened, named] = await Promise.all([file.stat(), Deno.lstat(resolved)]);
+    if (opened.dev !== named.dev || opened.ino !== named.ino) throw outsideHome(path);
+  }
+
   /** Creates a directory. */
   async mkdir(path: string): Promise<void> {
-    const real = await this.#real(path);
-    await io(() => Deno.mkdir(real));
+    using entry = await io(() => this.#resolver.entry(path));
+    await io(() => Deno.mkdir(entry.path));
   }
 
   /** Removes an empty directory; refuses files. */
   async rmdir(path: string): Promise<void> {
-    const real = await this.#real(path);
-    if ((await io(() => Deno.lstat(real))).isDirectory) return await io(() => Deno.remove(real));
+    using entry = await io(() => this.#resolver.entry(path));
+    if ((await io(() => Deno.lstat(entry.path))).isDirectory) {
+      return await io(() => Deno.remove(entry.path));
+    }
     throw new FilesystemError("Not a directory.");
   }
 
   /** Removes a file or symlink; refuses directories. */
   async remove(path: string): Promise<void> {
-    const real = await this.#real(path);
-    if (!(await io(() => Deno.lstat(real))).isDirectory) return await io(() => Deno.remove(real));
+    using entry = await io(() => this.#resolver.entry(path));
+    if (!(await io(() => Deno.lstat(entry.path))).isDirectory) {
+      return await io(() => Deno.remove(entry.path));
+    }
     throw new FilesystemError("Is a directory.");
   }
 
   /** Renames (moves) `from` to `to`. */
   async rename(from: string, to: string): Promise<void> {
-    const [source, target] = [await this.#real(from), await this.#real(to)];
-    await io(() => Deno.rename(source, target));
+    using source = await io(() => this.#resolver.entry(from));
+    using target = await io(() => this.#resolver.entry(to));
+    await io(() => Deno.rename(source.path, target.path));
   }
 
   /** Changes a file's mode bits. */
   async chmod(path: string, mode: number): Promise<void> {
-    const real = await this.#real(path);
-    await io(() => Deno.chmod(real, mode));
+    using reach = await io(() => this.#resolver.reach(path, true));
+    await io(() => Deno.chmod(reach.path, mode));
   }
 
   /** Sets a path's access and modification times. */
   async utime(path: string, atime: Date, mtime: Date): Promise<void> {
-    const real = await this.#real(path);
-    await io(() => Deno.utime(real, atime, mtime));
+    using reach = await io(() => this.#resolver.reach(path, true));
+    await io(() => Deno.utime(reach.path, atime, mtime));
   }
 
   /** The owner column of LIST for `uid`: the system's user name, or the number (pyftplib's `get_user_by_uid`). */
@@ -338,10 +358,9 @@ export class AbstractedFS implements FileSystem {
   }
 }
 
-/** Whether the real `path` is `directory` or inside it. */
-function within(path: string, directory: string): boolean {
-  const prefix = directory.endsWith("/") ? directory : directory + "/";
-  return path === directory || path.startsWith(prefix);
+/** Whether `error` is a failed system call with the errno name `code`. */
+function isCode(error: unknown, code: string): boolean {
+  return (error as { code?: unknown })?.code === code;
 }
 
 /** Runs `move` on a just-opened file, closing the file if it fails. */

@@ -82,12 +82,17 @@ const GROUPS: Group[] = [
   {
     name: "commands",
     sources: ["src/commands/**/*.ts"],
-    tests: ["tests/command_table_test.ts", ...PROTOCOL, "tests/tls_test.ts"],
+    tests: [
+      "tests/command_table_test.ts",
+      "tests/transcript_test.ts",
+      ...PROTOCOL,
+      "tests/tls_test.ts",
+    ],
   },
   {
     name: "session",
     sources: ["src/session/**/*.ts", "src/server.ts", "src/options.ts", "src/errors.ts"],
-    tests: [...PROTOCOL, "tests/tls_test.ts"],
+    tests: ["tests/transcript_test.ts", ...PROTOCOL, "tests/tls_test.ts"],
   },
   {
     name: "tls",

@@ -1,0 +1,239 @@
+/**
+ * Every reply a client reads, word for word: scripted sessions of commands, right
+ * and wrong, whose exact replies must match `tests/golden/transcript.txt`. The
+ * texts are what users, their scripts and the seed's documentation see; a change to
+ * one is deliberate. Ports and the disk's inode numbers, which change from run to
+ * run, are masked; the tree's times are fixed.
+ *
+ * `TSFTPD_UPDATE_GOLDEN=1 deno test -A tests/transcript_test.ts` rewrites the
+ * golden file: read its diff before committing it.
+ *
+ * @module
+ */
+
+import { assertEquals } from "./support/assert.ts";
+import { FtpClient } from "./support/ftp_client.ts";
+import { diskTest, withServer } from "./support/server.ts";
+
+const GOLDEN = new URL("./golden/transcript.txt", import.meta.url);
+const FIXED_TIME = new Date("2021-02-03T04:05:06Z");
+
+/** One scripted session: its title and its lines; `USER`/`PASS` included where wanted. */
+interface Script {
+  title: string;
+  /** Log in as `user` before the lines. */
+  login: boolean;
+  lines: string[];
+}
+
+const SCRIPTS: Script[] = [
+  {
+    title: "logging in, right and wrong",
+    login: false,
+    lines: [
+      "NOOP",
+      "PASS secret",
+      "USER user",
+      "PASS wrong",
+      "USER user",
+      "PASS 12345",
+      "PASS 12345",
+      "USER other",
+      "ACCT x",
+      "REIN",
+      "NOOP",
+      "STAT",
+      "USER user",
+      "STAT",
+    ],
+  },
+  {
+    title: "the data connection's commands",
+    login: true,
+    lines: [
+      "PASV x",
+      "EPSV x1",
+      "EPSV 1x",
+      "EPSV 12",
+      "EPSV 2",
+      "EPSV 1",
+      "PORT 1,2,3",
+      "PORT 127,0,0,1,3,255",
+      "PORT 127,0,0,1,4,0",
+      "EPRT |1|127.0.0.1|",
+      "EPRT |1|127.0.0.1|1023|",
+      "EPRT |1|127.0.0.1|1024|",
+      "EPSV ALL",
+      "PASV",
+      "PORT 127,0,0,1,4,0",
+      "EPSV",
+    ],
+  },
+  {
+    title: "types, modes, structures, options",
+    login: true,
+    lines: [
+      "TYPE A",
+      "TYPE I",
+      "TYPE L 8",
+      "TYPE E",
+      "MODE S",
+      "MODE B",
+      "MODE C",
+      "MODE Z",
+      "STRU F",
+      "STRU R",
+      "STRU P",
+      "STRU X",
+      "OPTS UTF8",
+      "OPTS UTF8 on",
+      "OPTS UTF-8 ON",
+      "OPTS UTF8  ON",
+      "OPTS UTF8 OFF",
+      "OPTS MLST type;size;",
+      "OPTS MLST",
+      "OPTS NOPE",
+      "OPTS NOPE x",
+      "FEAT",
+      "SYST",
+    ],
+  },
+  {
+    title: "files and directories",
+    login: true,
+    lines: [
+      "PWD",
+      "CWD d",
+      "XPWD",
+      "CDUP",
+      "XCWD /d",
+      "XCUP",
+      "CWD nowhere",
+      "MKD n",
+      "MKD n",
+      "XMKD n/m",
+      "XRMD n/m",
+      "RMD /",
+      "RMD n",
+      "RMD f",
+      "DELE d",
+      "DELE nothing",
+      "RNTO x",
+      "RNFR nothing",
+      "RNFR f",
+      "RNTO f2",
+      "RNTO f3",
+      "RNFR f2",
+      "RNTO f",
+      "SITE CHMOD 640 f",
+      "SITE CHMOD 9 f",
+      "SITE CHMOD 12345 f",
+      "SITE CHMOD x9 f",
+      "SITE CHMOD 640",
+      "SITE CHMOD 640 nothing",
+      "SITE NOPE",
+    ],
+  },
+  {
+    title: "facts about files",
+    login: true,
+    lines: [
+      "TYPE I",
+      "SIZE f",
+      "SIZE d",
+      "SIZE nothing",
+      "MDTM f",
+      "MDTM d",
+      "MFMT 20200102030405 d/g",
+      "MDTM d/g",
+      "MFMT 20200102030405.123 d/g",
+      "MFMT 2020010203040 d/g",
+      "MFMT 20200102030405 ",
+      "MFMT x d/g",
+      "MFMT 20200102030405.1234 d/g",
+      "MFMT 20201402030405 d/g",
+      "MFMT 20200102030405 nothing",
+      "MLST f",
+      "MLST d",
+      "MLST link",
+      "MLST nothing",
+      "OPTS MLST type;perm;",
+      "MLST d",
+      "MLSD f",
+      "TYPE A",
+      "SIZE f",
+      "STAT f",
+      "STAT nothing",
+    ],
+  },
+  {
+    title: "help and status",
+    login: true,
+    lines: [
+      "HELP",
+      "HELP nope",
+      "HELP retr",
+      "SITE HELP",
+      "SITE HELP CHMOD",
+      "SITE HELP NOPE",
+      "STAT",
+      "NOOP",
+      "ABOR",
+      "RETR f",
+      "LIST",
+      "REST x",
+      "REST -1",
+      "REST 5",
+      "PASV",
+      "APPE f",
+      "REST 5",
+      "STOU",
+      "FROB",
+      "QUIT",
+    ],
+  },
+];
+
+/** What changes from run to run, replaced by a fixed mark. */
+function masked(line: string): string {
+  return line
+    .replace(/\(\d+,\d+,\d+,\d+,\d+,\d+\)/, "(h1,h2,h3,h4,p1,p2)")
+    .replace(/\(\|\|\|\d+\|\)/, "(|||port|)")
+    .replace(/unique=[0-9a-f]+g[0-9a-f]+;/, "unique=DEVgINODE;")
+    .replace(/127\.0\.0\.1:\d+/, "127.0.0.1:PORT")
+    .replace(/^(\s*[-dl][rwxsStT-]{9}\s+\d+\s+)\S+\s+\S+/, "$1OWNER GROUP");
+}
+
+async function transcript(port: number): Promise<string> {
+  const out: string[] = [];
+  for (const script of SCRIPTS) {
+    out.push(`## ${script.title}`);
+    const client = script.login ? await FtpClient.login(port) : await FtpClient.connect(port);
+    try {
+      for (const line of script.lines) {
+        out.push(`> ${line}`);
+        for (const reply of (await client.command(line)).lines) out.push(masked(reply));
+      }
+    } finally {
+      client.close();
+    }
+  }
+  return out.join("\n") + "\n";
+}
+
+diskTest("every reply, word for word, as the golden transcript says", async () => {
+  await withServer({ maxLoginAttempts: 5 }, async ({ port, home }) => {
+    await Deno.writeTextFile(`${home}/f`, "hello world\n");
+    await Deno.mkdir(`${home}/d`);
+    await Deno.writeTextFile(`${home}/d/g`, "g");
+    await Deno.symlink("f", `${home}/link`);
+    for (const path of ["f", "d/g", "d", "link"]) {
+      await Deno.utime(`${home}/${path}`, FIXED_TIME, FIXED_TIME);
+    }
+    await Deno.chmod(`${home}/f`, 0o644);
+    await Deno.chmod(`${home}/d`, 0o755);
+    const actual = await transcript(port);
+    if (Deno.env.get("TSFTPD_UPDATE_GOLDEN") === "1") await Deno.writeTextFile(GOLDEN, actual);
+    assertEquals(actual, await Deno.readTextFile(GOLDEN));
+  });
+});

@@ -156,6 +156,15 @@ export class FTPServer implements SessionHost {
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
     logger.info(`>>> starting FTP server on ${host}:${port}, pid=${Deno.pid} <<<`);
     logger.info("concurrency model: async");
+    if (config.abstractedFs === localDisk) {
+      if (KernelResolver.available()) logger.info("jail: the kernel's (openat2 beneath each home)");
+      else {
+        logger.warning(
+          "jail: paths checked before use, which a symlink swapped in a home can race " +
+            "(the kernel's jail needs Linux 5.6+ and --allow-all)",
+        );
+      }
+    }
     logger.info(`masquerade (NAT) address: ${config.masqueradeAddress ?? "None"}`);
     logger.info(`passive ports: ${ports ? `${ports[0]}->${ports[ports.length - 1]}` : "None"}`);
     if (config.tls) {
@@ -165,15 +174,6 @@ export class FTPServer implements SessionHost {
           `TLS required on control: ${controlRequired}, on data: ${dataRequired}; ` +
           `session reuse required: ${requireSessionReuse}`,
       );
-    }
-    if (config.abstractedFs === localDisk) {
-      if (KernelResolver.available()) logger.info("jail: the kernel's (openat2 beneath each home)");
-      else {
-        logger.warning(
-          "jail: paths checked before use, which a symlink swapped in a home can race " +
-            "(the kernel's jail needs Linux 5.6+ and --allow-all)",
-        );
-      }
     }
     const detail = this.#verbose ? "info" : "debug";
     logger.log(detail, `runtime: Deno ${Deno.version.deno}`);

@@ -132,6 +132,19 @@ const SCRIPTS: Script[] = [
       "SITE CHMOD 640",
       "SITE CHMOD 640 nothing",
       "SITE NOPE",
+      "SMNT x",
+      "ALLO 100",
+      "CWD d",
+      "STAT -la",
+      "CWD /",
+      "STAT -l -a d",
+      "STAT -l  d",
+      "STAT a-b",
+      "PASV",
+      "RETR d",
+      "RETR fifo",
+      "STOU a\0b",
+      "ABOR",
     ],
   },
   {
@@ -148,6 +161,7 @@ const SCRIPTS: Script[] = [
       "MDTM d/g",
       "MFMT 20200102030405.123 d/g",
       "MFMT 2020010203040 d/g",
+      "MFMT 20200102030405",
       "MFMT 20200102030405 ",
       "MFMT x d/g",
       "MFMT 20200102030405.1234 d/g",
@@ -201,7 +215,7 @@ function masked(line: string): string {
     .replace(/\(\|\|\|\d+\|\)/, "(|||port|)")
     .replace(/unique=[0-9a-f]+g[0-9a-f]+;/, "unique=DEVgINODE;")
     .replace(/127\.0\.0\.1:\d+/, "127.0.0.1:PORT")
-    .replace(/^(\s*[-dl][rwxsStT-]{9}\s+\d+\s+)\S+\s+\S+/, "$1OWNER GROUP");
+    .replace(/^(\s*[-dlp][rwxsStT-]{9}\s+\d+\s+)\S+\s+\S+/, "$1OWNER GROUP");
 }
 
 async function transcript(port: number): Promise<string> {
@@ -211,7 +225,7 @@ async function transcript(port: number): Promise<string> {
     const client = script.login ? await FtpClient.login(port) : await FtpClient.connect(port);
     try {
       for (const line of script.lines) {
-        out.push(`> ${line}`);
+        out.push(`> ${line.replaceAll("\0", "\\0")}`);
         for (const reply of (await client.command(line)).lines) out.push(masked(reply));
       }
     } finally {
@@ -227,11 +241,16 @@ diskTest("every reply, word for word, as the golden transcript says", async () =
     await Deno.mkdir(`${home}/d`);
     await Deno.writeTextFile(`${home}/d/g`, "g");
     await Deno.symlink("f", `${home}/link`);
-    for (const path of ["f", "d/g", "d", "link"]) {
+    await Deno.writeTextFile(`${home}/a-b`, "dash");
+    await new Deno.Command("mkfifo", { args: [`${home}/fifo`] }).output();
+    for (const path of ["f", "d/g", "d", "link", "a-b", "fifo"]) {
       await Deno.utime(`${home}/${path}`, FIXED_TIME, FIXED_TIME);
     }
     await Deno.chmod(`${home}/f`, 0o644);
     await Deno.chmod(`${home}/d`, 0o755);
+    await Deno.chmod(`${home}/a-b`, 0o644);
+    await Deno.chmod(`${home}/d/g`, 0o644);
+    await Deno.chmod(`${home}/fifo`, 0o644);
     const actual = await transcript(port);
     if (Deno.env.get("TSFTPD_UPDATE_GOLDEN") === "1") await Deno.writeTextFile(GOLDEN, actual);
     assertEquals(actual, await Deno.readTextFile(GOLDEN));

@@ -10,7 +10,7 @@ import {
 import { randomBytes } from "./support/data.ts";
 import { FtpClient, readAll, writeAndClose } from "./support/ftp_client.ts";
 import { sendThenReset } from "./support/python.ts";
-import { onMemory, store, waitFor, withServer } from "./support/server.ts";
+import { diskTest, onMemory, store, waitFor, withServer } from "./support/server.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -547,6 +547,33 @@ Deno.test("LIST is ls -l, NLST is names; both take a path and ignore ls options"
       const data = await client.pasv();
       assertEquals((await client.command("LIST missing")).code, 550);
       data.close();
+    } finally {
+      client.close();
+    }
+  });
+});
+
+diskTest("every file a transfer opens is closed again, finished or refused", async () => {
+  await withServer({}, async ({ port, home }) => {
+    await store.writeTextFile(`${home}/f`, "content");
+    // Counted by path: other test files run in this process and open their own.
+    const openInHome = () =>
+      [...Deno.readDirSync("/proc/self/fd")].filter(({ name }) => {
+        try {
+          return Deno.readLinkSync(`/proc/self/fd/${name}`).startsWith(`${home}/`);
+        } catch {
+          return false;
+        }
+      }).length;
+    const client = await FtpClient.login(port);
+    try {
+      for (let i = 0; i < 10; i++) {
+        await client.retr("f");
+        await client.store(`up${i}`, new TextEncoder().encode("x"));
+        await client.store("f", new TextEncoder().encode("content"), "APPE");
+      }
+      await waitFor(() => openInHome() === 0, 2000).catch(() => {});
+      assertEquals(openInHome(), 0);
     } finally {
       client.close();
     }

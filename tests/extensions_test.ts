@@ -2,7 +2,7 @@ import { Client } from "basic-ftp";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { FtpClient, readAll } from "./support/ftp_client.ts";
 import { python } from "./support/python.ts";
-import { onMemory, PASSWORD, store, USER, withServer } from "./support/server.ts";
+import { diskTest, onMemory, PASSWORD, store, USER, withServer } from "./support/server.ts";
 import { hasIPv6Loopback } from "./support/ipv6.ts";
 
 const decoder = new TextDecoder();
@@ -303,7 +303,10 @@ Deno.test({
       try {
         await client.command(`USER ${USER}`);
         assertEquals((await client.command(`PASS ${PASSWORD}`)).code, 230);
-        assertEquals((await client.command("PASV")).code, 425);
+        assertEquals(
+          (await client.command("PASV")).lines,
+          ["425 PASV can't be used over IPv6; use EPSV."],
+        );
         assertEquals(
           (await client.command("EPSV 1")).text,
           "Network protocol not supported, use (2).",
@@ -500,5 +503,22 @@ Deno.test("clients parse the MLSD listing: basic-ftp and lftp", async () => {
     assertEquals(lines.length, 2);
     assertMatch(lines[0], /^d.* dir\/$/);
     assertMatch(lines[1], /^-rw.* 7 .* file\.txt$/);
+  });
+});
+
+diskTest("MFMT sets the modification time and leaves the access time alone", async () => {
+  await withServer({}, async ({ port, home }) => {
+    await Deno.writeTextFile(`${home}/f`, "x");
+    const accessed = new Date("2019-05-06T07:08:09Z");
+    await Deno.utime(`${home}/f`, accessed, accessed);
+    const client = await FtpClient.login(port);
+    try {
+      assertEquals((await client.command("MFMT 20200102030405 f")).code, 213);
+      const info = await Deno.stat(`${home}/f`);
+      assertEquals(info.mtime?.toISOString(), "2020-01-02T03:04:05.000Z");
+      assertEquals(info.atime?.toISOString(), accessed.toISOString());
+    } finally {
+      client.close();
+    }
   });
 });

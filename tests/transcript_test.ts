@@ -12,21 +12,41 @@
  */
 
 import { assertEquals } from "./support/assert.ts";
-import { FtpClient } from "./support/ftp_client.ts";
+import { testCerts } from "./support/certs.ts";
+import { FtpClient, readAll, type Reply } from "./support/ftp_client.ts";
 import { diskTest, withServer } from "./support/server.ts";
 
 const GOLDEN = new URL("./golden/transcript.txt", import.meta.url);
 const FIXED_TIME = new Date("2021-02-03T04:05:06Z");
 
-/** One scripted session: its title and its lines; `USER`/`PASS` included where wanted. */
+/**
+ * One scripted session: its title and its lines. A line `DATA <command>` runs the
+ * command over a passive data connection and records what came over it (lines
+ * prefixed `| `); `AUTH TLS` and `AUTH SSL` are followed by the TLS handshake.
+ */
 interface Script {
   title: string;
   /** Log in as `user` before the lines. */
   login: boolean;
   lines: string[];
+  /** Run against the server with explicit FTPS (data connections required to be TLS). */
+  tls?: boolean;
 }
 
 const SCRIPTS: Script[] = [
+  {
+    title: "listings over the data connection",
+    login: true,
+    lines: [
+      "TYPE I",
+      "DATA MLSD d",
+      "DATA NLST d",
+      "DATA LIST d",
+      "DATA RETR d/g",
+      "REST 0",
+      "DATA RETR d/g",
+    ],
+  },
   {
     title: "logging in, right and wrong",
     login: false,
@@ -45,6 +65,7 @@ const SCRIPTS: Script[] = [
       "STAT",
       "USER user",
       "STAT",
+      "QUIT",
     ],
   },
   {
@@ -116,6 +137,7 @@ const SCRIPTS: Script[] = [
       "RMD /",
       "RMD n",
       "RMD f",
+      "DELE victim",
       "DELE d",
       "DELE nothing",
       "RNTO x",
@@ -162,6 +184,7 @@ const SCRIPTS: Script[] = [
       "MFMT 20200102030405.123 d/g",
       "MFMT 2020010203040 d/g",
       "MFMT 20200102030405",
+      "MFMT 120200102030405 d/g",
       "MFMT 20200102030405 ",
       "MFMT x d/g",
       "MFMT 20200102030405.1234 d/g",
@@ -206,6 +229,39 @@ const SCRIPTS: Script[] = [
       "QUIT",
     ],
   },
+  {
+    title: "explicit FTPS: before and after AUTH TLS",
+    login: false,
+    tls: true,
+    lines: [
+      "PBSZ 0",
+      "PROT P",
+      "CCC",
+      "AUTH NOPE",
+      "AUTH TLS",
+      "AUTH TLS",
+      "USER user",
+      "PASS 12345",
+      "PBSZ 0",
+      "PROT C",
+      "PROT S",
+      "PROT X",
+      "PROT P",
+      "CCC",
+    ],
+  },
+  {
+    title: "explicit FTPS: AUTH SSL protects the data connections at once",
+    login: false,
+    tls: true,
+    lines: ["AUTH SSL", "USER user", "PASS 12345", "PASV", "LIST"],
+  },
+  {
+    title: "explicit FTPS: AUTH TLS-C does not",
+    login: false,
+    tls: true,
+    lines: ["AUTH TLS-C", "USER user", "PASS 12345", "PASV", "LIST"],
+  },
 ];
 
 /** What changes from run to run, replaced by a fixed mark. */
@@ -214,45 +270,75 @@ function masked(line: string): string {
     .replace(/\(\d+,\d+,\d+,\d+,\d+,\d+\)/, "(h1,h2,h3,h4,p1,p2)")
     .replace(/\(\|\|\|\d+\|\)/, "(|||port|)")
     .replace(/unique=[0-9a-f]+g[0-9a-f]+;/, "unique=DEVgINODE;")
-    .replace(/127\.0\.0\.1:\d+/, "127.0.0.1:PORT")
-    .replace(/^(\s*[-dlp][rwxsStT-]{9}\s+\d+\s+)\S+\s+\S+/, "$1OWNER GROUP");
+    .replace(/^(\s*[-dlp][rwxsStT-]{9}\s+\d+\s+)\S+\s+\S+/, "$1OWNER GROUP")
+    .replace(/127\.0\.0\.1:\d+/, "127.0.0.1:PORT");
 }
 
-async function transcript(port: number): Promise<string> {
+/** Runs `script` against the server on `port`, appending what was said to `out`. */
+async function run(script: Script, port: number, out: string[]): Promise<void> {
+  const client = script.login ? await FtpClient.login(port) : await FtpClient.connect(port);
+  const { ca } = await testCerts();
+  try {
+    for (const line of script.lines) {
+      out.push(`> ${line.replaceAll("\0", "\\0")}`);
+      const replies: Reply[] = [];
+      if (line.startsWith("DATA ")) {
+        const data = await client.pasv();
+        replies.push(await client.command(line.slice(5)));
+        const bytes = new TextDecoder().decode(await readAll(data));
+        replies.push(await client.reply());
+        for (const row of bytes.split("\r\n").filter((row) => row !== "")) {
+          out.push(`| ${masked(row)}`);
+        }
+      } else {
+        replies.push(await client.command(line));
+      }
+      for (const reply of replies) out.push(...reply.lines.map(masked));
+      if (/^AUTH (TLS|SSL|TLS-C)$/.test(line) && replies[0].code === 234) {
+        client.conn = await Deno.startTls(client.conn as Deno.TcpConn, {
+          hostname: "127.0.0.1",
+          caCerts: [await Deno.readTextFile(ca)],
+        });
+      }
+    }
+  } finally {
+    client.close();
+  }
+}
+
+async function transcript(plainPort: number, tlsPort: number): Promise<string> {
   const out: string[] = [];
   for (const script of SCRIPTS) {
     out.push(`## ${script.title}`);
-    const client = script.login ? await FtpClient.login(port) : await FtpClient.connect(port);
-    try {
-      for (const line of script.lines) {
-        out.push(`> ${line.replaceAll("\0", "\\0")}`);
-        for (const reply of (await client.command(line)).lines) out.push(masked(reply));
-      }
-    } finally {
-      client.close();
-    }
+    await run(script, script.tls ? tlsPort : plainPort, out);
   }
   return out.join("\n") + "\n";
 }
 
 diskTest("every reply, word for word, as the golden transcript says", async () => {
+  const { cert, key } = await testCerts();
+  const tls = { certfile: cert, keyfile: key, dataRequired: true };
   await withServer({ maxLoginAttempts: 5 }, async ({ port, home }) => {
     await Deno.writeTextFile(`${home}/f`, "hello world\n");
     await Deno.mkdir(`${home}/d`);
     await Deno.writeTextFile(`${home}/d/g`, "g");
     await Deno.symlink("f", `${home}/link`);
     await Deno.writeTextFile(`${home}/a-b`, "dash");
+    await Deno.writeTextFile(`${home}/victim`, "x");
     await new Deno.Command("mkfifo", { args: [`${home}/fifo`] }).output();
-    for (const path of ["f", "d/g", "d", "link", "a-b", "fifo"]) {
+    for (const [path, mode] of [["f", 0o644], ["d", 0o755], ["d/g", 0o644], ["a-b", 0o644]]) {
+      await Deno.chmod(`${home}/${path}`, mode as number);
+    }
+    for (const path of ["f", "d/g", "d", "a-b", "fifo", "victim"]) {
       await Deno.utime(`${home}/${path}`, FIXED_TIME, FIXED_TIME);
     }
-    await Deno.chmod(`${home}/f`, 0o644);
-    await Deno.chmod(`${home}/d`, 0o755);
-    await Deno.chmod(`${home}/a-b`, 0o644);
-    await Deno.chmod(`${home}/d/g`, 0o644);
-    await Deno.chmod(`${home}/fifo`, 0o644);
-    const actual = await transcript(port);
-    if (Deno.env.get("TSFTPD_UPDATE_GOLDEN") === "1") await Deno.writeTextFile(GOLDEN, actual);
-    assertEquals(actual, await Deno.readTextFile(GOLDEN));
+    // The home a day later than its entries, so that MLSD's ".." is told from ".".
+    const dayLater = new Date(FIXED_TIME.getTime() + 86_400_000);
+    await Deno.utime(home, dayLater, dayLater);
+    await withServer({ tls }, async ({ port: tlsPort }) => {
+      const actual = await transcript(port, tlsPort);
+      if (Deno.env.get("TSFTPD_UPDATE_GOLDEN") === "1") await Deno.writeTextFile(GOLDEN, actual);
+      assertEquals(actual, await Deno.readTextFile(GOLDEN));
+    });
   });
 });

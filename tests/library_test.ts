@@ -11,6 +11,7 @@ import {
   DummyAuthorizer,
   type FactEntry,
   fileSink,
+  type FileSystem,
   FilesystemError,
   type FileWriter,
   FTPServer,
@@ -356,6 +357,35 @@ Deno.test("a filesystem that cannot be made refuses the login; one whose file ca
       await client.command("TYPE I");
       const [, end] = await client.store("f", new Uint8Array(10), "STOR", 452);
       assertEquals(end.text, "Transfer aborted: Quota exceeded on commit.");
+      assertEquals((await client.command("NOOP")).code, 200, "the session goes on");
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("a storage that keeps no modification times: MDTM says so", async () => {
+  const storage = new MemoryFS();
+  const timeless = (root: string): FileSystem => {
+    const view = storage.view(root);
+    return new Proxy(view, {
+      get(target, key) {
+        if (key === "stat") {
+          return async (path: string) => ({ ...await target.stat(path), mtime: null });
+        }
+        const value = Reflect.get(target, key, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  };
+  await withServer({ abstractedFs: timeless }, async ({ port }) => {
+    const client = await FtpClient.login(port);
+    try {
+      await client.store("f", new TextEncoder().encode("x"));
+      assertEquals(
+        (await client.command("MDTM f")).lines,
+        ["550 Modification time not available."],
+      );
       assertEquals((await client.command("NOOP")).code, 200, "the session goes on");
     } finally {
       client.close();

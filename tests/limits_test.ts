@@ -134,6 +134,8 @@ Deno.test("PORT: foreign addresses, privileged ports and malformed arguments are
         assertEquals((await client.command(`PORT ${arg}`)).code, 501, arg);
       }
       assert(logs.some((line) => line.includes("PORT refused: foreign address 10.0.0.1:51210.")));
+      assert(logs.some((line) => line.endsWith("PORT refused: privileged port 1023.")));
+      assert(logs.some((line) => line.endsWith("EPRT refused: privileged port 1023.")));
     } finally {
       client.close();
     }
@@ -195,7 +197,7 @@ Deno.test("PASV: the announced address, one listener per session, a range that r
   try {
     await withServer(
       { hostname, passivePorts: ports, masqueradeAddress: "203.0.113.9" },
-      async ({ port }) => {
+      async ({ port, logs }) => {
         const a = await FtpClient.login(port, undefined, undefined, { hostname });
         const b = await FtpClient.login(port, undefined, undefined, { hostname });
         try {
@@ -210,6 +212,14 @@ Deno.test("PASV: the announced address, one listener per session, a range that r
           const refused = await b.command("PASV");
           assertEquals(refused.code, 425, "never a port outside the range");
           assertStringIncludes(refused.text, "passive");
+          assert(
+            logs.some((line) =>
+              line.endsWith(
+                "passive connection refused: every port of the passive range is in use.",
+              )
+            ),
+            "the operator hears of it",
+          );
           assertEquals((await a.command("ABOR")).code, 225);
           assertEquals((await b.command("PASV")).code, 227, "the port is free again");
         } finally {

@@ -206,8 +206,8 @@ Deno.test("event callbacks of a handler subclass are called", async () => {
     override onLogin(username: string) {
       events.push(`login ${username}`);
     }
-    override onLoginFailed(username: string) {
-      events.push(`failed ${username}`);
+    override onLoginFailed(username: string, password: string) {
+      events.push(`failed ${username} ${password}`);
     }
     override onLogout(username: string) {
       events.push(`logout ${username}`);
@@ -224,6 +224,13 @@ Deno.test("event callbacks of a handler subclass are called", async () => {
     }
   }
   await withServer({ handler: RecordingHandler }, async ({ port }) => {
+    // A session that never logs in never logs out.
+    const passing = await FtpClient.connect(port);
+    await passing.command("QUIT");
+    await passing.closedByServer();
+    passing.close();
+    await waitFor(() => events.includes("disconnect"));
+    assertEquals(events.splice(0), ["connect", "disconnect"]);
     const client = await FtpClient.connect(port);
     try {
       await client.command("USER user");
@@ -242,7 +249,7 @@ Deno.test("event callbacks of a handler subclass are called", async () => {
   });
   assertEquals(events, [
     "connect",
-    "failed user",
+    "failed user bad",
     "login user",
     "received a.bin",
     "sent a.bin",

@@ -92,7 +92,14 @@ const GROUPS: Group[] = [
   {
     name: "session",
     sources: ["src/session/**/*.ts", "src/server.ts", "src/options.ts", "src/errors.ts"],
-    tests: ["tests/transcript_test.ts", ...PROTOCOL, "tests/tls_test.ts"],
+    tests: [
+      "tests/transcript_test.ts",
+      "tests/lifecycle_test.ts",
+      ...PROTOCOL,
+      "tests/tls_test.ts",
+      // The start-up lines, and the server run as the CLI runs it.
+      "tests/cli_test.ts",
+    ],
   },
   {
     name: "tls",

@@ -106,7 +106,7 @@ const GROUPS: Group[] = [
     sources: ["src/tls.ts", "src/self_signed.ts"],
     tests: ["tests/self_signed_test.ts", "tests/tls_test.ts", "tests/cli_test.ts"],
   },
-  { name: "cli", sources: ["src/cli.ts"], tests: ["tests/cli_test.ts"] },
+  { name: "cli", sources: ["src/cli.ts"], tests: ["tests/cli_parse_test.ts", "tests/cli_test.ts"] },
 ];
 
 const REPORTS = "reports/mutation";

@@ -272,6 +272,12 @@ const SCRIPTS: Script[] = [
     lines: ["AUTH SSL", "USER user", "PASS 12345", "PASV", "LIST"],
   },
   {
+    title: "explicit FTPS: so does AUTH TLS-P",
+    login: false,
+    tls: true,
+    lines: ["AUTH TLS-P", "USER user", "PASS 12345", "PASV", "LIST"],
+  },
+  {
     title: "explicit FTPS: AUTH TLS-C does not",
     login: false,
     tls: true,
@@ -311,7 +317,7 @@ async function run(script: Script, port: number, out: string[]): Promise<void> {
         replies.push(await client.command(line));
       }
       for (const reply of replies) out.push(...reply.lines.map(masked));
-      if (/^AUTH (TLS|SSL|TLS-C)$/.test(line) && replies[0].code === 234) {
+      if (/^AUTH (TLS|SSL|TLS-C|TLS-P)$/.test(line) && replies[0].code === 234) {
         client.conn = await Deno.startTls(client.conn as Deno.TcpConn, {
           hostname: "127.0.0.1",
           caCerts: [await Deno.readTextFile(ca)],

@@ -18,8 +18,10 @@ export {
   AuthenticationFailed,
   type Authorizer,
   AuthorizerError,
+  LoginRefused,
   type Permission,
   PERMISSION_LETTERS,
+  type UserSession,
 } from "./src/auth/authorizer.ts";
 export {
   ANONYMOUS_USER,

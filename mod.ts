@@ -31,6 +31,28 @@ export {
   type UserOptions,
   type UserRecord,
 } from "./src/auth/dummy.ts";
+export {
+  ARGON2ID_PARAMETERS,
+  type HashFormat,
+  hashPassword,
+  parsePasswordHash,
+  type PasswordHash,
+  PasswordHashError,
+  PasswordVerifier,
+  type PasswordVerifierOptions,
+} from "./src/auth/hashes.ts";
+export type { Network } from "./src/auth/networks.ts";
+export {
+  parseSize,
+  parseUsersFile,
+  type ParseUsersFileOptions,
+  type UserAccount,
+  type UserOverride,
+  UsersFileAuthorizer,
+  type UsersFileAuthorizerOptions,
+  UsersFileError,
+  type UsersFileSummary,
+} from "./src/auth/users_file.ts";
 export { protoCmds } from "./src/commands/proto_cmds.ts";
 export type {
   ActiveTransfer,

@@ -190,13 +190,22 @@ export interface PasswordVerifierOptions {
 interface Sha512Worker {
   worker: Worker;
   pending: Map<number, { resolve: (ok: boolean) => void; reject: (error: Error) => void }>;
+  /** Ends the worker once it has been idle for {@linkcode WORKER_IDLE_MS}. */
+  idleTimer?: ReturnType<typeof setTimeout>;
 }
+
+/**
+ * How long a SHA-512-crypt worker is kept without work: a worker costs about
+ * 20 MiB, and such hashes are usually a few accounts migrated from a shadow file.
+ */
+const WORKER_IDLE_MS = 30_000;
 
 /**
  * Verifies password hashes off the event loop: argon2 and bcrypt in their native
  * bindings' threads, scrypt in the runtime's, SHA-512-crypt in workers, at most
  * `concurrency` at a time (the others wait their turn). Comparisons are constant
- * time. {@linkcode PasswordVerifier.close} ends its workers.
+ * time. A SHA-512-crypt worker starts at the first such verification and ends
+ * after 30 s without work; {@linkcode PasswordVerifier.close} ends them at once.
  */
 export class PasswordVerifier implements Disposable {
   /** Most hashes computed at once. */
@@ -280,6 +289,7 @@ export class PasswordVerifier implements Disposable {
   async #sha512Crypt(job: Sha512CryptJob): Promise<boolean> {
     if (this.#closed) throw new Error("the verifier was closed");
     const entry = this.#idle.pop() ?? this.#startWorker();
+    clearTimeout(entry.idleTimer);
     const id = ++this.#nextId;
     try {
       return await new Promise<boolean>((resolve, reject) => {
@@ -287,7 +297,15 @@ export class PasswordVerifier implements Disposable {
         entry.worker.postMessage({ ...job, id });
       });
     } finally {
-      if (this.#workers.has(entry)) this.#idle.push(entry);
+      if (this.#workers.has(entry)) {
+        this.#idle.push(entry);
+        entry.idleTimer = setTimeout(
+          () => this.#end(entry, new Error("the worker was idle")),
+          WORKER_IDLE_MS,
+        );
+        // An idle worker never keeps the process alive.
+        Deno.unrefTimer(entry.idleTimer as unknown as number);
+      }
     }
   }
 
@@ -312,6 +330,7 @@ export class PasswordVerifier implements Disposable {
   }
 
   #end(entry: Sha512Worker, error: Error): void {
+    clearTimeout(entry.idleTimer);
     entry.worker.terminate();
     this.#workers.delete(entry);
     const index = this.#idle.indexOf(entry);

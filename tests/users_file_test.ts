@@ -494,3 +494,22 @@ home = "/srv/pub"
   assertEquals([alice.perm, alice.password?.format, alice.line], ["elr", "argon2", 1]);
   assertEquals([anonymous.password, anonymous.allowFrom, anonymous.line], [null, null, 10]);
 });
+
+Deno.test("the README's example users file is valid and means what the README says", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const example = /## Users file[\s\S]*?```toml\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert(example, "the README has a toml example under Users file");
+  const [alice, anonymous] = await parseUsersFile(example, "users.toml", { checkHomes: false });
+  assertEquals([alice.name, alice.home, alice.perm], ["alice", "/srv/ftp/alice", "elradfmwMT"]);
+  assertEquals([alice.msgLogin, alice.msgQuit], ["Welcome, Alice.", "Goodbye."]);
+  assertEquals([alice.uploadRate, alice.downloadRate, alice.maxSessions], [
+    512 * 1024,
+    2 * 1024 * 1024,
+    3,
+  ]);
+  assertEquals(alice.allowFrom?.length, 3);
+  assertEquals(alice.overrides, [{ path: "incoming", perm: "elrw", recursive: true }]);
+  using verifier = new PasswordVerifier();
+  assert(await verifier.verify(alice.password!, "argon2 password"));
+  assertEquals([anonymous.name, anonymous.password], ["anonymous", null]);
+});

@@ -49,7 +49,11 @@ const PROTOCOL = [
 
 /** The groups, fastest tests first. */
 const GROUPS: Group[] = [
-  { name: "net", sources: ["src/net.ts"], tests: [UNIT, "tests/limits_test.ts"] },
+  {
+    name: "net",
+    sources: ["src/net.ts"],
+    tests: [UNIT, "tests/limits_test.ts", "tests/users_file_test.ts"],
+  },
   { name: "line_reader", sources: ["src/line_reader.ts"], tests: [UNIT, "tests/limits_test.ts"] },
   {
     name: "log",
@@ -77,7 +81,13 @@ const GROUPS: Group[] = [
   {
     name: "auth",
     sources: ["src/auth/**/*.ts"],
-    tests: ["tests/jail_test.ts", "tests/session_test.ts", "tests/library_test.ts"],
+    tests: [
+      "tests/jail_test.ts",
+      "tests/session_test.ts",
+      "tests/library_test.ts",
+      "tests/users_file_test.ts",
+      "tests/users_cli_test.ts",
+    ],
   },
   {
     name: "commands",
@@ -92,14 +102,23 @@ const GROUPS: Group[] = [
   {
     name: "session",
     sources: ["src/session/**/*.ts", "src/server.ts", "src/options.ts", "src/errors.ts"],
-    tests: ["tests/transcript_test.ts", ...PROTOCOL, "tests/tls_test.ts"],
+    tests: [
+      "tests/transcript_test.ts",
+      ...PROTOCOL,
+      "tests/tls_test.ts",
+      "tests/users_file_test.ts",
+    ],
   },
   {
     name: "tls",
     sources: ["src/tls.ts", "src/self_signed.ts"],
     tests: ["tests/self_signed_test.ts", "tests/tls_test.ts", "tests/cli_test.ts"],
   },
-  { name: "cli", sources: ["src/cli.ts"], tests: ["tests/cli_test.ts"] },
+  {
+    name: "cli",
+    sources: ["src/cli.ts", "src/cli/**/*.ts"],
+    tests: ["tests/cli_test.ts", "tests/users_cli_test.ts"],
+  },
 ];
 
 const REPORTS = "reports/mutation";

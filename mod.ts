@@ -33,7 +33,6 @@ export {
 } from "./src/auth/dummy.ts";
 export {
   ARGON2ID_PARAMETERS,
-  type HashFormat,
   hashPassword,
   parsePasswordHash,
   type PasswordHash,
@@ -43,7 +42,6 @@ export {
 } from "./src/auth/hashes.ts";
 export type { Network } from "./src/auth/networks.ts";
 export {
-  parseSize,
   parseUsersFile,
   type ParseUsersFileOptions,
   type UserAccount,

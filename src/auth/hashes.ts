@@ -22,9 +22,6 @@ import {
   type Sha512CryptJob,
 } from "./sha512_crypt.ts";
 
-/** The hash formats {@linkcode PasswordVerifier} knows. */
-export type HashFormat = "argon2" | "bcrypt" | "scrypt" | "sha512-crypt";
-
 /** A password hash, recognized and checked by {@linkcode parsePasswordHash}. */
 export type PasswordHash =
   | { readonly format: "argon2" | "bcrypt"; readonly text: string }

@@ -236,7 +236,7 @@ const MULTIPLIERS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1
  * A rate in bytes per second: an integer, or a string of a number with an
  * optional `K`, `M` or `G` suffix (1024-based): `"512K"`, `"1.5M"`. `null` when malformed.
  */
-export function parseSize(value: unknown): number | null {
+function parseSize(value: unknown): number | null {
   if (typeof value === "number") return Number.isSafeInteger(value) && value >= 0 ? value : null;
   if (typeof value !== "string") return null;
   const match = SIZE.exec(value.trim());

@@ -35,12 +35,13 @@ async function readLine(stdin: ReadableStream<Uint8Array>): Promise<string | nul
 
 /** Reads a line from the terminal without echoing it, after `prompt` on stderr. */
 async function readHidden(prompt: string): Promise<string> {
-  await Deno.stderr.write(encoder.encode(prompt));
+  // Echo is off before the prompt shows, so that nothing typed after it is echoed.
   Deno.stdin.setRaw(true);
   const decoder = new TextDecoder();
   const buffer = new Uint8Array(256);
   let text = "";
   try {
+    await Deno.stderr.write(encoder.encode(prompt));
     while (true) {
       const n = await Deno.stdin.read(buffer);
       if (n === null) break;

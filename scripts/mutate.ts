@@ -104,9 +104,12 @@ const GROUPS: Group[] = [
     sources: ["src/session/**/*.ts", "src/server.ts", "src/options.ts", "src/errors.ts"],
     tests: [
       "tests/transcript_test.ts",
+      "tests/lifecycle_test.ts",
       ...PROTOCOL,
       "tests/tls_test.ts",
       "tests/users_file_test.ts",
+      // The start-up lines, and the server run as the CLI runs it.
+      "tests/cli_test.ts",
     ],
   },
   {
@@ -117,7 +120,7 @@ const GROUPS: Group[] = [
   {
     name: "cli",
     sources: ["src/cli.ts", "src/cli/**/*.ts"],
-    tests: ["tests/cli_test.ts", "tests/users_cli_test.ts"],
+    tests: ["tests/cli_parse_test.ts", "tests/cli_test.ts", "tests/users_cli_test.ts"],
   },
 ];
 

@@ -268,3 +268,16 @@ Deno.test("an overridePerm on a subdirectory grants every write command there an
     }
   });
 });
+
+Deno.test("an overridePerm on the home itself applies to the home's root", async () => {
+  await withServer({ perm: "r" }, async ({ port, home, authorizer }) => {
+    authorizer.overridePerm("user", home, "elr", false);
+    const client = await FtpClient.login(port);
+    try {
+      assertEquals((await client.command("CWD /")).code, 250, "e on the root itself");
+      assertEquals((await client.command("STAT /")).code, 212, "l on the root itself");
+    } finally {
+      client.close();
+    }
+  });
+});

@@ -22,7 +22,7 @@ Deno.test("maxCons and maxConsPerIp refuse the extra connection with 421", async
       for (const client of [a, b, c]) client.close();
     }
   });
-  await withServer({ maxConsPerIp: 1 }, async ({ port, server }) => {
+  await withServer({ maxConsPerIp: 1 }, async ({ port, server, logs }) => {
     const a = await FtpClient.connect(port);
     const b = await FtpClient.connect(port);
     try {
@@ -37,6 +37,12 @@ Deno.test("maxCons and maxConsPerIp refuse the extra connection with 421", async
       b.close();
     }
     await waitFor(() => server.connections === 0);
+    assert(
+      logs.some((line) =>
+        /127\.0\.0\.1:\d+ refused: Too many connections from the same IP address\./.test(line)
+      ),
+      "the refusal is logged",
+    );
     for (let i = 0; i < 3; i++) {
       const again = await FtpClient.connect(port);
       assertEquals(again.greeting.code, 220, "the address's count drops as its sessions end");
@@ -46,8 +52,39 @@ Deno.test("maxCons and maxConsPerIp refuse the extra connection with 421", async
   });
 });
 
+Deno.test("maxConsPerIp counts what is open now: closing one of two frees one slot, not two", async () => {
+  await withServer({ maxConsPerIp: 2 }, async ({ port, server }) => {
+    const a = await FtpClient.connect(port);
+    const b = await FtpClient.connect(port);
+    a.close();
+    await waitFor(() => server.connections === 1);
+    const c = await FtpClient.connect(port);
+    const d = await FtpClient.connect(port);
+    try {
+      assertEquals([b.greeting.code, c.greeting.code, d.greeting.code], [220, 220, 421]);
+    } finally {
+      for (const client of [b, c, d]) client.close();
+    }
+  });
+});
+
+Deno.test("maxLineLength bounds a command line", async () => {
+  await withServer({ maxLineLength: 64 }, async ({ port }) => {
+    const client = await FtpClient.connect(port);
+    try {
+      assertEquals((await client.command("NOOP " + "x".repeat(50))).code, 501, "within the bound");
+      assertEquals(
+        (await client.command("NOOP " + "x".repeat(100))).lines,
+        ["500 Command line too long."],
+      );
+    } finally {
+      client.close();
+    }
+  });
+});
+
 Deno.test("an idle client is disconnected with 421; each command restarts the timer", async () => {
-  await withServer({ timeout: 0.4 }, async ({ port }) => {
+  await withServer({ timeout: 0.4 }, async ({ port, logs }) => {
     const active = await FtpClient.connect(port);
     const idle = await FtpClient.connect(port);
     try {
@@ -59,6 +96,7 @@ Deno.test("an idle client is disconnected with 421; each command restarts the ti
       assertEquals((await idle.reply()).text, "Control connection timed out.");
       assert(await idle.closedByServer());
       assertEquals((await active.reply()).code, 421, "idle after its last command");
+      assert(logs.some((line) => line.endsWith("] Control connection timed out.")), "logged");
     } finally {
       active.close();
       idle.close();

@@ -152,6 +152,18 @@ Deno.test("a failed PASS is answered after authFailedTimeout, without holding up
       slow.close();
     }
   });
+  await withServer({ authFailedTimeout: 0.05 }, async ({ port }) => {
+    const quick = await FtpClient.connect(port);
+    try {
+      await quick.command("USER user");
+      const started = performance.now();
+      assertEquals((await quick.command("PASS wrong")).code, 530);
+      // The delay asked for, not the 3 s default: a bound far from the timing itself.
+      assert(performance.now() - started < 2000, "answered after the configured delay");
+    } finally {
+      quick.close();
+    }
+  });
 });
 
 Deno.test("the password never reaches the log, whatever the case of PASS", async () => {
@@ -206,8 +218,8 @@ Deno.test("event callbacks of a handler subclass are called", async () => {
     override onLogin(username: string) {
       events.push(`login ${username}`);
     }
-    override onLoginFailed(username: string) {
-      events.push(`failed ${username}`);
+    override onLoginFailed(username: string, password: string) {
+      events.push(`failed ${username} ${password}`);
     }
     override onLogout(username: string) {
       events.push(`logout ${username}`);
@@ -224,6 +236,13 @@ Deno.test("event callbacks of a handler subclass are called", async () => {
     }
   }
   await withServer({ handler: RecordingHandler }, async ({ port }) => {
+    // A session that never logs in never logs out.
+    const passing = await FtpClient.connect(port);
+    await passing.command("QUIT");
+    await passing.closedByServer();
+    passing.close();
+    await waitFor(() => events.includes("disconnect"));
+    assertEquals(events.splice(0), ["connect", "disconnect"]);
     const client = await FtpClient.connect(port);
     try {
       await client.command("USER user");
@@ -242,7 +261,7 @@ Deno.test("event callbacks of a handler subclass are called", async () => {
   });
   assertEquals(events, [
     "connect",
-    "failed user",
+    "failed user bad",
     "login user",
     "received a.bin",
     "sent a.bin",
@@ -385,5 +404,26 @@ Deno.test("a callback that throws is logged and the session goes on; the home ca
     } finally {
       client.close();
     }
+  });
+});
+
+Deno.test("the log: the session's opening, every reply sent at debug level, no warning for a plain refusal", async () => {
+  await withServer({}, async ({ port, logs }) => {
+    const client = await FtpClient.login(port);
+    try {
+      assertEquals((await client.command("CWD nowhere")).code, 550);
+      assertEquals((await client.command("FROB")).code, 500);
+    } finally {
+      client.close();
+    }
+    const session = logs.filter((line) => line.includes("127.0.0.1:"));
+    assert(session.some((line) => line.endsWith("-[] FTP session opened (connect)")));
+    assert(
+      session.some((line) =>
+        line.startsWith("[D") && line.endsWith("-[user] -> 230 Login successful.")
+      ),
+    );
+    assert(session.some((line) => line.endsWith('-> 500 Command "FROB" not understood.')));
+    assertEquals(session.filter((line) => line.startsWith("[W")), [], "refusals are not warnings");
   });
 });

@@ -52,6 +52,9 @@ const SCRIPTS: Script[] = [
     login: false,
     lines: [
       "NOOP",
+      "PWD",
+      "AUTH TLS",
+      " NOOP",
       "PASS secret",
       "USER user",
       "PASS wrong",
@@ -156,6 +159,7 @@ const SCRIPTS: Script[] = [
       "SITE CHMOD  640 f",
       "SITE CHMOD 640 nothing",
       "SITE NOPE",
+      "SITE  HELP",
       "SMNT x",
       "ALLO 100",
       "CWD d",
@@ -282,13 +286,15 @@ function masked(line: string): string {
     .replace(/\(\|\|\|\d+\|\)/, "(|||port|)")
     .replace(/unique=[0-9a-f]+g[0-9a-f]+;/, "unique=DEVgINODE;")
     .replace(/^(\s*[-dlp][rwxsStT-]{9}\s+\d+\s+)\S+\s+\S+/, "$1OWNER GROUP")
-    .replace(/127\.0\.0\.1:\d+/, "127.0.0.1:PORT");
+    .replace(/127\.0\.0\.1:\d+/, "127.0.0.1:PORT")
+    .replace(/^220 tsftpd \S+ ready\.$/, "220 tsftpd VERSION ready.");
 }
 
 /** Runs `script` against the server on `port`, appending what was said to `out`. */
 async function run(script: Script, port: number, out: string[]): Promise<void> {
   const client = script.login ? await FtpClient.login(port) : await FtpClient.connect(port);
   const { ca } = await testCerts();
+  if (!script.login) out.push(...client.greeting.lines.map(masked));
   try {
     for (const line of script.lines) {
       out.push(`> ${line.replaceAll("\0", "\\0")}`);

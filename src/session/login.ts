@@ -65,7 +65,8 @@ async function openHome(make: () => FileSystem): Promise<FileSystem | string> {
     const { type } = await fs.stat("/");
     return type === "dir" ? fs : "is not a directory";
   } catch (error) {
-    return `cannot be used: ${error instanceof Error ? error.message : String(error)}`;
+    const reason = error instanceof Error ? error.message : String(error);
+    return `cannot be used: ${reason.replace(/\.$/, "")}`;
   }
 }
 

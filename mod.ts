@@ -18,8 +18,10 @@ export {
   AuthenticationFailed,
   type Authorizer,
   AuthorizerError,
+  LoginRefused,
   type Permission,
   PERMISSION_LETTERS,
+  type UserSession,
 } from "./src/auth/authorizer.ts";
 export {
   ANONYMOUS_USER,
@@ -29,6 +31,26 @@ export {
   type UserOptions,
   type UserRecord,
 } from "./src/auth/dummy.ts";
+export {
+  ARGON2ID_PARAMETERS,
+  hashPassword,
+  parsePasswordHash,
+  type PasswordHash,
+  PasswordHashError,
+  PasswordVerifier,
+  type PasswordVerifierOptions,
+} from "./src/auth/hashes.ts";
+export type { Network } from "./src/auth/networks.ts";
+export {
+  parseUsersFile,
+  type ParseUsersFileOptions,
+  type UserAccount,
+  type UserOverride,
+  UsersFileAuthorizer,
+  type UsersFileAuthorizerOptions,
+  UsersFileError,
+  type UsersFileSummary,
+} from "./src/auth/users_file.ts";
 export { protoCmds } from "./src/commands/proto_cmds.ts";
 export type {
   ActiveTransfer,

@@ -49,7 +49,11 @@ const PROTOCOL = [
 
 /** The groups, fastest tests first. */
 const GROUPS: Group[] = [
-  { name: "net", sources: ["src/net.ts"], tests: [UNIT, "tests/limits_test.ts"] },
+  {
+    name: "net",
+    sources: ["src/net.ts"],
+    tests: [UNIT, "tests/limits_test.ts", "tests/users_file_test.ts"],
+  },
   { name: "line_reader", sources: ["src/line_reader.ts"], tests: [UNIT, "tests/limits_test.ts"] },
   {
     name: "log",
@@ -77,7 +81,13 @@ const GROUPS: Group[] = [
   {
     name: "auth",
     sources: ["src/auth/**/*.ts"],
-    tests: ["tests/jail_test.ts", "tests/session_test.ts", "tests/library_test.ts"],
+    tests: [
+      "tests/jail_test.ts",
+      "tests/session_test.ts",
+      "tests/library_test.ts",
+      "tests/users_file_test.ts",
+      "tests/users_cli_test.ts",
+    ],
   },
   {
     name: "commands",
@@ -97,6 +107,7 @@ const GROUPS: Group[] = [
       "tests/lifecycle_test.ts",
       ...PROTOCOL,
       "tests/tls_test.ts",
+      "tests/users_file_test.ts",
       // The start-up lines, and the server run as the CLI runs it.
       "tests/cli_test.ts",
     ],
@@ -106,7 +117,11 @@ const GROUPS: Group[] = [
     sources: ["src/tls.ts", "src/self_signed.ts"],
     tests: ["tests/self_signed_test.ts", "tests/tls_test.ts", "tests/cli_test.ts"],
   },
-  { name: "cli", sources: ["src/cli.ts"], tests: ["tests/cli_parse_test.ts", "tests/cli_test.ts"] },
+  {
+    name: "cli",
+    sources: ["src/cli.ts", "src/cli/**/*.ts"],
+    tests: ["tests/cli_parse_test.ts", "tests/cli_test.ts", "tests/users_cli_test.ts"],
+  },
 ];
 
 const REPORTS = "reports/mutation";

@@ -5,24 +5,19 @@
  */
 
 import { parseArgs } from "node:util";
+import type { Authorizer } from "./auth/authorizer.ts";
 import { DummyAuthorizer } from "./auth/dummy.ts";
+import { UsersFileAuthorizer, UsersFileError } from "./auth/users_file.ts";
+import { checkConfigCommand, describeUsers, loadUsers } from "./cli/check_config.ts";
+import { CliError } from "./cli/errors.ts";
+import { hashPasswordCommand } from "./cli/hash_password.ts";
 import { Logger } from "./log.ts";
 import { isIPv4 } from "./net.ts";
 import { FTPServer, type FTPServerOptions } from "./server.ts";
 import { TlsConfigError, type TLSOptions } from "./tls.ts";
 import { VERSION } from "./version.ts";
 
-/** A bad flag or value (exit status 2), or a server that cannot start (1); the message is shown as is. */
-export class CliError extends Error {
-  override name = "CliError";
-  /** The process exit status. */
-  readonly exitCode: number;
-
-  constructor(message: string, exitCode = 2) {
-    super(message);
-    this.exitCode = exitCode;
-  }
-}
+export { CliError };
 
 /** What the command line asks for. */
 export interface CliConfig {
@@ -36,6 +31,8 @@ export interface CliConfig {
   verbose: boolean;
   username: string | null;
   password: string | null;
+  /** The users file (`--users`): its accounts instead of anonymous or `-u`. */
+  users: string | null;
   timeout: number;
   banner: string | null;
   permitForeignAddresses: boolean;
@@ -64,8 +61,11 @@ export interface TlsCliConfig {
 
 /** The `--help` text. */
 export const USAGE = `Usage: tsftpd [options]
+       tsftpd hash-password        read a password, print its argon2id hash for a users file
+       tsftpd check-config FILE    check a users file without starting the server
 
-Start a stand-alone FTP server sharing a directory (anonymous, read-only by default).
+Start a stand-alone FTP server sharing a directory (anonymous, read-only by default),
+or serving the accounts of a users file (--users).
 
 Options:
   -h, --help                   show this help and exit
@@ -80,6 +80,8 @@ Options:
   -V, --verbose                log the whole configuration at start-up
   -u, --username USER          a user to log in as, instead of anonymous (needs -P)
   -P, --password PASSWORD      that user's password
+      --users FILE             serve the accounts of this TOML users file instead of
+                               anonymous or -u (not with -u, -P, -w, -d); SIGHUP re-reads it
       --timeout SECONDS        idle time before a client is disconnected (default: 300)
       --banner TEXT            the greeting sent to clients
       --permit-foreign-addresses  allow FXP: data connections to other hosts
@@ -149,6 +151,7 @@ export function parseCli(args: string[]): CliConfig | "help" | "version" {
         verbose: { type: "boolean", short: "V" },
         username: { type: "string", short: "u" },
         password: { type: "string", short: "P" },
+        users: { type: "string" },
         timeout: { type: "string" },
         banner: { type: "string" },
         "permit-foreign-addresses": { type: "boolean" },
@@ -191,6 +194,18 @@ export function parseCli(args: string[]): CliConfig | "help" | "version" {
   if (values.password !== undefined && values.username === undefined) {
     throw new CliError("-P/--password needs -u/--username");
   }
+  if (values.users !== undefined) {
+    const clash = (
+      [
+        ["username", "-u/--username", "add the user to the users file"],
+        ["password", "-P/--password", "passwords are in the users file"],
+        ["write", "-w/--write", "permissions come from the users file"],
+        ["directory", "-d/--directory", "homes come from the users file"],
+      ] as const
+    ).find(([name]) => values[name] !== undefined);
+    if (clash) throw new CliError(`--users and ${clash[1]} exclude each other (${clash[2]})`);
+    if (values.users === "") throw new CliError("--users needs a file");
+  }
   const nat = values["nat-address"] ?? null;
   if (nat !== null && !isIPv4(nat)) {
     throw new CliError(`--nat-address must be an IPv4 address, not ${JSON.stringify(nat)}`);
@@ -206,6 +221,7 @@ export function parseCli(args: string[]): CliConfig | "help" | "version" {
     verbose: values.verbose ?? false,
     username: values.username ?? null,
     password: values.password ?? null,
+    users: values.users ?? null,
     timeout: integer("--timeout", values.timeout ?? "300", 1, 86400 * 365),
     banner: values.banner ?? null,
     permitForeignAddresses: values["permit-foreign-addresses"] ?? false,
@@ -322,18 +338,36 @@ function listen(options: FTPServerOptions): FTPServer {
 }
 
 /**
- * Builds the servers that `config` describes: one, or two with `--implicit-port`.
- * Throws {@linkcode CliError} when they cannot start.
+ * The accounts `config` asks for: those of the users file (`--users`), or one user
+ * (`-u`/`-P`) or anonymous sharing the directory. Throws {@linkcode CliError}.
  */
-export async function createServers(config: CliConfig, logger: Logger): Promise<FTPServer[]> {
+export async function createAuthorizer(config: CliConfig, logger: Logger): Promise<Authorizer> {
+  const warn = (message: string) => logger.warning(message);
+  if (config.users !== null) {
+    const authorizer = await loadUsers(config.users, warn);
+    logger.info(`users: ${describeUsers(authorizer.summary)}`);
+    return authorizer;
+  }
   const directory = sharedDirectory(config.directory);
   const perm = config.write ? "elradfmwMT" : "elr";
-  const authorizer = new DummyAuthorizer({ warn: (message) => logger.warning(message) });
+  const authorizer = new DummyAuthorizer({ warn });
   if (config.username !== null) {
     authorizer.addUser(config.username, config.password ?? "", directory, { perm });
   } else {
     authorizer.addAnonymous(directory, { perm });
   }
+  return authorizer;
+}
+
+/**
+ * Builds the servers that `config` describes, with `authorizer`'s accounts: one,
+ * or two with `--implicit-port`. Throws {@linkcode CliError} when they cannot start.
+ */
+export async function createServers(
+  config: CliConfig,
+  logger: Logger,
+  authorizer: Authorizer,
+): Promise<FTPServer[]> {
   const tls = config.tls && await tlsOptions(config.tls, config.hostname, logger);
   const options: FTPServerOptions = {
     hostname: config.hostname,
@@ -377,27 +411,66 @@ function listenFailure(error: unknown): string {
   return (error as Error).message;
 }
 
+/**
+ * Re-reads the users file on SIGHUP, until disposed: new logins see the change,
+ * running sessions keep their account; a broken file keeps the accounts in place.
+ */
+function reloadOnHangup(authorizer: UsersFileAuthorizer, logger: Logger): Disposable {
+  if (Deno.build.os === "windows") return { [Symbol.dispose]() {} };
+  let reloading = Promise.resolve();
+  const reload = () => {
+    reloading = reloading.then(async () => {
+      try {
+        logger.info(`users file reloaded: ${describeUsers(await authorizer.reload())}`);
+      } catch (error) {
+        const reason = error instanceof UsersFileError ? error.message : String(error);
+        logger.error(
+          `users file not reloaded, keeping the ${authorizer.summary.users} accounts read ` +
+            `before: ${reason}`,
+        );
+      }
+    });
+  };
+  Deno.addSignalListener("SIGHUP", reload);
+  return { [Symbol.dispose]: () => Deno.removeSignalListener("SIGHUP", reload) };
+}
+
+/** Runs `tsftpd ARGS`; resolves to the exit status. */
+async function run(args: string[]): Promise<number> {
+  if (args[0] === "hash-password") return await hashPasswordCommand(args.slice(1));
+  if (args[0] === "check-config") return await checkConfigCommand(args.slice(1));
+  const config = parseCli(args);
+  if (config === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  if (config === "version") {
+    console.log(`tsftpd ${VERSION}`);
+    return 0;
+  }
+  const logger = new Logger({ level: config.debug ? "debug" : "info" });
+  const authorizer = await createAuthorizer(config, logger);
+  try {
+    const servers = await createServers(config, logger, authorizer);
+    using _hangup = authorizer instanceof UsersFileAuthorizer
+      ? reloadOnHangup(authorizer, logger)
+      : null;
+    // Each server closes its sessions on SIGINT and SIGTERM.
+    await Promise.all(servers.map((server) => server.serve()));
+    return 0;
+  } finally {
+    if (authorizer instanceof UsersFileAuthorizer) authorizer.close();
+  }
+}
+
 /** Runs the command line; resolves to the process exit status once the server stops. */
 export async function main(args: string[]): Promise<number> {
-  let servers: FTPServer[];
   try {
-    const config = parseCli(args);
-    if (config === "help") {
-      console.log(USAGE);
-      return 0;
-    }
-    if (config === "version") {
-      console.log(`tsftpd ${VERSION}`);
-      return 0;
-    }
-    servers = await createServers(config, new Logger({ level: config.debug ? "debug" : "info" }));
+    return await run(args);
   } catch (error) {
     if (!(error instanceof CliError)) throw error;
     console.error(`tsftpd: ${error.message}`);
-    if (error.exitCode === 2) console.error("Try 'tsftpd --help' for more information.");
+    if (error.hint) console.error("Try 'tsftpd --help' for more information.");
     return error.exitCode;
   }
-  // Each server closes its sessions on SIGINT and SIGTERM.
-  await Promise.all(servers.map((server) => server.serve()));
-  return 0;
 }

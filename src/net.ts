@@ -104,3 +104,15 @@ export function sameAddress(a: string, b: string): boolean {
   const left = canonicalIp(a);
   return left !== null && left === canonicalIp(b);
 }
+
+/**
+ * The bytes of an IP address: 4 for IPv4 (IPv4-mapped IPv6 addresses included),
+ * 16 for IPv6; `null` if `ip` is not an address.
+ */
+export function ipBytes(ip: string): Uint8Array | null {
+  const plain = canonicalIp(ip);
+  if (plain === null) return null;
+  if (isIPv4(plain)) return new Uint8Array(plain.split(".").map(Number));
+  const groups = ipv6Groups(plain)!;
+  return new Uint8Array(groups.flatMap((group) => [group >> 8, group & 0xff]));
+}

@@ -9,6 +9,7 @@
 import {
   type CliConfig,
   CliError,
+  createAuthorizer,
   createServers,
   parseCli,
   type TlsCliConfig,
@@ -37,6 +38,7 @@ const DEFAULTS: CliConfig = {
   maxCons: 512,
   maxConsPerIp: 0,
   maxLoginAttempts: 3,
+  users: null,
   tls: null,
 };
 
@@ -71,6 +73,7 @@ Deno.test("parseCli: the defaults, and each flag's own effect", () => {
     [["--disable-sendfile"], { disableSendfile: true }],
     [["--max-cons", "0", "--max-cons-per-ip", "7"], { maxCons: 0, maxConsPerIp: 7 }],
     [["--max-login-attempts", "1000"], { maxLoginAttempts: 1000 }],
+    [["--users", "users.toml"], { users: "users.toml" }],
   ];
   for (const [args, changed] of cases) {
     assertEquals(parseCli(args), { ...DEFAULTS, ...changed }, args.join(" "));
@@ -173,8 +176,10 @@ Deno.test("parseCli: each refusal, word for word", () => {
 
 Deno.test("createServers: each flag reaches the server's options", async () => {
   const logger = new Logger({ level: "error", sink: () => {} });
+  const serve = async (config: CliConfig) =>
+    await createServers(config, logger, await createAuthorizer(config, logger));
   const base = { ...DEFAULTS, hostname: "127.0.0.1", port: 0 };
-  const [plain] = await createServers(base, logger);
+  const [plain] = await serve(base);
   try {
     const { config } = plain;
     assertEquals(
@@ -198,7 +203,7 @@ Deno.test("createServers: each flag reaches the server's options", async () => {
   } finally {
     await plain.closeAll();
   }
-  const [changed] = await createServers({
+  const [changed] = await serve({
     ...base,
     write: true,
     username: "alice",
@@ -208,7 +213,7 @@ Deno.test("createServers: each flag reaches the server's options", async () => {
     permitPrivilegedPorts: true,
     useLocaltime: true,
     disableSendfile: true,
-  }, logger);
+  });
   try {
     const { config } = changed;
     assertEquals(
@@ -237,7 +242,7 @@ Deno.test("createServers: each flag reaches the server's options", async () => {
     implicit: false,
     implicitPort: 0,
   };
-  const servers = await createServers({ ...base, tls }, logger);
+  const servers = await serve({ ...base, tls });
   try {
     assertEquals(servers.length, 2, "the -p listener and the implicit one");
     const [explicit, implicit] = servers.map((server) => server.config.tls!);
@@ -254,6 +259,6 @@ Deno.test("createServers: each flag reaches the server's options", async () => {
   } finally {
     for (const server of servers) await server.closeAll();
   }
-  const [one] = await createServers({ ...base, tls: { ...tls, implicitPort: null } }, logger);
+  const [one] = await serve({ ...base, tls: { ...tls, implicitPort: null } });
   await one.closeAll();
 });

@@ -13,6 +13,48 @@ export class AuthenticationFailed extends Error {
   override name = "AuthenticationFailed";
 }
 
+/**
+ * Raised by an authorizer to refuse a login for a reason other than a wrong
+ * password (a client network not allowed, too many sessions): the session logs
+ * `USER '<name>' refused: <message>` and answers 530 with {@linkcode LoginRefused.reply},
+ * after the same delay as a wrong password, counting it as a failed attempt.
+ */
+export class LoginRefused extends AuthenticationFailed {
+  /** Always `"LoginRefused"`. */
+  override name = "LoginRefused";
+  /** The text of the 530 reply. */
+  readonly reply: string;
+
+  /** A refusal logged as `message` and answered with `reply` (default `"Authentication failed."`). */
+  constructor(message: string, reply = "Authentication failed.") {
+    super(message);
+    this.reply = reply;
+  }
+}
+
+/**
+ * What an authorizer grants one logged-in session, from
+ * {@linkcode Authorizer.startSession}: all optional.
+ */
+export interface UserSession {
+  /**
+   * Most bytes per second this session's data connections receive (uploads); 0 is
+   * no limit. Absent: the server's `dtp.readLimit`.
+   */
+  readonly readLimit?: number;
+  /** Most bytes per second this session's data connections send (downloads); 0 is no limit. Absent: `dtp.writeLimit`. */
+  readonly writeLimit?: number;
+  /**
+   * The authorizer that answers for this session from now on (home, permissions,
+   * messages, impersonation); absent: the server's. An authorizer whose users can
+   * change while the server runs gives the table as it was at login, so that a
+   * session keeps what it logged in with.
+   */
+  readonly authorizer?: Authorizer;
+  /** Called once when the session logs out (QUIT, REIN, a new USER) or closes. */
+  end?(): void;
+}
+
 /** Raised when a user table is misconfigured (duplicate user, unknown permission, ...). */
 export class AuthorizerError extends Error {
   /** Always `"AuthorizerError"`. */
@@ -65,6 +107,13 @@ export interface Authorizer {
   impersonateUser(username: string, password: string): Promise<void>;
   /** Called after the filesystem was touched on the user's behalf. */
   terminateImpersonation(username: string): Promise<void>;
+  /**
+   * Optional: called once `username`'s password was accepted, before the home is
+   * opened and 230 sent. It may throw {@linkcode LoginRefused} (too many sessions)
+   * or grant the session its own limits and authorizer ({@linkcode UserSession});
+   * the session calls the grant's `end` when it logs out or closes.
+   */
+  startSession?(username: string, session: SessionInfo): Promise<UserSession>;
 }
 
 /** Throws {@linkcode AuthorizerError} unless every letter of `perm` is a known permission. */

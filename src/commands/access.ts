@@ -45,7 +45,7 @@ export const accessCommands: Record<string, CommandSpec> = {
       // RFC 959: a transfer in progress completes, and its reply is sent, first.
       await ctx.transfer?.done;
       const { authenticated, username } = ctx.session;
-      const text = authenticated ? await ctx.config.authorizer.getMsgQuit(username) : "Goodbye.";
+      const text = authenticated ? await ctx.login.authorizer.getMsgQuit(username) : "Goodbye.";
       await ctx.reply(221, text);
       await ctx.login.logout();
       ctx.close();

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Permission } from "../auth/authorizer.ts";
+import type { Authorizer, Permission } from "../auth/authorizer.ts";
 import type { DataChannel } from "../data/channel.ts";
 import type { DTPHandler } from "../data/dtp.ts";
 import type { FileSystem } from "../fs/filesystem.ts";
@@ -93,6 +93,11 @@ export interface LoginControl {
   pass(password: string): Promise<void>;
   /** REIN and QUIT: forgets the user, calling `onLogout` for a logged-in one. */
   logout(): Promise<void>;
+  /**
+   * The authorizer that answers for the logged-in user: the one their login was
+   * granted (`UserSession.authorizer`), or the server's.
+   */
+  readonly authorizer: Authorizer;
 }
 
 /** What a command handler is given: the command, its checked path, and the session's narrow interface. */

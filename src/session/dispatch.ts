@@ -162,7 +162,7 @@ function hasPerm(host: DispatchHost, perm: Permission, path: ResolvedPath): Prom
     const stat = await host.login.fs?.stat(path.ftp).catch(() => null);
     return stat?.type === "dir";
   };
-  return host.config.authorizer.hasPerm(host.session.username, perm, path.real, isDirectory);
+  return host.login.authorizer.hasPerm(host.session.username, perm, path.real, isDirectory);
 }
 
 /** The narrow view of its session a handler runs with. */

@@ -145,10 +145,14 @@ export class FTPHandler implements SessionInfo {
     });
     const isClosed = () => this.#closed;
     const state = this.state;
+    const login = this.#login;
     this.#transfers = new Transfers({
       config: this.config,
       buffers: host.buffers,
       data: this.data,
+      get dtp() {
+        return login.dtp;
+      },
       get protP() {
         return state.protP;
       },
@@ -332,6 +336,7 @@ export class FTPHandler implements SessionInfo {
     const transfer = this.#transfers.current;
     this.close();
     if (transfer) await transfer.done;
+    this.#login.close();
     this.log("info", "FTP session closed (disconnect).");
     await this.emit("onDisconnect");
   }

@@ -5,7 +5,14 @@
  * @module
  */
 
+import {
+  AuthenticationFailed,
+  type Authorizer,
+  LoginRefused,
+  type UserSession,
+} from "../auth/authorizer.ts";
 import type { LoginControl } from "../commands/table.ts";
+import type { DTPOptions } from "../data/dtp.ts";
 import type { SessionInfo } from "../session_info.ts";
 import type { FileSystem } from "../fs/filesystem.ts";
 import type { LogLevel } from "../log.ts";
@@ -71,6 +78,9 @@ export class Login implements LoginControl {
   #fs: FileSystem | null = null;
   #home: string | null = null;
   #failures = 0;
+  #grant: UserSession | null = null;
+  #users: Authorizer | null = null;
+  #dtp: DTPOptions | null = null;
 
   /** The login state of the session `host`, logged out. */
   constructor(host: LoginHost) {
@@ -97,6 +107,16 @@ export class Login implements LoginControl {
     return this.#home;
   }
 
+  /** The authorizer that answers for the logged-in user: the one their login granted, or the server's. */
+  get authorizer(): Authorizer {
+    return this.#users ?? this.#host.config.authorizer;
+  }
+
+  /** The data transfer settings of this login: the server's, with the user's rate limits. */
+  get dtp(): DTPOptions {
+    return this.#dtp ?? this.#host.config.dtp;
+  }
+
   /** USER: names the user to log in as; a logged-in user is logged out first. */
   async user(username: string): Promise<void> {
     if (this.authenticated) await this.logout();
@@ -109,16 +129,27 @@ export class Login implements LoginControl {
   async pass(password: string): Promise<void> {
     const { authorizer, abstractedFs } = this.#host.config;
     const username = this.#username;
-    let home: string | null = null;
+    let grant: UserSession;
     try {
       await authorizer.validateAuthentication(username, password, this.#host.info);
-      home = await authorizer.getHomeDir(username);
-    } catch {
-      // Unknown user or wrong password: answered below, alike.
+      grant = (await authorizer.startSession?.(username, this.#host.info)) ?? {};
+    } catch (error) {
+      // Unknown user, wrong password or a refusal: answered alike, but for a refusal's text.
+      if (!(error instanceof AuthenticationFailed)) this.#authorizerFailed(error);
+      return this.#failed(username, password, error instanceof LoginRefused ? error : null);
     }
-    if (home === null) return this.#failed(username, password);
+    const users = grant.authorizer ?? authorizer;
+    let home: string;
+    try {
+      home = await users.getHomeDir(username);
+    } catch (error) {
+      grant.end?.();
+      this.#authorizerFailed(error);
+      return this.#failed(username, password, null);
+    }
     const fs = await openHome(() => abstractedFs(home, this.#host.info));
     if (typeof fs === "string") {
+      grant.end?.();
       this.#host.log("error", `USER '${username}' refused: home ${JSON.stringify(home)} ${fs}.`);
       this.#username = "";
       return await this.#host.reply(530, "Home directory not available.");
@@ -127,15 +158,30 @@ export class Login implements LoginControl {
     this.#failures = 0;
     this.#fs = fs;
     this.#home = home;
+    this.#grant = grant;
+    this.#users = users;
+    const { readLimit, writeLimit } = grant;
+    this.#dtp = {
+      ...this.#host.config.dtp,
+      ...(readLimit !== undefined && { readLimit }),
+      ...(writeLimit !== undefined && { writeLimit }),
+    };
     this.#host.log("info", `USER '${username}' logged in.`);
-    await this.#host.reply(230, await authorizer.getMsgLogin(username));
+    await this.#host.reply(230, await users.getMsgLogin(username));
     await this.#host.emit("onLogin", username);
   }
 
-  async #failed(username: string, password: string): Promise<void> {
+  /** Logs what an authorizer threw that is not a refusal: a bug or an unreachable user store. */
+  #authorizerFailed(error: unknown): void {
+    const detail = error instanceof Error ? error.stack ?? error.message : String(error);
+    this.#host.log("error", `authorizer failed: ${detail}`);
+  }
+
+  async #failed(username: string, password: string, refusal: LoginRefused | null): Promise<void> {
     const host = this.#host;
     this.#failures++;
-    host.log("info", `USER '${username}' failed login.`);
+    if (refusal) host.log("warning", `USER '${username}' refused: ${refusal.message}.`);
+    else host.log("info", `USER '${username}' failed login.`);
     await host.emit("onLoginFailed", username, password);
     await delay(host.config.authFailedTimeout, host.closing);
     if (this.#failures >= host.config.maxLoginAttempts) {
@@ -144,7 +190,7 @@ export class Login implements LoginControl {
       return;
     }
     this.#username = "";
-    await host.reply(530, "Authentication failed.");
+    await host.reply(530, refusal?.reply ?? "Authentication failed.");
   }
 
   /** Forgets the user, calling `onLogout` for a logged-in one. */
@@ -156,14 +202,32 @@ export class Login implements LoginControl {
     this.#password = "";
     this.#fs = null;
     this.#home = null;
+    this.#endGrant();
     this.#host.reset();
     if (wasLoggedIn) await this.#host.emit("onLogout", username);
+  }
+
+  /** The session is closing: ends what the authorizer granted the login, if any. */
+  close(): void {
+    this.#endGrant();
+  }
+
+  #endGrant(): void {
+    const grant = this.#grant;
+    this.#grant = null;
+    this.#users = null;
+    this.#dtp = null;
+    try {
+      grant?.end?.();
+    } catch (error) {
+      this.#authorizerFailed(error);
+    }
   }
 
   /** Runs `action` as the logged-in user (the authorizer's impersonation around it). */
   async impersonating(action: () => void | Promise<void>): Promise<void> {
     if (!this.authenticated) return await action();
-    const { authorizer } = this.#host.config;
+    const authorizer = this.authorizer;
     const username = this.#username;
     await authorizer.impersonateUser(username, this.#password);
     try {

@@ -9,7 +9,7 @@
 import type { ActiveTransfer, TransferJob } from "../commands/table.ts";
 import type { BufferPool } from "../data/buffer_pool.ts";
 import { type DataChannel, DataConnectError } from "../data/channel.ts";
-import { TransferError } from "../data/dtp.ts";
+import { type DTPOptions, TransferError } from "../data/dtp.ts";
 import type { LogLevel } from "../log.ts";
 import type { HandlerConfig } from "../options.ts";
 import { TlsHandshakeError, upgradeToTls } from "../tls.ts";
@@ -31,6 +31,8 @@ export interface TransferHost {
   readonly buffers: BufferPool;
   /** The data channel PASV and PORT prepare. */
   readonly data: DataChannel;
+  /** The logged-in user's transfer settings: the server's, with the user's rate limits. */
+  readonly dtp: DTPOptions;
   /** Whether data connections use TLS (PROT P). */
   readonly protP: boolean;
   /** Whether the session has closed. */
@@ -102,7 +104,7 @@ export class Transfers {
         );
       }
       const conn = await this.#connect(job.direction);
-      transfer.dtp = new host.config.dtpHandler(conn, host.config.dtp, host.buffers);
+      transfer.dtp = new host.config.dtpHandler(conn, host.dtp, host.buffers);
       if (host.closed) transfer.dtp.abort("aborted");
       await job.run(transfer.dtp);
       completed = true;

@@ -336,8 +336,10 @@ export class FTPHandler implements SessionInfo {
     await this.emit("onDisconnect");
   }
 
+  /** (Re)starts the idle timer; never once closed (the timer would keep the process alive). */
   #armIdleTimer(): void {
     clearTimeout(this.#idleTimer);
+    if (this.#closed) return;
     this.#idleTimer = setTimeout(() => this.#idle(), this.config.timeout * 1000);
   }
 

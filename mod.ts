@@ -42,7 +42,12 @@ export type {
 export type { CommandSpec, CommandTable, PathArgument } from "./src/commands/table.ts";
 export type { ChunkConverter } from "./src/data/ascii.ts";
 export { BufferPool } from "./src/data/buffer_pool.ts";
-export { DataChannel, DataConnectError, NoFreePassivePort } from "./src/data/channel.ts";
+export {
+  DataChannel,
+  DataConnectError,
+  type DataConnection,
+  NoFreePassivePort,
+} from "./src/data/channel.ts";
 export {
   DEFAULT_DTP_OPTIONS,
   DTPHandler,
@@ -84,11 +89,13 @@ export { type EventName, FTPHandler, type SessionHost } from "./src/session/hand
 export { FTPError, type FTPErrorOptions } from "./src/errors.ts";
 export {
   type CertificatePem,
+  type TlsCarrier,
   type TlsConfig,
   TlsConfigError,
   TlsHandshakeError,
   type TLSOptions,
   TlsTransport,
 } from "./src/tls.ts";
+export type { NativeConn } from "./src/native/socket.ts";
 export type { Reader, Transport, Writer } from "./src/transport.ts";
 export { VERSION } from "./src/version.ts";

@@ -1,6 +1,6 @@
 /**
  * The byte stream a session or a transfer talks over, whatever carries it: a plain
- * TCP connection today, a TLS connection tomorrow.
+ * TCP connection (the runtime's or a native socket), or a TLS connection.
  *
  * @module
  */

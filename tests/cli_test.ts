@@ -186,8 +186,9 @@ async function startCli(
   const running = new RunningCli(cli(args, cwd, undefined, permissions).spawn());
   try {
     await running.waitForLog(STARTUP_LINE);
-    // The configuration lines follow the start-up line; "passive ports" is the last at info.
-    await running.waitForLog(/^\[I [^\]]+\] passive ports: .*$/m);
+    // The configuration lines follow the start-up line; the jail's is the last at info
+    // (or a warning), and it comes a moment after the others: it loads the C library.
+    await running.waitForLog(/^\[[IW] [^\]]+\] jail: .*$/m);
     const [, port, pid] = STARTUP_LINE.exec(running.log)!;
     assertEquals(Number(pid), running.child.pid, "the start-up line names the server's pid");
     running.port = Number(port);

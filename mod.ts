@@ -63,6 +63,7 @@ export type {
   DirEntry,
   FactEntry,
   FactType,
+  FileDescriptor,
   FileReader,
   FileStat,
   FileSystem,
@@ -97,5 +98,5 @@ export {
   TlsTransport,
 } from "./src/tls.ts";
 export type { NativeConn } from "./src/native/socket.ts";
-export type { Reader, Transport, Writer } from "./src/transport.ts";
+export { type Reader, SendFileError, type Transport, type Writer } from "./src/transport.ts";
 export { VERSION } from "./src/version.ts";

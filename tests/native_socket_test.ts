@@ -1,10 +1,12 @@
 /**
  * The native socket layer on its own (`src/native/`): addresses as the runtime
  * writes them, waits that end by an event, a close or an abort, errors as the
- * runtime's classes.
+ * runtime's classes, `sendFile`.
  */
 
+import { AT_FDCWD, O, openat2 } from "../src/native/libc.ts";
 import { NativeConn, NativeListener, nativeSocketsAvailable } from "../src/native/socket.ts";
+import { SendFileError } from "../src/transport.ts";
 import { assert, assertBytesEqual, assertEquals } from "./support/assert.ts";
 import { randomBytes } from "./support/data.ts";
 import { readAll } from "./support/ftp_client.ts";
@@ -137,6 +139,35 @@ Deno.test({
     assertBytesEqual(await received, bytes);
     assertEquals(await conn.read(new Uint8Array(1)), null, "the peer closed in turn");
     conn.close();
+  },
+});
+
+Deno.test({
+  name:
+    "native sockets: sendFile sends a file from an offset, 0 at its end; a descriptor it cannot read is the file's failure",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "tsftpd-sendfile-" });
+    try {
+      const bytes = randomBytes(5 * 1024 * 1024 + 3);
+      await Deno.writeFile(`${dir}/f`, bytes);
+      using file = openat2(AT_FDCWD, `${dir}/f`, O.RDONLY, 0);
+      const { conn, client } = await pair();
+      const received = readAll(client);
+      let offset = 1000;
+      for (let n; (n = await conn.sendFile(file.fd, offset, 1024 * 1024)) > 0;) offset += n;
+      assertEquals(offset, bytes.length);
+      await conn.end();
+      assertBytesEqual(await received, bytes.subarray(1000));
+      // A descriptor not open for reading: the file's failure, not the connection's.
+      using writeOnly = openat2(AT_FDCWD, `${dir}/f`, O.WRONLY, 0);
+      const failure = await rejection(conn.sendFile(writeOnly.fd, 0, 1));
+      assert(failure instanceof SendFileError, String(failure));
+      assertEquals((failure.cause as { code?: string }).code, "EBADF");
+      conn.close();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });
 

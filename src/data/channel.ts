@@ -1,7 +1,7 @@
 /**
  * {@linkcode DataChannel}: how a session's next data connection is made, passive
  * (PASV: the client connects to us) or active (PORT: we connect to the client),
- * with the runtime's sockets or native ones.
+ * with the runtime's sockets or, for the zero-copy path, native ones.
  *
  * @module
  */
@@ -30,8 +30,8 @@ export interface DataChannelOptions {
   /** Called with a sentence about each refused connection. */
   onRefused: (message: string) => void;
   /**
-   * Make data connections with native sockets ({@linkcode NativeConn}) rather
-   * than the runtime's (default false).
+   * Make data connections with native sockets ({@linkcode NativeConn}, which can
+   * send a file with `sendfile(2)`) rather than the runtime's (default false).
    * Only where `nativeSocketsAvailable()` says so: Linux, with FFI granted.
    */
   native?: boolean;

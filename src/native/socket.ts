@@ -1,7 +1,8 @@
 /**
  * TCP sockets owned through FFI, for data connections: {@linkcode NativeListener}
- * (passive mode) and {@linkcode NativeConn} (either mode), whose descriptor this
- * process holds, which the runtime's own connections do not expose.
+ * (passive mode) and {@linkcode NativeConn} (either mode), whose descriptor can be
+ * handed to `sendfile(2)`, which the runtime's own connections cannot do (they
+ * expose no descriptor).
  *
  * Every socket is non-blocking and close-on-exec. Each call is made synchronously
  * on the main thread (so its errno is the call's own); one that would block
@@ -21,7 +22,7 @@
  */
 
 import { canonicalIp, isIPv4 } from "../net.ts";
-import { type Transport, writeAll } from "../transport.ts";
+import { SendFileError, type Transport, writeAll } from "../transport.ts";
 import {
   accept4,
   AF,
@@ -35,6 +36,7 @@ import {
   listen,
   recv,
   send,
+  sendfile,
   setIntOption,
   SHUT,
   shutdown,
@@ -294,8 +296,9 @@ export class NativeListener implements Disposable {
 
 /**
  * A connected TCP socket of its own, a {@linkcode Transport}: `read` is `recv`,
- * `write` is `send`. It also offers the byte streams that `upgradeToTls` runs
- * TLS over.
+ * `write` is `send`, and {@linkcode NativeConn.sendFile} is `sendfile(2)` from a
+ * file's descriptor, the zero-copy path. It also offers the byte streams that
+ * `upgradeToTls` runs TLS over.
  */
 export class NativeConn implements Transport, Disposable {
   /** The peer's address. */
@@ -362,6 +365,27 @@ export class NativeConn implements Transport, Disposable {
       if (n >= 0) return n;
       if (n === -E.AGAIN) await writable(fd);
       else if (n !== -E.INTR) throw socketError("send", -n);
+    }
+  }
+
+  /**
+   * Sends up to `count` (> 0) bytes of the open file `file` from byte `offset`
+   * with `sendfile(2)`, the bytes going from the page cache to the socket without
+   * a copy through this process; resolves to how many, 0 at the end of the file.
+   * Waits (in the reactor) while the socket's buffer is full. A failure of the
+   * connection rejects as `write` does; one of the file with a `SendFileError`.
+   */
+  async sendFile(file: number, offset: number, count: number): Promise<number> {
+    if (count <= 0) throw new RangeError(`sendFile count ${count} is not positive`);
+    while (true) {
+      const fd = this.#socket.fd;
+      const n = sendfile(fd, file, offset, count);
+      if (n >= 0) return n;
+      if (n === -E.AGAIN) await writable(fd);
+      else if (n !== -E.INTR) {
+        const error = socketError("sendfile", -n);
+        throw error instanceof SystemError ? new SendFileError(error) : error;
+      }
     }
   }
 

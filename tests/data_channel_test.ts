@@ -142,6 +142,27 @@ channelTest(
   },
 );
 
+Deno.test({
+  name: "DataChannel (native sockets): a connection the kernel holds counts as made at once",
+  ignore: !nativeSocketsAvailable(),
+  async fn() {
+    // The reactor hears of a connection a worker thread's hop after the kernel has it,
+    // so `connected` asks the kernel. The client connects from a process run
+    // synchronously: the event loop has not turned when `connected` is asked.
+    const { data } = channel(true);
+    const port = await data.openPassive("127.0.0.1", null);
+    const script = "import socket, sys\n" +
+      "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n" +
+      "print(s.getsockname()[1])";
+    const { stdout } = new Deno.Command("python3", { args: ["-c", script, String(port)] })
+      .outputSync();
+    assert(data.connected, "connected as soon as the kernel has the connection");
+    assertEquals(data.describe(), "Passive data connection established.");
+    using conn = await data.connect();
+    assertEquals(conn.remoteAddr.port, Number(new TextDecoder().decode(stdout).trim()));
+  },
+});
+
 channelTest(
   "DataChannel: a new PASV while a transfer waits leaves the new listener in place",
   async (native) => {

@@ -409,15 +409,24 @@ Deno.test({
         // Let the downloads fill their sockets' buffers and wait.
         await new Promise((resolve) => setTimeout(resolve, 300));
         const fresh = await FtpClient.login(port);
-        try {
-          const timer = setTimeout(() => fresh.close(), 10_000);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const stalled = new Promise<"stalled">((resolve) => {
+          timer = setTimeout(resolve, 10_000, "stalled");
+        });
+        const work = (async () => {
           await fresh.command("TYPE I");
           assertStringIncludes(await fresh.list(), "small");
           assertEquals(new TextDecoder().decode(await fresh.retr("small")), "small");
           await fresh.store("fresh", encoder.encode("fresh"));
-          clearTimeout(timer);
+          return "done" as const;
+        })();
+        try {
+          const outcome = await Promise.race([work, stalled]);
+          assertEquals(outcome, "done", "the fresh session's file operations were stalled");
         } finally {
+          clearTimeout(timer);
           fresh.close();
+          await work.catch(() => {});
         }
         await Promise.all(idle.map(async ({ client, data }, i) => {
           if (i < 100) await writeAndClose(data, encoder.encode(`upload ${i}`));
@@ -449,13 +458,17 @@ Deno.test({
   async fn() {
     // In a process of its own: the tests of other files share this one's descriptors.
     const script = new URL("./support/descriptor_churn.ts", import.meta.url);
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-all", script.pathname],
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).spawn();
+    // It takes seconds; a transfer that never ends would take for ever.
+    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    const { code, stdout, stderr } = await child.output();
+    clearTimeout(timer);
     const text = new TextDecoder();
-    assertEquals(code, 0, text.decode(stderr));
+    assertEquals(code, 0, `killed after 120 s, or failed: ${text.decode(stderr)}`);
     const report = JSON.parse(text.decode(stdout));
     assert(report.transfers >= 2000, `${report.transfers} transfers`);
     assertEquals(report.sendfile, report.downloads, "every download went by sendfile");

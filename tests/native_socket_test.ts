@@ -24,6 +24,19 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
   throw new Error("did not reject");
 }
 
+/** What `promise` resolves to, or a failure naming `what` if that takes over `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A native connection accepted from a runtime client, and that client. */
 async function pair(hostname = "127.0.0.1") {
   const listener = NativeListener.listen({ hostname, port: 0 });
@@ -111,7 +124,11 @@ Deno.test({
       }
       assert(written > 0, "bytes went out before the buffers filled");
       await client.write(new Uint8Array([42]));
-      assertEquals(await reading, 1, "the read was served while the write still waits");
+      assertEquals(
+        await within(reading, 5000, "the read, while the write waits"),
+        1,
+        "the read was served while the write still waits",
+      );
       const reading2 = conn.read(new Uint8Array(16));
       conn.close();
       for (const pending of [writing, reading2]) {
@@ -136,7 +153,7 @@ Deno.test({
     let offset = 0;
     while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
     await conn.end();
-    assertBytesEqual(await received, bytes);
+    assertBytesEqual(await within(received, 5000, "the peer's end of the stream"), bytes);
     assertEquals(await conn.read(new Uint8Array(1)), null, "the peer closed in turn");
     conn.close();
   },

@@ -475,3 +475,116 @@ Deno.test({
     assertEquals(report.after, report.before, JSON.stringify(report));
   },
 });
+
+Deno.test({
+  name: "native sockets: past the open-file limit transfers are refused, and the server goes on",
+  ignore,
+  async fn() {
+    const home = await Deno.realPath(await Deno.makeTempDir({ prefix: "tsftpd-limit-" }));
+    await sparseFile(`${home}/big`, 512 * MiB);
+    await Deno.writeTextFile(`${home}/small`, "small");
+    const script = new URL("./support/limited_server.ts", import.meta.url).pathname;
+    // 160 descriptors: the runtime takes about 30 of them, a running download 4.
+    const child = new Deno.Command("sh", {
+      args: [
+        "-c",
+        'ulimit -n 160 && exec "$0" run --allow-all "$1" "$2"',
+        Deno.execPath(),
+        script,
+        home,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    /** `step`'s result, or `"stuck"` after 3 s. */
+    const within = <T>(step: Promise<T>) =>
+      Promise.race([step, new Promise<"stuck">((r) => setTimeout(r, 3000, "stuck"))]);
+    const connects: Promise<FtpClient | null>[] = [];
+    const datas: Deno.Conn[] = [];
+    const outcomes: string[] = [];
+    try {
+      const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      const port = Number((await lines.read()).value);
+      lines.releaseLock();
+      // 40 sessions fit (about 70 descriptors); 40 downloads (3 more each) do not.
+      const clients: FtpClient[] = [];
+      for (let i = 0; i < 40; i++) {
+        const connecting = FtpClient.connect(port).catch(() => null);
+        connects.push(connecting);
+        const client = await connecting;
+        assert(client, `session ${i} connected`);
+        await client.login("user", "12345");
+        await client.command("TYPE I");
+        clients.push(client);
+      }
+      for (const client of clients) {
+        const outcome = await within(
+          (async () => {
+            const epsv = await client.command("EPSV");
+            if (epsv.code !== 229) return `EPSV ${epsv.code}`;
+            // The server resets a data connection it has no descriptor to accept.
+            const data = await Deno.connect({ hostname: "127.0.0.1", port: epsvPort(epsv.text) })
+              .catch(() => null);
+            if (data) datas.push(data);
+            const start = await client.command("RETR big");
+            if (start.code !== 125 && start.code !== 150) return `RETR ${start.code}`;
+            // Started: running (the client reads nothing), or refused for want of a descriptor.
+            const early = await Promise.race([
+              client.reply(),
+              new Promise<null>((r) => setTimeout(r, 200, null)),
+            ]);
+            return early ? `RETR then ${early.code}` : "running";
+          })().catch((error) => `error ${error}`),
+        );
+        outcomes.push(outcome);
+      }
+      const summary = outcomes.join(", ");
+      const running = outcomes.filter((outcome) => outcome === "running").length;
+      assert(running >= 10, `some downloads run: ${summary}`);
+      assert(running < outcomes.length, `the limit was reached: ${summary}`);
+      for (const outcome of outcomes) {
+        assert(
+          /^(running|EPSV 550|RETR 550|RETR then 425)$/.test(outcome),
+          `each download runs or is refused plainly: ${summary}`,
+        );
+      }
+      // At the limit, a passive listener waits for its connection (accept4 fails with
+      // EMFILE even with no connection queued): a descriptor freed meanwhile serves it.
+      const refused = outcomes.lastIndexOf("RETR 550");
+      assert(refused >= 0, `a RETR found no descriptor for its file: ${summary}`);
+      const waiting = clients[refused];
+      assertEquals((await waiting.command("ABOR")).code, 225, "its connection is dropped");
+      const epsv = await waiting.command("EPSV");
+      assertEquals(epsv.code, 229, "the listener takes the descriptor just freed");
+      datas.shift()!.close(); // The first download ends: three descriptors free.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const late = await Deno.connect({ hostname: "127.0.0.1", port: epsvPort(epsv.text) });
+      assertEquals((await waiting.command("RETR small")).code, 125);
+      assertEquals(new TextDecoder().decode(await readAll(late)), "small");
+      assertEquals((await waiting.reply()).code, 226);
+      // Once the clients go, the server serves again, the fast path too.
+      for (const data of datas.splice(0)) data.close();
+      for (const connecting of connects.splice(0)) (await connecting)?.close();
+      const fresh = await within(FtpClient.login(port));
+      assert(fresh !== "stuck", "a new session is served");
+      try {
+        await fresh.command("TYPE I");
+        assertEquals(new TextDecoder().decode(await fresh.retr("small")), "small");
+      } finally {
+        fresh.close();
+      }
+    } finally {
+      for (const data of datas) data.close();
+      await child.stdin.close();
+      for (const connecting of connects) (await connecting)?.close();
+      const status = await child.status;
+      const log = await stderr;
+      await Deno.remove(home, { recursive: true });
+      assertEquals(status.code, 0, log);
+      assert(/data path: sendfile/.test(log), "the fast path was taken");
+      assert(!/unexpectedly|^\s+at /m.test(log), `no failure was a bug: ${log}`);
+    }
+  },
+});

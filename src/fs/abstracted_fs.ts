@@ -241,23 +241,22 @@ export class AbstractedFS implements FileSystem {
     using reach = await io(() => this.#resolver.reach(path, true));
     const file = await this.#openRegular(path, reach, { read: true });
     if (offset > 0) await positioned(file, () => file.seek(offset, Deno.SeekMode.Start));
-    return new DiskFile(file, offset, this.#sendfileDescriptor(file, reach));
+    return new DiskFile(file, offset, this.#sendfileDescriptor(reach));
   }
 
   /**
    * A descriptor of the file `reach` leads to, for `sendfile(2)`: the descriptor
    * the kernel resolved beneath the root, reopened for reading through its
    * `/proc/self/fd/N` (so the very file checked, whatever was renamed since);
-   * `null` without the kernel's jail or when `open` is overridden. Closes `file`
-   * if it fails.
+   * `null` without the kernel's jail, when `open` is overridden, or when it cannot
+   * be had (no descriptor left): the file is then streamed.
    */
-  #sendfileDescriptor(file: Deno.FsFile, reach: Reach): Descriptor | null {
+  #sendfileDescriptor(reach: Reach): Descriptor | null {
     if (!this.kernelJail || this.open !== AbstractedFS.prototype.open) return null;
     try {
       return openat2(AT_FDCWD, reach.path, O.RDONLY, 0);
-    } catch (error) {
-      file.close();
-      throw toFilesystemError(error);
+    } catch {
+      return null;
     }
   }
 

@@ -101,6 +101,8 @@ export const AF = { INET: 2, INET6: 10 } as const;
 export const E = {
   INTR: 4,
   AGAIN: 11,
+  NFILE: 23,
+  MFILE: 24,
   PIPE: 32,
   PROTO: 71,
   ADDRINUSE: 98,

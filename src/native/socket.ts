@@ -172,6 +172,11 @@ function socketCall<T>(call: () => T): T {
   }
 }
 
+/** Whether `error` says the process (EMFILE) or the system (ENFILE) has no descriptor left. */
+function outOfDescriptors(error: unknown): boolean {
+  return error instanceof SystemError && (error.errno === E.MFILE || error.errno === E.NFILE);
+}
+
 /**
  * Errors a passive socket's `accept4` passes on from a connection that failed
  * before it was accepted (accept(2)): the next connection is waited for instead.
@@ -256,9 +261,16 @@ export class NativeListener implements Disposable {
    * left: `EMFILE`).
    */
   async accept(): Promise<NativeConn> {
-    while (true) {
-      const conn = this.acceptNow();
-      if (conn) return conn;
+    for (let waited = false;; waited = true) {
+      try {
+        const conn = this.acceptNow();
+        if (conn) return conn;
+      } catch (error) {
+        // accept4 takes a descriptor before it looks for a connection: out of
+        // descriptors it fails even when none waits. Only once one is known to
+        // wait is that this accept's failure.
+        if (waited || !outOfDescriptors(error)) throw error;
+      }
       await readable(this.#socket.fd);
     }
   }

@@ -588,3 +588,19 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a file opened without a descriptor to spare for sendfile is streamed, not refused",
+  ignore,
+  async fn() {
+    const script = new URL("./support/reopen_limit.ts", import.meta.url).pathname;
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder();
+    assertEquals(code, 0, text.decode(stderr));
+    assertEquals(JSON.parse(text.decode(stdout)), { descriptor: null, read: "streamed" });
+  },
+});

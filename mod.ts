@@ -64,7 +64,12 @@ export type {
 export type { CommandSpec, CommandTable, PathArgument } from "./src/commands/table.ts";
 export type { ChunkConverter } from "./src/data/ascii.ts";
 export { BufferPool } from "./src/data/buffer_pool.ts";
-export { DataChannel, DataConnectError, NoFreePassivePort } from "./src/data/channel.ts";
+export {
+  DataChannel,
+  DataConnectError,
+  type DataConnection,
+  NoFreePassivePort,
+} from "./src/data/channel.ts";
 export {
   DEFAULT_DTP_OPTIONS,
   DTPHandler,
@@ -80,6 +85,7 @@ export type {
   DirEntry,
   FactEntry,
   FactType,
+  FileDescriptor,
   FileReader,
   FileStat,
   FileSystem,
@@ -106,11 +112,13 @@ export { type EventName, FTPHandler, type SessionHost } from "./src/session/hand
 export { FTPError, type FTPErrorOptions } from "./src/errors.ts";
 export {
   type CertificatePem,
+  type TlsCarrier,
   type TlsConfig,
   TlsConfigError,
   TlsHandshakeError,
   type TLSOptions,
   TlsTransport,
 } from "./src/tls.ts";
-export type { Reader, Transport, Writer } from "./src/transport.ts";
+export type { NativeConn } from "./src/native/socket.ts";
+export { type Reader, SendFileError, type Transport, type Writer } from "./src/transport.ts";
 export { VERSION } from "./src/version.ts";

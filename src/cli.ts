@@ -87,7 +87,7 @@ Options:
       --permit-foreign-addresses  allow FXP: data connections to other hosts
       --permit-privileged-ports   allow PORT to ports below 1024
       --use-localtime          show local times in listings instead of GMT
-      --disable-sendfile       accepted for compatibility; transfers always stream natively
+      --disable-sendfile       no sendfile(2) and no native data sockets: the runtime streams
       --max-cons N             most simultaneous connections (default: 512; 0: no limit)
       --max-cons-per-ip N      most connections from one address (default: 0, no limit)
       --max-login-attempts N   failed logins before disconnecting (default: 3)

@@ -9,6 +9,7 @@ import { BufferPool } from "./data/buffer_pool.ts";
 import { Logger } from "./log.ts";
 import { normalizeIp } from "./net.ts";
 import { KernelResolver } from "./fs/resolver.ts";
+import { nativeSocketsAvailable } from "./native/socket.ts";
 import {
   type FTPHandlerOptions,
   type HandlerConfig,
@@ -175,6 +176,7 @@ export class FTPServer implements SessionHost {
           `session reuse required: ${requireSessionReuse}`,
       );
     }
+    this.#logDataPath();
     const detail = this.#verbose ? "info" : "debug";
     logger.log(detail, `runtime: Deno ${Deno.version.deno}`);
     logger.log(detail, `authorizer: '${config.authorizer.constructor.name}'`);
@@ -184,6 +186,23 @@ export class FTPServer implements SessionHost {
     logger.log(detail, `timeout: ${config.timeout}`);
     logger.log(detail, `banner: '${config.banner}'`);
     logger.log(detail, `max login attempts: ${config.maxLoginAttempts}`);
+  }
+
+  /** The start-up line about how data connections carry files. */
+  #logDataPath(): void {
+    const { config, logger } = this;
+    if (!config.useSendfile) logger.info("data path: streamed by the runtime (sendfile disabled)");
+    else if (!nativeSocketsAvailable()) {
+      logger.warning("data path: streamed by the runtime (sendfile needs Linux and --allow-ffi)");
+    } else if (config.abstractedFs === localDisk && !KernelResolver.available()) {
+      logger.warning(
+        "data path: native sockets, files streamed (sendfile needs the kernel's jail: --allow-all)",
+      );
+    } else {
+      logger.info(
+        "data path: native sockets, sendfile(2) for plain TYPE I downloads from the disk",
+      );
+    }
   }
 
   async #acceptLoop(handleExit: boolean, signal?: AbortSignal): Promise<void> {

@@ -41,8 +41,10 @@ export interface SessionOptions {
   /** Disable Nagle's algorithm on control and data connections (default true). */
   tcpNoDelay?: boolean;
   /**
-   * Kept for pyftplib compatibility; files are always streamed natively by the
-   * runtime, which has no `sendfile(2)` to switch.
+   * Plain data connections on native sockets, and plain TYPE I downloads of files
+   * that have a descriptor (the local disk's) sent with `sendfile(2)` (default
+   * true). Only on Linux with FFI granted; elsewhere, or `false`, the runtime's
+   * sockets stream every transfer.
    */
   useSendfile?: boolean;
   /** Seconds to wait for a data connection to be made (default 30). */

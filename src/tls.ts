@@ -137,6 +137,19 @@ export function resolveTlsOptions(options: TLSOptions): TlsConfig {
   };
 }
 
+/**
+ * What TLS is run over: a connection's byte streams and a way to close it. A
+ * runtime connection (`Deno.Conn`) and a native socket (`NativeConn`) both are one.
+ */
+export interface TlsCarrier {
+  /** The bytes received. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Where the bytes to send go; closing it ends the stream. */
+  readonly writable: WritableStream<Uint8Array>;
+  /** Closes the connection at once. */
+  close(): void;
+}
+
 /** How many decrypted bytes a TLS transport holds before it stops reading the connection. */
 const HIGH_WATER = 1024 * 1024;
 /** How long after the TCP stream ends the TLS socket may still deliver its last bytes. */
@@ -152,7 +165,7 @@ const WIRE_END_GRACE_MS = 20;
 export class TlsTransport implements Transport {
   readonly #socket: tls.TLSSocket;
   readonly #wire: Duplex;
-  readonly #conn: Deno.Conn;
+  readonly #conn: TlsCarrier;
   readonly #chunks: Uint8Array[] = [];
   #buffered = 0;
   #paused = false;
@@ -171,7 +184,7 @@ export class TlsTransport implements Transport {
   constructor(
     socket: tls.TLSSocket,
     wire: Duplex,
-    conn: Deno.Conn,
+    conn: TlsCarrier,
     release: () => Promise<void> = () => Promise.resolve(),
   ) {
     this.#socket = socket;
@@ -343,7 +356,7 @@ export interface UpgradeOptions {
  * client sends something else, disconnects, or takes longer than `timeoutMs`.
  */
 export function upgradeToTls(
-  conn: Deno.Conn,
+  conn: TlsCarrier,
   context: tls.SecureContext,
   timeoutMs: number,
   options: UpgradeOptions = {},

@@ -1,6 +1,7 @@
 /**
  * The byte stream a session or a transfer talks over, whatever carries it: a plain
- * TCP connection today, a TLS connection tomorrow.
+ * TCP connection (the runtime's, or a native socket that can also send a file by
+ * its descriptor), or a TLS connection.
  *
  * @module
  */
@@ -28,10 +29,32 @@ export interface Transport extends Reader, Writer {
    * close_notify did not; a plain TCP stream, which has no way to tell, leaves it out.
    */
   readonly cleanEnd?: boolean;
+  /**
+   * Sends up to `count` (> 0) bytes of the open file descriptor `fd` from byte
+   * `offset` without copying them through this process (`sendfile(2)`), and
+   * resolves to how many: 0 at the end of the file. Only a native socket has it. A
+   * failure of the connection rejects as {@linkcode Writer.write} does; one of the
+   * file with a {@linkcode SendFileError}.
+   */
+  sendFile?(fd: number, offset: number, count: number): Promise<number>;
 }
 
 /** Writes all of `p`, however many calls it takes. */
 export async function writeAll(writer: Writer, p: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < p.byteLength) offset += await writer.write(p.subarray(offset));
+}
+
+/**
+ * What {@linkcode Transport.sendFile} rejects with when reading the file failed
+ * (rather than the connection); `cause` is the system's error.
+ */
+export class SendFileError extends Error {
+  /** Always `"SendFileError"`. */
+  override name = "SendFileError";
+
+  /** The failure `cause` of the file being sent. */
+  constructor(cause: Error) {
+    super(`reading the file failed: ${cause.message}`, { cause });
+  }
 }

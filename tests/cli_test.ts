@@ -186,8 +186,8 @@ async function startCli(
   const running = new RunningCli(cli(args, cwd, undefined, permissions).spawn());
   try {
     await running.waitForLog(STARTUP_LINE);
-    // The configuration lines follow the start-up line; "passive ports" is the last at info.
-    await running.waitForLog(/^\[I [^\]]+\] passive ports: .*$/m);
+    // The configuration lines follow the start-up line; "data path" is the last at info.
+    await running.waitForLog(/^\[[IW] [^\]]+\] data path: .*$/m);
     const [, port, pid] = STARTUP_LINE.exec(running.log)!;
     assertEquals(Number(pid), running.child.pid, "the start-up line names the server's pid");
     running.port = Number(port);
@@ -432,16 +432,20 @@ Deno.test("a port already in use exits 1 with one message", async () => {
 
 // --- Running servers -----------------------------------------------------------------
 
-Deno.test("without FFI the server says once, at start-up, that its jail is the weaker one", async () => {
+Deno.test("without FFI the server says once, at start-up, that its jail is the weaker one and that the runtime streams", async () => {
   await withTempDir(async (dir) => {
     const limited = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
     const running = await startCli(["-i", "127.0.0.1", "-p", "0"], dir, limited);
     try {
       const warnings = running.log.split("\n").filter((line) => line.startsWith("[W"));
-      assertEquals(warnings.length, 1, running.log);
+      assertEquals(warnings.length, 2, running.log);
       assertMatch(
         warnings[0],
         /jail: paths checked before use, .*needs Linux 5\.6\+ and --allow-all/,
+      );
+      assertMatch(
+        warnings[1],
+        /data path: streamed by the runtime \(sendfile needs Linux and --allow-ffi\)$/,
       );
     } finally {
       await running.stop("SIGKILL");
@@ -458,6 +462,10 @@ Deno.test("default run: anonymous, read-only, sharing the current directory", as
       assertMatch(log, /^\[I [^\]]+\] jail: the kernel's \(openat2 beneath each home\)$/m);
       assertMatch(log, /^\[I [^\]]+\] masquerade \(NAT\) address: None$/m);
       assertMatch(log, /^\[I [^\]]+\] passive ports: None$/m);
+      assertMatch(
+        log,
+        /^\[I [^\]]+\] data path: native sockets, sendfile\(2\) for plain TYPE I downloads from the disk$/m,
+      );
       await withClient(port, async (client) => {
         assertEquals(client.greeting.code, 220);
         const pass = await login(client, "anonymous", "x");
@@ -604,6 +612,37 @@ Deno.test("-D logs commands and replies, with the password masked", async () => 
     assertMatch(log, /^\[D [^\]]+\] 127\.0\.0\.1:\d+.* <- PASS \*\*\*\*\*\*$/m);
     assertMatch(log, /^\[D [^\]]+\] 127\.0\.0\.1:\d+.* -> 230 /m);
     assert(!log.includes(password), "the password never reaches the log");
+  });
+});
+
+Deno.test("--disable-sendfile: the runtime's sockets stream downloads, as the start-up line says", async () => {
+  await withTempDir(async (dir) => {
+    const content = encoder.encode("x".repeat(100_000));
+    await Deno.writeFile(`${dir}/f`, content);
+    for (
+      const [flags, startup, path] of [
+        [
+          [],
+          "native sockets, sendfile\\(2\\) for plain TYPE I downloads from the disk",
+          "sendfile \\(native socket\\)",
+        ],
+        [
+          ["--disable-sendfile"],
+          "streamed by the runtime \\(sendfile disabled\\)",
+          "stream \\(runtime socket\\)",
+        ],
+      ] as const
+    ) {
+      const log = await withCli(["-D", ...flags], dir, async ({ port }) => {
+        await withClient(port, async (client) => {
+          assertEquals((await login(client, "anonymous", "x")).code, 230);
+          assertEquals((await client.command("TYPE I")).code, 200);
+          assertEquals(await client.retr("f"), content);
+        });
+      });
+      assertMatch(log, new RegExp(`^\\[I [^\\]]+\\] data path: ${startup}$`, "m"), flags.join());
+      assertMatch(log, new RegExp(`RETR \\S+/f data path: ${path}$`, "m"), flags.join());
+    }
   });
 });
 

@@ -1,10 +1,12 @@
 /**
  * {@linkcode DataChannel}: how a session's next data connection is made, passive
- * (PASV: the client connects to us) or active (PORT: we connect to the client).
+ * (PASV: the client connects to us) or active (PORT: we connect to the client),
+ * with the runtime's sockets or, for the zero-copy path, native ones.
  *
  * @module
  */
 
+import { NativeConn, NativeListener } from "../native/socket.ts";
 import { normalizeIp, sameAddress } from "../net.ts";
 
 /** No port of the passive range could be bound. */
@@ -27,12 +29,24 @@ export interface DataChannelOptions {
   permitForeignAddresses: boolean;
   /** Called with a sentence about each refused connection. */
   onRefused: (message: string) => void;
+  /**
+   * Make data connections with native sockets ({@linkcode NativeConn}, which can
+   * send a file with `sendfile(2)`) rather than the runtime's (default false).
+   * Only where `nativeSocketsAvailable()` says so: Linux, with FFI granted.
+   */
+  native?: boolean;
 }
 
+/** A data connection: the runtime's TCP connection, or a native one. */
+export type DataConnection = Deno.TcpConn | NativeConn;
+
+type DataListener = Deno.TcpListener | NativeListener;
+
 interface Passive {
-  listener: Deno.TcpListener;
-  accepted: Promise<Deno.TcpConn | null>;
-  conn: Deno.TcpConn | null;
+  listener: DataListener;
+  /** Settles once the client's connection is taken (or never will be: `null`). */
+  accepted: Promise<DataConnection | null>;
+  conn: DataConnection | null;
 }
 
 interface Active {
@@ -55,12 +69,19 @@ function* passivePortCandidates(ports: readonly number[]): Iterable<number> {
   for (let i = 0; i < ports.length; i++) yield ports[(start + i) % ports.length];
 }
 
-/** Binds a listener on `hostname`, on a port of `ports` or, without a range, one the kernel picks. */
-function listenPassive(hostname: string, ports: readonly number[] | null): Deno.TcpListener {
-  if (!ports || ports.length === 0) return Deno.listen({ hostname, port: 0 });
+/**
+ * Binds a listener on `hostname` with `listen`, on a port of `ports` or, without a
+ * range, one the kernel picks.
+ */
+function listenPassive(
+  listen: (address: { hostname: string; port: number }) => DataListener,
+  hostname: string,
+  ports: readonly number[] | null,
+): DataListener {
+  if (!ports || ports.length === 0) return listen({ hostname, port: 0 });
   for (const port of passivePortCandidates(ports)) {
     try {
-      return Deno.listen({ hostname, port });
+      return listen({ hostname, port });
     } catch (error) {
       if (!(error instanceof Deno.errors.AddrInUse)) throw error;
     }
@@ -91,15 +112,27 @@ export class DataChannel {
     return this.#passive !== null || this.#active !== null;
   }
 
-  /** Whether the client has already connected to the passive port. */
+  /**
+   * Whether the client has already connected to the passive port. A native
+   * listener hears of a connection from the reactor, a worker thread's hop after
+   * the kernel has it, so the kernel is asked here (a non-blocking `accept`).
+   */
   get connected(): boolean {
-    return this.#passive?.conn != null;
+    const passive = this.#passive;
+    if (!passive) return false;
+    const { listener } = passive;
+    if (!passive.conn && listener instanceof NativeListener) {
+      for (let conn; !passive.conn && (conn = acceptQueued(listener));) this.#admit(passive, conn);
+      // The pending accept then fails, and the connection is handed to `connect`.
+      if (passive.conn) closeQuietly(listener);
+    }
+    return passive.conn !== null;
   }
 
   /** A sentence about the channel's state, for STAT. */
   describe(): string {
     if (this.#passive) {
-      return this.#passive.conn
+      return this.connected
         ? "Passive data connection established."
         : "Passive data channel waiting for connection.";
     }
@@ -115,37 +148,55 @@ export class DataChannel {
    */
   async openPassive(hostname: string, ports: readonly number[] | null): Promise<number> {
     this.close();
-    let listener: Deno.TcpListener;
+    const listen = this.#options.native
+      ? (address: { hostname: string; port: number }) => NativeListener.listen(address)
+      : (address: { hostname: string; port: number }) => Deno.listen(address);
+    let listener: DataListener;
     try {
-      listener = listenPassive(hostname, ports);
+      listener = listenPassive(listen, hostname, ports);
     } catch (error) {
       if (!(error instanceof NoFreePassivePort)) throw error;
-      // A listener closed a moment ago (by this PASV or another session's ABOR)
-      // frees its port only once the runtime has run its pending accept down.
+      // A listener of the runtime closed a moment ago (by this PASV or another
+      // session's ABOR) frees its port only once its pending accept has run down.
       await new Promise((resolve) => setTimeout(resolve, 0));
-      listener = listenPassive(hostname, ports);
+      listener = listenPassive(listen, hostname, ports);
     }
     const passive: Passive = { listener, conn: null, accepted: Promise.resolve(null) };
-    passive.accepted = this.#acceptFromClient(listener).then((conn) => {
-      passive.conn = conn;
-      return conn;
-    }, () => null);
+    passive.accepted = this.#acceptFromClient(passive);
     this.#passive = passive;
     return (listener.addr as Deno.NetAddr).port;
   }
 
-  async #acceptFromClient(listener: Deno.TcpListener): Promise<Deno.TcpConn> {
+  /**
+   * Accepts connections until the client's own comes (or the listener is closed:
+   * a timeout, ABOR, a new PASV, or the connection taken by {@linkcode connected}),
+   * then closes the listener.
+   */
+  async #acceptFromClient(passive: Passive): Promise<DataConnection | null> {
     try {
-      while (true) {
-        const conn = await listener.accept();
-        const ip = normalizeIp((conn.remoteAddr as Deno.NetAddr).hostname);
-        if (this.#options.permitForeignAddresses || sameAddress(ip, this.#clientIp)) return conn;
-        this.#options.onRefused(`refused passive data connection from foreign address ${ip}`);
-        conn.close();
-      }
+      while (!passive.conn) this.#admit(passive, await passive.listener.accept());
+    } catch {
+      // Closed, or the accept failed (out of descriptors): no connection, unless taken meanwhile.
     } finally {
-      closeQuietly(listener);
+      closeQuietly(passive.listener);
     }
+    return passive.conn;
+  }
+
+  /**
+   * Takes `conn` as the passive connection if it comes from the client (or foreign
+   * addresses are permitted), else refuses it; a connection after the one taken is
+   * closed.
+   */
+  #admit(passive: Passive, conn: DataConnection): void {
+    if (passive.conn) return closeQuietly(conn);
+    const ip = normalizeIp((conn.remoteAddr as Deno.NetAddr).hostname);
+    if (this.#options.permitForeignAddresses || sameAddress(ip, this.#clientIp)) {
+      passive.conn = conn;
+      return;
+    }
+    this.#options.onRefused(`refused passive data connection from foreign address ${ip}`);
+    conn.close();
   }
 
   /** Prepares an active connection to the client's `hostname`:`port`. */
@@ -159,7 +210,7 @@ export class DataChannel {
    * Throws {@linkcode DataConnectError} when nothing was prepared, the peer never
    * connects, the connect fails, or {@linkcode close} is called meanwhile.
    */
-  async connect(): Promise<Deno.TcpConn> {
+  async connect(): Promise<DataConnection> {
     const passive = this.#passive;
     const active = this.#active;
     const timeoutMs = this.#options.connectTimeout * 1000;
@@ -176,7 +227,8 @@ export class DataChannel {
       this.#connecting = controller;
       const timer = setTimeout(() => controller.abort(), timeoutMs);
       try {
-        return await Deno.connect({ ...active, signal: controller.signal });
+        const target = { ...active, signal: controller.signal };
+        return await (this.#options.native ? NativeConn.connect(target) : Deno.connect(target));
       } catch (error) {
         throw new DataConnectError(`cannot connect to ${active.hostname}:${active.port}`, {
           cause: error,
@@ -200,6 +252,15 @@ export class DataChannel {
     if (!passive) return;
     closeQuietly(passive.listener);
     passive.accepted.then((conn) => conn && closeQuietly(conn));
+  }
+}
+
+/** A connection `listener` has queued, taken without waiting; `null` if none (or it fails: the pending accept will say). */
+function acceptQueued(listener: NativeListener): NativeConn | null {
+  try {
+    return listener.acceptNow();
+  } catch {
+    return null;
   }
 }
 

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { type Reader, type Transport, writeAll, type Writer } from "../transport.ts";
+import type { FileDescriptor } from "../fs/filesystem.ts";
+import { type Reader, SendFileError, type Transport, writeAll, type Writer } from "../transport.ts";
 import type { ChunkConverter } from "./ascii.ts";
 import type { BufferPool } from "./buffer_pool.ts";
 
@@ -76,7 +77,9 @@ export class TransferError extends Error {
 /**
  * Moves the bytes of one transfer between a data connection and a local file (or
  * generated listing), counting them, converting line endings in TYPE A, keeping to
- * the rate limits, and aborting on ABOR or when the transfer stalls.
+ * the rate limits, and aborting on ABOR or when the transfer stalls. A file that
+ * offers its descriptor, sent unconverted over a connection that can send files
+ * (a native socket), goes by `sendfile(2)`: the same loop, without a buffer.
  */
 export class DTPHandler {
   /** The data connection. */
@@ -85,6 +88,8 @@ export class DTPHandler {
   bytes = 0;
   /** When the transfer started, from `performance.now()`. */
   readonly startedAt: number = performance.now();
+  /** Whether the file went out by `sendfile(2)` (the zero-copy path) rather than through a buffer. */
+  zeroCopy = false;
   readonly #options: DTPOptions;
   readonly #buffers: BufferPool;
   #failure: TransferFailure | null = null;
@@ -113,8 +118,17 @@ export class DTPHandler {
     this.#close();
   }
 
-  /** Sends a file (or any reader) to the client, converting it with `convert` if given. */
-  async sendFile(source: Reader, convert?: ChunkConverter): Promise<void> {
+  /**
+   * Sends a file (or any reader) to the client, converting it with `convert` if
+   * given. Unconverted, a file that has a descriptor (`FileReader.descriptor`)
+   * is sent with the connection's `sendFile` when it has one.
+   */
+  async sendFile(
+    source: Reader & { descriptor?(): FileDescriptor | null },
+    convert?: ChunkConverter,
+  ): Promise<void> {
+    const file = convert ? null : source.descriptor?.() ?? null;
+    if (file && this.conn.sendFile) return await this.#sendDescriptor(file);
     await this.#run(true, async () => {
       while (true) {
         const buffer = this.#fittedBuffer();
@@ -124,6 +138,38 @@ export class DTPHandler {
         await this.#send(convert ? convert(chunk) : chunk);
       }
     });
+  }
+
+  /**
+   * Sends `file` from its position with the connection's `sendFile`, a chunk of a
+   * transfer buffer's size at a time (no buffer is taken), so that progress, ABOR,
+   * the stall watchdog and the rate limit act between chunks as they do when
+   * streaming.
+   */
+  async #sendDescriptor(file: FileDescriptor): Promise<void> {
+    this.zeroCopy = true;
+    await this.#run(false, async () => {
+      for (let offset = file.position;;) {
+        if (this.#failure) throw new TransferError(this.#failure);
+        const n = await this.#sendFileStep(file.fd, offset, this.#buffers.fairSize);
+        if (n === 0) break;
+        offset += n;
+        this.#progress(n);
+        await this.#throttle(this.#options.writeLimit);
+      }
+    });
+  }
+
+  /** One `sendFile` call: a failure of the file is a "file" failure, any other the connection's. */
+  async #sendFileStep(fd: number, offset: number, count: number): Promise<number> {
+    try {
+      return await this.conn.sendFile!(fd, offset, count);
+    } catch (error) {
+      if (error instanceof SendFileError) {
+        throw new TransferError(this.#failure ?? "file", error.cause);
+      }
+      throw new TransferError(this.#failure ?? "connection", error);
+    }
   }
 
   /** Sends generated chunks (a listing) to the client. */

@@ -9,9 +9,11 @@ import { posix } from "node:path";
 import type { SessionInfo } from "../session_info.ts";
 import { FilesystemError, toFilesystemError } from "./errors.ts";
 import { formatFacts } from "./facts.ts";
+import { AT_FDCWD, type Descriptor, O, openat2 } from "../native/libc.ts";
 import type {
   DirEntry,
   FactEntry,
+  FileDescriptor,
   FileReader,
   FileStat,
   FileSystem,
@@ -73,21 +75,35 @@ export function toFileStat(info: Deno.FileInfo): FileStat {
   };
 }
 
-/** A file on disk, read or written with its failures as {@linkcode FilesystemError}s. */
+/**
+ * A file on disk, read or written with its failures as {@linkcode FilesystemError}s.
+ * A reader may also hold a descriptor of the same file for `sendfile(2)`.
+ */
 class DiskFile implements FileReader, FileWriter {
   readonly #file: Deno.FsFile;
+  readonly #native: Descriptor | null;
+  #position: number;
 
-  constructor(file: Deno.FsFile) {
+  /** `file`, at byte `position`, with `native`, a descriptor of it to send from, if any (now its own). */
+  constructor(file: Deno.FsFile, position = 0, native: Descriptor | null = null) {
     this.#file = file;
+    this.#position = position;
+    this.#native = native;
   }
 
   // No closure per call: these run once a chunk on the transfer path.
   async read(p: Uint8Array): Promise<number | null> {
     try {
-      return await this.#file.read(p);
+      const n = await this.#file.read(p);
+      if (n !== null) this.#position += n;
+      return n;
     } catch (error) {
       throw toFilesystemError(error);
     }
+  }
+
+  descriptor(): FileDescriptor | null {
+    return this.#native?.open ? { fd: this.#native.fd, position: this.#position } : null;
   }
 
   async write(p: Uint8Array): Promise<number> {
@@ -99,6 +115,7 @@ class DiskFile implements FileReader, FileWriter {
   }
 
   close(): void {
+    this.#native?.[Symbol.dispose]();
     this.#file.close();
   }
 }
@@ -214,12 +231,33 @@ export class AbstractedFS implements FileSystem {
     return Deno.open(path, options);
   }
 
-  /** Opens the regular file `path` for reading from byte `offset`. */
+  /**
+   * Opens the regular file `path` for reading from byte `offset`. Under the
+   * kernel's jail the reader also offers a descriptor of the file, which
+   * downloads send with `sendfile(2)`, unless a subclass overrides
+   * {@linkcode open} (what it opens is then what is read).
+   */
   async openRead(path: string, offset: number): Promise<FileReader> {
     using reach = await io(() => this.#resolver.reach(path, true));
     const file = await this.#openRegular(path, reach, { read: true });
     if (offset > 0) await positioned(file, () => file.seek(offset, Deno.SeekMode.Start));
-    return new DiskFile(file);
+    return new DiskFile(file, offset, this.#sendfileDescriptor(reach));
+  }
+
+  /**
+   * A descriptor of the file `reach` leads to, for `sendfile(2)`: the descriptor
+   * the kernel resolved beneath the root, reopened for reading through its
+   * `/proc/self/fd/N` (so the very file checked, whatever was renamed since);
+   * `null` without the kernel's jail, when `open` is overridden, or when it cannot
+   * be had (no descriptor left): the file is then streamed.
+   */
+  #sendfileDescriptor(reach: Reach): Descriptor | null {
+    if (!this.kernelJail || this.open !== AbstractedFS.prototype.open) return null;
+    try {
+      return openat2(AT_FDCWD, reach.path, O.RDONLY, 0);
+    } catch {
+      return null;
+    }
   }
 
   /** Opens the regular file `path` for writing as `mode` says. */

@@ -85,10 +85,26 @@ export interface FactEntry {
   perm: string;
 }
 
+/** An open file's descriptor and a reader's place in it, for the zero-copy data path. */
+export interface FileDescriptor {
+  /** The descriptor, open for reading; it belongs to the reader and is closed with it. */
+  readonly fd: number;
+  /** The byte the reader's next read would start at. */
+  readonly position: number;
+}
+
 /** A file opened for reading. */
 export interface FileReader extends Reader {
   /** Releases the file. */
   close(): void;
+  /**
+   * The file's descriptor and this reader's position, so that a download can be
+   * sent by the kernel (`sendfile(2)`, from the position on, with offsets of its
+   * own: the reader's position is left alone); `null` or absent when there is
+   * none. Only the local disk has one (`AbstractedFS`, under the kernel's jail);
+   * any other storage, `MemoryFS` included, is streamed through `read`.
+   */
+  descriptor?(): FileDescriptor | null;
 }
 
 /** A file opened for writing. */

@@ -2,10 +2,26 @@
  * The C library through FFI, on Linux: the system calls the runtime does not offer.
  * This is the only module that calls `Deno.dlopen`.
  *
- * Every call here is synchronous: `openat2` resolves a path, which the kernel answers
- * from its caches in microseconds on a local disk, and reading `errno` afterwards is
- * only reliable on the thread that made the call. Nothing else is done here: the
- * runtime's own file APIs then act on the descriptor through `/proc/self/fd/N`.
+ * Two kinds of call:
+ *
+ * - **Synchronous**, on the main thread: everything but `epoll_wait`. `openat2`
+ *   resolves a path from the kernel's caches; the socket calls act on descriptors
+ *   made non-blocking (`SOCK_NONBLOCK`), so they answer `EAGAIN` rather than wait.
+ *   `errno` is thread-local, and only reliable right after a call made on the
+ *   thread that reads it: that is why these calls are synchronous.
+ * - **Non-blocking** (`nonblocking: true`: run on one of the runtime's worker
+ *   threads, resolving a promise): `epoll_wait` alone, through which
+ *   `reactor.ts` waits for every socket at once. Its `errno` cannot be read
+ *   (it belongs to the worker thread); a failure is asked again synchronously.
+ *
+ * The calls that can say `EAGAIN` (`recv`, `send`, `sendfile`, `accept4`,
+ * `connect`, `shutdown`) return `-errno` instead of throwing, as the kernel does,
+ * because they are the hot path of every transfer; the others throw a
+ * {@linkcode SystemError}. Every length handed to the kernel is that of the
+ * buffer handed with it, so no call can read or write past a buffer; offsets and
+ * counts are checked to be integers in range. Constants are the generic Linux
+ * values, the same on x86-64 and arm64 (the two systems the runtime ships for);
+ * `struct epoll_event` is the one layout that differs (packed on x86-64).
  *
  * A descriptor is a {@linkcode Descriptor}, closed exactly once by `using`.
  *
@@ -17,6 +33,37 @@ const SYMBOLS = {
   syscall: { parameters: ["i64", "i32", "buffer", "buffer", "usize"], result: "i64" },
   close: { parameters: ["i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  accept4: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  sendfile: { parameters: ["i32", "i32", "buffer", "usize"], result: "isize" },
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  // The one call that waits: on a worker thread, so the event loop goes on.
+  epoll_wait: {
+    parameters: ["i32", "buffer", "i32", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  // The same call on the main thread, with a zero timeout: it never waits, and
+  // its errno can be read.
+  epoll_wait_now: {
+    name: "epoll_wait",
+    parameters: ["i32", "buffer", "i32", "i32"],
+    result: "i32",
+  },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** `openat2`'s number, the same in every Linux architecture's table (5.6+). */
@@ -47,14 +94,42 @@ export const RESOLVE = {
 /** The descriptor that means "the current directory" to the `*at` calls. */
 export const AT_FDCWD = -100;
 
+/** Address families. */
+export const AF = { INET: 2, INET6: 10 } as const;
+
+/** The `errno` values the socket code acts on. */
+export const E = {
+  INTR: 4,
+  AGAIN: 11,
+  NFILE: 23,
+  MFILE: 24,
+  PIPE: 32,
+  PROTO: 71,
+  ADDRINUSE: 98,
+  ADDRNOTAVAIL: 99,
+  NETDOWN: 100,
+  NETUNREACH: 101,
+  CONNABORTED: 103,
+  CONNRESET: 104,
+  NOTCONN: 107,
+  TIMEDOUT: 110,
+  CONNREFUSED: 111,
+  HOSTUNREACH: 113,
+  INPROGRESS: 115,
+} as const;
+
 /** Linux `errno` values and their names, as the runtime's errors carry them. */
 const ERRNO_NAMES: Record<number, string> = {
   1: "EPERM",
   2: "ENOENT",
+  4: "EINTR",
   5: "EIO",
   6: "ENXIO",
   9: "EBADF",
+  11: "EAGAIN",
+  12: "ENOMEM",
   13: "EACCES",
+  14: "EFAULT",
   16: "EBUSY",
   17: "EEXIST",
   18: "EXDEV",
@@ -66,14 +141,37 @@ const ERRNO_NAMES: Record<number, string> = {
   26: "ETXTBSY",
   27: "EFBIG",
   28: "ENOSPC",
+  29: "ESPIPE",
   30: "EROFS",
+  32: "EPIPE",
   36: "ENAMETOOLONG",
   38: "ENOSYS",
   39: "ENOTEMPTY",
   40: "ELOOP",
+  71: "EPROTO",
+  75: "EOVERFLOW",
+  88: "ENOTSOCK",
   95: "EOPNOTSUPP",
+  97: "EAFNOSUPPORT",
+  98: "EADDRINUSE",
+  99: "EADDRNOTAVAIL",
+  100: "ENETDOWN",
+  101: "ENETUNREACH",
+  103: "ECONNABORTED",
+  104: "ECONNRESET",
+  105: "ENOBUFS",
+  107: "ENOTCONN",
+  110: "ETIMEDOUT",
+  111: "ECONNREFUSED",
+  113: "EHOSTUNREACH",
+  115: "EINPROGRESS",
   122: "EDQUOT",
 };
+
+/** The name of `errno` (`"ENOENT"`), or `E<number>` for one without a name here. */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES[errno] ?? `E${errno}`;
+}
 
 /** A failed system call: `code` is the errno's name (`"ENOENT"`), as on the runtime's own errors. */
 export class SystemError extends Error {
@@ -83,13 +181,16 @@ export class SystemError extends Error {
   readonly code: string;
   /** The errno's number. */
   readonly errno: number;
+  /** The call that failed (`"openat2"`). */
+  readonly call: string;
 
   /** The failure of `call` with `errno`. */
   constructor(call: string, errno: number) {
-    const code = ERRNO_NAMES[errno] ?? `E${errno}`;
+    const code = errnoName(errno);
     super(`${call}: ${code}`);
     this.code = code;
     this.errno = errno;
+    this.call = call;
   }
 }
 
@@ -140,6 +241,24 @@ function check(call: string, result: number | bigint): number {
   return value;
 }
 
+/** The call's result, or `-errno` when it failed: for the calls that say EAGAIN. */
+function orErrno(result: number | bigint): number {
+  const value = Number(result);
+  return value < 0 ? -errno() : value;
+}
+
+/** Throws a programming error unless `value` is an integer from `min` to `max`. */
+function checkRange(what: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`${what} ${value} is not an integer from ${min} to ${max}`);
+  }
+}
+
+/** A descriptor number: a non-negative `int`. */
+function checkFd(fd: number): void {
+  checkRange("descriptor", fd, 0, 0x7fffffff);
+}
+
 /** A descriptor this process owns, closed once when disposed. */
 export class Descriptor implements Disposable {
   /** The descriptor's number. */
@@ -148,7 +267,13 @@ export class Descriptor implements Disposable {
 
   /** Takes ownership of `fd`. */
   constructor(fd: number) {
+    checkFd(fd);
     this.fd = fd;
+  }
+
+  /** Whether it is still open (not yet disposed). */
+  get open(): boolean {
+    return this.#open;
   }
 
   /**
@@ -187,4 +312,221 @@ export function openat2(
     BigInt(how.byteLength),
   );
   return new Descriptor(check("openat2", fd));
+}
+
+// --- Sockets -----------------------------------------------------------------
+
+const SOCK_STREAM = 1;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+/** `send` flag: a peer that has gone fails with EPIPE, never with a SIGPIPE. */
+const MSG_NOSIGNAL = 0x4000;
+
+/** Socket option levels and names. */
+export const SOL = { SOCKET: 1, TCP: 6 } as const;
+/** `SOL_SOCKET` options. */
+export const SO = { REUSEADDR: 2, ERROR: 4 } as const;
+/** `SOL_TCP` options. */
+export const TCP = { NODELAY: 1 } as const;
+/** `shutdown` directions. */
+export const SHUT = { WR: 1 } as const;
+
+/** The most bytes Linux moves in one `send`, `recv` or `sendfile` call. */
+const MAX_IO = 0x7ffff000;
+
+/** A non-blocking, close-on-exec TCP socket of family `family` ({@linkcode AF}). */
+export function socket(family: number): Descriptor {
+  const fd = lib().socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  return new Descriptor(check("socket", fd));
+}
+
+/** `bind(fd, address)`; `address` is a whole `sockaddr`. */
+export function bind(fd: number, address: Uint8Array<ArrayBuffer>): void {
+  checkFd(fd);
+  check("bind", lib().bind(fd, address, address.byteLength));
+}
+
+/** `listen(fd, backlog)`. */
+export function listen(fd: number, backlog: number): void {
+  checkFd(fd);
+  checkRange("backlog", backlog, 0, 65535);
+  check("listen", lib().listen(fd, backlog));
+}
+
+/**
+ * `accept4(fd, address, &length, SOCK_NONBLOCK | SOCK_CLOEXEC)`: the new
+ * descriptor (the caller's to close), with the peer's `sockaddr` written into
+ * `address` (truncated to its size), or `-errno`.
+ */
+export function accept4(fd: number, address: Uint8Array<ArrayBuffer>): number {
+  checkFd(fd);
+  const length = new Uint32Array([address.byteLength]);
+  return orErrno(lib().accept4(fd, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC));
+}
+
+/** `connect(fd, address)`: 0, or `-errno` (`-EINPROGRESS` on a non-blocking socket). */
+export function connect(fd: number, address: Uint8Array<ArrayBuffer>): number {
+  checkFd(fd);
+  return orErrno(lib().connect(fd, address, address.byteLength));
+}
+
+/** The socket's own (`"sock"`) or its peer's (`"peer"`) `sockaddr`, written into `address`; its length. */
+export function socketName(
+  fd: number,
+  which: "sock" | "peer",
+  address: Uint8Array<ArrayBuffer>,
+): number {
+  checkFd(fd);
+  const length = new Uint32Array([address.byteLength]);
+  const call = which === "sock" ? lib().getsockname : lib().getpeername;
+  check(`get${which}name`, call(fd, address, length));
+  return Math.min(length[0], address.byteLength);
+}
+
+/** `setsockopt(fd, level, name, &value, sizeof(int))`. */
+export function setIntOption(fd: number, level: number, name: number, value: number): void {
+  checkFd(fd);
+  const option = new Int32Array([value]);
+  check("setsockopt", lib().setsockopt(fd, level, name, option, option.byteLength));
+}
+
+/** `getsockopt(fd, level, name)` of an `int` option. */
+export function intOption(fd: number, level: number, name: number): number {
+  checkFd(fd);
+  const option = new Int32Array(1);
+  const length = new Uint32Array([option.byteLength]);
+  check("getsockopt", lib().getsockopt(fd, level, name, option, length));
+  return option[0];
+}
+
+/** `shutdown(fd, how)`: 0 or `-errno`. */
+export function shutdown(fd: number, how: number): number {
+  checkFd(fd);
+  return orErrno(lib().shutdown(fd, how));
+}
+
+/** `recv(fd, buffer, buffer.length, 0)`: bytes received (0 at the end of the stream), or `-errno`. */
+export function recv(fd: number, buffer: Uint8Array): number {
+  checkFd(fd);
+  return orErrno(lib().recv(fd, buffer, BigInt(Math.min(buffer.byteLength, MAX_IO)), 0));
+}
+
+/** `send(fd, buffer, buffer.length, MSG_NOSIGNAL)`: bytes sent, or `-errno`. */
+export function send(fd: number, buffer: Uint8Array): number {
+  checkFd(fd);
+  return orErrno(lib().send(fd, buffer, BigInt(Math.min(buffer.byteLength, MAX_IO)), MSG_NOSIGNAL));
+}
+
+/**
+ * `sendfile(socket, file, &offset, count)`: bytes of `file` sent from `offset`
+ * (0 at the end of the file), or `-errno`. The file's own position is left alone.
+ * (A peer that has gone fails it with EPIPE: the runtime ignores SIGPIPE.)
+ */
+export function sendfile(socket: number, file: number, offset: number, count: number): number {
+  checkFd(socket);
+  checkFd(file);
+  checkRange("offset", offset, 0, Number.MAX_SAFE_INTEGER);
+  checkRange("count", count, 0, MAX_IO);
+  const position = new BigInt64Array([BigInt(offset)]);
+  return orErrno(lib().sendfile(socket, file, position, BigInt(count)));
+}
+
+// --- epoll and eventfd -------------------------------------------------------
+
+/** `epoll` event bits and `epoll_ctl` operations. */
+export const EPOLL = {
+  IN: 0x001,
+  OUT: 0x004,
+  ERR: 0x008,
+  HUP: 0x010,
+  RDHUP: 0x2000,
+  ONESHOT: 1 << 30,
+  CTL_ADD: 1,
+  CTL_DEL: 2,
+  CTL_MOD: 3,
+} as const;
+
+/** `struct epoll_event`: `uint32_t events; uint64_t data`, packed on x86-64 only. */
+const EVENT_SIZE = Deno.build.arch === "x86_64" ? 12 : 16;
+const EVENT_DATA = Deno.build.arch === "x86_64" ? 4 : 8;
+
+/** A buffer of `epoll_event`s that `epoll_wait` fills. */
+export class EpollEvents {
+  /** How many events it holds. */
+  readonly capacity: number;
+  /** The `epoll_event` array itself. */
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  readonly #view: DataView;
+
+  /** Room for `capacity` events. */
+  constructor(capacity: number) {
+    checkRange("capacity", capacity, 1, 4096);
+    this.capacity = capacity;
+    this.bytes = new Uint8Array(capacity * EVENT_SIZE);
+    this.#view = new DataView(this.bytes.buffer);
+  }
+
+  /** The event bits of the `index`th event. */
+  events(index: number): number {
+    checkRange("event", index, 0, this.capacity - 1);
+    return this.#view.getUint32(index * EVENT_SIZE, true);
+  }
+
+  /** The data of the `index`th event (what `epollCtl` registered). */
+  data(index: number): number {
+    checkRange("event", index, 0, this.capacity - 1);
+    return Number(this.#view.getBigUint64(index * EVENT_SIZE + EVENT_DATA, true));
+  }
+}
+
+/** A new close-on-exec epoll instance. */
+export function epollCreate(): Descriptor {
+  return new Descriptor(check("epoll_create1", lib().epoll_create1(O.CLOEXEC)));
+}
+
+/** `epoll_ctl(epoll, op, fd, {events, data})`; `data` comes back with each event of `fd`. */
+export function epollCtl(epoll: number, op: number, fd: number, events: number, data: number) {
+  checkFd(epoll);
+  checkFd(fd);
+  checkRange("data", data, 0, Number.MAX_SAFE_INTEGER);
+  const event = new DataView(new ArrayBuffer(EVENT_SIZE));
+  event.setUint32(0, events, true);
+  event.setBigUint64(EVENT_DATA, BigInt(data), true);
+  check("epoll_ctl", lib().epoll_ctl(epoll, op, fd, new Uint8Array(event.buffer)));
+}
+
+/**
+ * `epoll_wait(epoll, events, capacity, -1)` on a worker thread: resolves to how
+ * many events were written, or -1 on a failure whose errno cannot be known here
+ * (ask {@linkcode epollWaitNow}). Never run two at once on one buffer.
+ */
+export async function epollWait(epoll: number, events: EpollEvents): Promise<number> {
+  checkFd(epoll);
+  return await lib().epoll_wait(epoll, events.bytes, events.capacity, -1);
+}
+
+/** `epoll_wait(epoll, events, capacity, 0)` on this thread: the events ready now; throws on failure. */
+export function epollWaitNow(epoll: number, events: EpollEvents): number {
+  checkFd(epoll);
+  return check("epoll_wait", lib().epoll_wait_now(epoll, events.bytes, events.capacity, 0));
+}
+
+/** A new non-blocking, close-on-exec eventfd with its counter at 0. */
+export function eventfd(): Descriptor {
+  return new Descriptor(check("eventfd", lib().eventfd(0, O.NONBLOCK | O.CLOEXEC)));
+}
+
+/** Adds 1 to an eventfd's counter, which makes it readable. */
+export function eventfdSignal(fd: number): void {
+  checkFd(fd);
+  const one = new BigUint64Array([1n]);
+  check("write", lib().write(fd, one, BigInt(one.byteLength)));
+}
+
+/** Resets a non-blocking eventfd's counter to 0 (nothing happens if it already is). */
+export function eventfdClear(fd: number): void {
+  checkFd(fd);
+  const counter = new BigUint64Array(1);
+  const result = orErrno(lib().read(fd, counter, BigInt(counter.byteLength)));
+  if (result < 0 && result !== -E.AGAIN) throw new SystemError("read", -result);
 }

@@ -15,6 +15,7 @@ import type { FileSystem } from "../fs/filesystem.ts";
 import { DEFAULT_MLST_FACTS } from "../fs/facts.ts";
 import { LineReader } from "../line_reader.ts";
 import type { Logger, LogLevel } from "../log.ts";
+import { nativeSocketsAvailable } from "../native/socket.ts";
 import { normalizeIp } from "../net.ts";
 import type { HandlerConfig } from "../options.ts";
 import type { SessionInfo } from "../session_info.ts";
@@ -114,6 +115,7 @@ export class FTPHandler implements SessionInfo {
       connectTimeout: this.config.dataConnectTimeout,
       permitForeignAddresses: this.config.permitForeignAddresses,
       onRefused: (message) => this.log("warning", message),
+      native: this.config.useSendfile && nativeSocketsAvailable(),
     });
     this.#replies = new ReplyQueue(conn, {
       sending: (wire) => this.log("debug", `-> ${wire.trimEnd().replaceAll("\r\n", "\\r\\n")}`),
@@ -341,8 +343,10 @@ export class FTPHandler implements SessionInfo {
     await this.emit("onDisconnect");
   }
 
+  /** (Re)starts the idle timer; never once closed (the timer would keep the process alive). */
   #armIdleTimer(): void {
     clearTimeout(this.#idleTimer);
+    if (this.#closed) return;
     this.#idleTimer = setTimeout(() => this.#idle(), this.config.timeout * 1000);
   }
 

@@ -11,6 +11,7 @@ import type { BufferPool } from "../data/buffer_pool.ts";
 import { type DataChannel, DataConnectError } from "../data/channel.ts";
 import { type DTPOptions, TransferError } from "../data/dtp.ts";
 import type { LogLevel } from "../log.ts";
+import { NativeConn } from "../native/socket.ts";
 import type { HandlerConfig } from "../options.ts";
 import { TlsHandshakeError, upgradeToTls } from "../tls.ts";
 import type { Transport } from "../transport.ts";
@@ -103,10 +104,16 @@ export class Transfers {
           job.preliminary ?? "File status okay. About to open data connection.",
         );
       }
-      const conn = await this.#connect(job.direction);
-      transfer.dtp = new host.config.dtpHandler(conn, host.dtp, host.buffers);
+      const { conn, carrier } = await this.#connect(job.direction);
+      transfer.dtp = new host.dtpHandler(conn, host.dtp, host.buffers);
       if (host.closed) transfer.dtp.abort("aborted");
-      await job.run(transfer.dtp);
+      try {
+        await job.run(transfer.dtp);
+      } finally {
+        const what = job.path === undefined ? job.command : `${job.command} ${job.path}`;
+        const path = transfer.dtp.zeroCopy ? "sendfile" : "stream";
+        host.log("debug", `${what} data path: ${path} (${carrier})`);
+      }
       completed = true;
     } catch (error) {
       failure = error;
@@ -122,14 +129,21 @@ export class Transfers {
     await this.#logTransfer(transfer, completed);
   }
 
-  /** The data connection, under TLS with PROT P (resuming the control session, if required). */
-  async #connect(direction: TransferJob["direction"]): Promise<Transport> {
+  /**
+   * The data connection, under TLS with PROT P (resuming the control session, if
+   * required), and what carries it, for the log: `native socket`, `runtime socket`,
+   * with `, TLS` under PROT P.
+   */
+  async #connect(
+    direction: TransferJob["direction"],
+  ): Promise<{ conn: Transport; carrier: string }> {
     const { config, data, protP } = this.#host;
     const conn = await data.connect();
+    const socket = conn instanceof NativeConn ? "native socket" : "runtime socket";
     // Without it the TLS close_notify after the last bytes waits out the client's delayed ACK.
     if (config.tcpNoDelay) conn.setNoDelay(true);
     const tls = config.tls;
-    if (!protP || !tls) return conn;
+    if (!protP || !tls) return { conn, carrier: socket };
     const transport = await upgradeToTls(conn, tls.context, config.dataConnectTimeout * 1000, {
       upload: direction === "receive",
     });
@@ -139,7 +153,7 @@ export class Transfers {
         "the data connection did not resume the control connection's TLS session",
       );
     }
-    return transport;
+    return { conn: transport, carrier: `${socket}, TLS` };
   }
 
   #finalReply(failure: unknown): Reply {

@@ -56,3 +56,28 @@ s.close()
     String(port),
   ).then((out) => out.trim());
 }
+
+/**
+ * Connects to 127.0.0.1:`port`, reads `bytes` bytes (or to the end), then resets the
+ * connection (RST, not FIN); resolves to how many bytes it read.
+ */
+export async function receiveThenReset(port: number, bytes: number): Promise<number> {
+  const out = await python(
+    `
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+want, got = int(sys.argv[2]), 0
+while got < want:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    got += len(chunk)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+print(got)
+`,
+    String(port),
+    String(bytes),
+  );
+  return Number(out.trim());
+}

@@ -1,0 +1,452 @@
+/**
+ * TCP sockets owned through FFI, for data connections: {@linkcode NativeListener}
+ * (passive mode) and {@linkcode NativeConn} (either mode), whose descriptor can be
+ * handed to `sendfile(2)`, which the runtime's own connections cannot do (they
+ * expose no descriptor).
+ *
+ * Every socket is non-blocking and close-on-exec. Each call is made synchronously
+ * on the main thread (so its errno is the call's own); one that would block
+ * answers EAGAIN, and the socket then waits in the reactor (`reactor.ts`) until it
+ * is ready, which costs no worker thread of its own. Addresses are IP literals
+ * (IPv4 or IPv6), as FTP's PASV, EPSV, PORT and EPRT deal in; failures of the
+ * network are the runtime's own error classes (`Deno.errors.ConnectionRefused`,
+ * `AddrInUse`, `ConnectionReset`, `BrokenPipe`, ...), so callers treat both kinds
+ * of socket alike.
+ *
+ * A socket's descriptor is closed exactly once, by `close()` (idempotent) or by
+ * the `using` that made it when making it failed; its waits are dropped from the
+ * reactor before it is closed, so a later socket that reuses the number is never
+ * woken for it.
+ *
+ * @module
+ */
+
+import { canonicalIp, isIPv4 } from "../net.ts";
+import { SendFileError, type Transport, writeAll } from "../transport.ts";
+import {
+  accept4,
+  AF,
+  bind,
+  connect,
+  Descriptor,
+  E,
+  errnoName,
+  intOption,
+  libc,
+  listen,
+  recv,
+  send,
+  sendfile,
+  setIntOption,
+  SHUT,
+  shutdown,
+  SO,
+  socket,
+  socketName,
+  SOL,
+  SystemError,
+  TCP,
+} from "./libc.ts";
+import { forget, readable, writable } from "./reactor.ts";
+
+/** `sizeof(struct sockaddr_in6)`, the largest address made or accepted here. */
+const SOCKADDR_SIZE = 28;
+/** Connections a passive listener queues before it accepts (as the runtime's own listeners). */
+const BACKLOG = 128;
+/** Bytes read per chunk of {@linkcode NativeConn.readable}. */
+const STREAM_CHUNK = 64 * 1024;
+
+/**
+ * Whether native sockets can be made in this process: Linux, FFI granted, and the
+ * GNU C library (see `libc()`).
+ */
+export function nativeSocketsAvailable(): boolean {
+  return libc() !== null;
+}
+
+// --- Addresses ---------------------------------------------------------------
+
+/** The `sockaddr_in` or `sockaddr_in6` of an IP literal and port. */
+function socketAddress(hostname: string, port: number): {
+  family: number;
+  bytes: Uint8Array<ArrayBuffer>;
+} {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TypeError(`invalid port ${port}`);
+  }
+  const ip = canonicalIp(hostname);
+  if (ip === null) throw new TypeError(`not an IP address: ${hostname}`);
+  if (isIPv4(ip)) {
+    const bytes = new Uint8Array(16);
+    const view = new DataView(bytes.buffer);
+    view.setUint16(0, AF.INET, true);
+    view.setUint16(2, port, false);
+    bytes.set(ip.split(".").map(Number), 4);
+    return { family: AF.INET, bytes };
+  }
+  const bytes = new Uint8Array(SOCKADDR_SIZE);
+  const view = new DataView(bytes.buffer);
+  view.setUint16(0, AF.INET6, true);
+  view.setUint16(2, port, false);
+  // canonicalIp wrote eight groups, uncompressed; flow info and scope stay 0.
+  ip.split(":").forEach((group, i) => view.setUint16(8 + 2 * i, parseInt(group, 16), false));
+  return { family: AF.INET6, bytes };
+}
+
+/** An IPv6 address as the runtime writes one: zeros compressed (RFC 5952), IPv4-mapped dotted. */
+function formatIPv6(bytes: Uint8Array): string {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 16);
+  const groups = Array.from({ length: 8 }, (_, i) => view.getUint16(2 * i, false));
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+    return `::ffff:${bytes.subarray(12, 16).join(".")}`;
+  }
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let start = 0; start < 8;) {
+    let end = start;
+    while (end < 8 && groups[end] === 0) end++;
+    if (end - start > bestLength) [bestStart, bestLength] = [start, end - start];
+    start = end + 1;
+  }
+  const hex = groups.map((group) => group.toString(16));
+  if (bestStart < 0) return hex.join(":");
+  const head = hex.slice(0, bestStart).join(":");
+  const tail = hex.slice(bestStart + bestLength).join(":");
+  return `${head}::${tail}`;
+}
+
+/** The address a `sockaddr` of `length` bytes holds. */
+function netAddr(bytes: Uint8Array<ArrayBuffer>, length: number): Deno.NetAddr {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const family = length >= 2 ? view.getUint16(0, true) : -1;
+  if (family === AF.INET && length >= 8) {
+    return { transport: "tcp", hostname: bytes.subarray(4, 8).join("."), port: view.getUint16(2) };
+  }
+  if (family === AF.INET6 && length >= 24) {
+    return {
+      transport: "tcp",
+      hostname: formatIPv6(bytes.subarray(8, 24)),
+      port: view.getUint16(2),
+    };
+  }
+  throw new TypeError(`not an IPv4 or IPv6 socket address (family ${family}, ${length} bytes)`);
+}
+
+/** The socket's own address (`"sock"`) or its peer's (`"peer"`). */
+function addressOf(fd: number, which: "sock" | "peer"): Deno.NetAddr {
+  const bytes = new Uint8Array(SOCKADDR_SIZE);
+  return netAddr(bytes, socketName(fd, which, bytes));
+}
+
+// --- Errors ------------------------------------------------------------------
+
+/** The runtime's error class for each failure of the network. */
+const NETWORK_ERRORS: Record<number, new (message: string) => Error> = {
+  [E.CONNREFUSED]: Deno.errors.ConnectionRefused,
+  [E.CONNRESET]: Deno.errors.ConnectionReset,
+  [E.CONNABORTED]: Deno.errors.ConnectionAborted,
+  [E.PIPE]: Deno.errors.BrokenPipe,
+  [E.NOTCONN]: Deno.errors.NotConnected,
+  [E.ADDRINUSE]: Deno.errors.AddrInUse,
+  [E.ADDRNOTAVAIL]: Deno.errors.AddrNotAvailable,
+  [E.TIMEDOUT]: Deno.errors.TimedOut,
+  [E.NETUNREACH]: Deno.errors.NetworkUnreachable,
+  [E.HOSTUNREACH]: Deno.errors.NetworkUnreachable,
+  [E.NETDOWN]: Deno.errors.NetworkUnreachable,
+};
+
+/** The failure of `call` with `errno`: the runtime's error for the network's failures, else a `SystemError`. */
+function socketError(call: string, errno: number): Error {
+  const Class = NETWORK_ERRORS[errno];
+  if (!Class) return new SystemError(call, errno);
+  const code = errnoName(errno);
+  return Object.assign(new Class(`${call}: ${code} (os error ${errno})`), { code });
+}
+
+/** Runs a socket call that throws a `SystemError`, with its failure as {@linkcode socketError} words it. */
+function socketCall<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    throw error instanceof SystemError ? socketError(error.call, error.errno) : error;
+  }
+}
+
+/** Whether `error` says the process (EMFILE) or the system (ENFILE) has no descriptor left. */
+function outOfDescriptors(error: unknown): boolean {
+  return error instanceof SystemError && (error.errno === E.MFILE || error.errno === E.NFILE);
+}
+
+/**
+ * Errors a passive socket's `accept4` passes on from a connection that failed
+ * before it was accepted (accept(2)): the next connection is waited for instead.
+ */
+const ACCEPT_RETRY = new Set<number>([
+  E.INTR,
+  E.CONNABORTED,
+  E.PROTO,
+  E.NETDOWN,
+  E.NETUNREACH,
+  E.HOSTUNREACH,
+]);
+
+// --- Sockets -----------------------------------------------------------------
+
+/** A socket's descriptor: dropped from the reactor, then closed, once. */
+class Socket implements Disposable {
+  readonly #descriptor: Descriptor;
+
+  constructor(descriptor: Descriptor) {
+    this.#descriptor = descriptor;
+  }
+
+  /** The descriptor's number; `BadResource` once closed (the number may belong to another file by then). */
+  get fd(): number {
+    if (!this.#descriptor.open) throw new Deno.errors.BadResource("the socket is closed");
+    return this.#descriptor.fd;
+  }
+
+  [Symbol.dispose](): void {
+    if (!this.#descriptor.open) return;
+    forget(this.#descriptor.fd);
+    this.#descriptor[Symbol.dispose]();
+  }
+}
+
+/** Where to listen or connect: an IP literal and a port. */
+export interface NativeAddress {
+  /** An IPv4 or IPv6 address (no host names). */
+  hostname: string;
+  /** The port; 0 to listen on one the kernel picks. */
+  port: number;
+}
+
+let adopt: (socket: Socket, remoteAddr: Deno.NetAddr) => NativeConn;
+
+/**
+ * A listening socket made with `socket`, `bind` and `listen` (with
+ * `SO_REUSEADDR`, as the runtime's own listeners). A port already taken fails with
+ * `Deno.errors.AddrInUse`, so the passive range is scanned as with
+ * `Deno.listen`.
+ */
+export class NativeListener implements Disposable {
+  /** The address it listens on. */
+  readonly addr: Deno.NetAddr;
+  readonly #socket: Socket;
+
+  private constructor(socket: Socket, addr: Deno.NetAddr) {
+    this.#socket = socket;
+    this.addr = addr;
+  }
+
+  /** Listens on `hostname`:`port`. */
+  static listen(options: NativeAddress): NativeListener {
+    const { family, bytes } = socketAddress(options.hostname, options.port);
+    using stack = new DisposableStack();
+    const owned = stack.use(new Socket(socketCall(() => socket(family))));
+    const fd = owned.fd;
+    socketCall(() => {
+      setIntOption(fd, SOL.SOCKET, SO.REUSEADDR, 1);
+      bind(fd, bytes);
+      listen(fd, BACKLOG);
+    });
+    const listener = new NativeListener(owned, addressOf(fd, "sock"));
+    stack.move();
+    return listener;
+  }
+
+  /**
+   * The next connection; rejects with `BadResource` once the listener is closed,
+   * and with the system's error when a connection cannot be taken (no descriptor
+   * left: `EMFILE`).
+   */
+  async accept(): Promise<NativeConn> {
+    for (let waited = false;; waited = true) {
+      try {
+        const conn = this.acceptNow();
+        if (conn) return conn;
+      } catch (error) {
+        // accept4 takes a descriptor before it looks for a connection: out of
+        // descriptors it fails even when none waits. Only once one is known to
+        // wait is that this accept's failure.
+        if (waited || !outOfDescriptors(error)) throw error;
+      }
+      await readable(this.#socket.fd);
+    }
+  }
+
+  /**
+   * A connection already queued, taken without waiting; `null` when there is none.
+   * Throws as {@linkcode accept} rejects.
+   */
+  acceptNow(): NativeConn | null {
+    const peer = new Uint8Array(SOCKADDR_SIZE);
+    while (true) {
+      const result = accept4(this.#socket.fd, peer);
+      if (result >= 0) {
+        using stack = new DisposableStack();
+        const accepted = stack.use(new Socket(new Descriptor(result)));
+        const conn = adopt(accepted, netAddr(peer, peer.byteLength));
+        stack.move();
+        return conn;
+      }
+      if (result === -E.AGAIN) return null;
+      if (!ACCEPT_RETRY.has(-result)) throw socketError("accept4", -result);
+    }
+  }
+
+  /** Stops listening; a pending `accept` rejects. Closing again does nothing. */
+  close(): void {
+    this.#socket[Symbol.dispose]();
+  }
+
+  /** Closes it, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * A connected TCP socket of its own, a {@linkcode Transport}: `read` is `recv`,
+ * `write` is `send`, and {@linkcode NativeConn.sendFile} is `sendfile(2)` from a
+ * file's descriptor, the zero-copy path. It also offers the byte streams that
+ * `upgradeToTls` runs TLS over.
+ */
+export class NativeConn implements Transport, Disposable {
+  /** The peer's address. */
+  readonly remoteAddr: Deno.NetAddr;
+  /** This end's address. */
+  readonly localAddr: Deno.NetAddr;
+  readonly #socket: Socket;
+  #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
+
+  static {
+    adopt = (socket, remoteAddr) => new NativeConn(socket, remoteAddr);
+  }
+
+  private constructor(socket: Socket, remoteAddr: Deno.NetAddr) {
+    this.#socket = socket;
+    this.remoteAddr = remoteAddr;
+    this.localAddr = addressOf(socket.fd, "sock");
+  }
+
+  /**
+   * Connects to `hostname`:`port`; rejects with the system's error (as
+   * `Deno.connect` does: `ConnectionRefused`, ...) or, when `signal` aborts first,
+   * with its reason.
+   */
+  static async connect(options: NativeAddress & { signal?: AbortSignal }): Promise<NativeConn> {
+    options.signal?.throwIfAborted();
+    const { family, bytes } = socketAddress(options.hostname, options.port);
+    using stack = new DisposableStack();
+    const owned = stack.use(new Socket(socketCall(() => socket(family))));
+    const fd = owned.fd;
+    const result = connect(fd, bytes);
+    if (result === -E.INPROGRESS || result === -E.INTR) {
+      await writable(fd, options.signal);
+      const failure = socketCall(() => intOption(fd, SOL.SOCKET, SO.ERROR));
+      if (failure !== 0) throw socketError("connect", failure);
+    } else if (result < 0) {
+      throw socketError("connect", -result);
+    }
+    const conn = new NativeConn(owned, addressOf(fd, "peer"));
+    stack.move();
+    return conn;
+  }
+
+  /** Reads up to `p.length` bytes into `p`; `null` once the peer has closed its side. */
+  async read(p: Uint8Array): Promise<number | null> {
+    while (true) {
+      const fd = this.#socket.fd;
+      if (p.byteLength === 0) return 0;
+      const n = recv(fd, p);
+      if (n > 0) return n;
+      if (n === 0) return null;
+      if (n === -E.AGAIN) await readable(fd);
+      else if (n !== -E.INTR) throw socketError("recv", -n);
+    }
+  }
+
+  /** Writes some of `p` (at least one byte, unless `p` is empty); resolves to how many. */
+  async write(p: Uint8Array): Promise<number> {
+    while (true) {
+      const fd = this.#socket.fd;
+      if (p.byteLength === 0) return 0;
+      const n = send(fd, p);
+      if (n >= 0) return n;
+      if (n === -E.AGAIN) await writable(fd);
+      else if (n !== -E.INTR) throw socketError("send", -n);
+    }
+  }
+
+  /**
+   * Sends up to `count` (> 0) bytes of the open file `file` from byte `offset`
+   * with `sendfile(2)`, the bytes going from the page cache to the socket without
+   * a copy through this process; resolves to how many, 0 at the end of the file.
+   * Waits (in the reactor) while the socket's buffer is full. A failure of the
+   * connection rejects as `write` does; one of the file with a `SendFileError`.
+   */
+  async sendFile(file: number, offset: number, count: number): Promise<number> {
+    if (count <= 0) throw new RangeError(`sendFile count ${count} is not positive`);
+    while (true) {
+      const fd = this.#socket.fd;
+      const n = sendfile(fd, file, offset, count);
+      if (n >= 0) return n;
+      if (n === -E.AGAIN) await writable(fd);
+      else if (n !== -E.INTR) {
+        const error = socketError("sendfile", -n);
+        throw error instanceof SystemError ? new SendFileError(error) : error;
+      }
+    }
+  }
+
+  /** Ends this side of the stream (`shutdown(SHUT_WR)`): the peer reads to its end, then sees it. */
+  end(): Promise<void> {
+    try {
+      const result = shutdown(this.#socket.fd, SHUT.WR);
+      // A peer that has already gone (reset) has nothing left to be told.
+      if (result < 0 && result !== -E.NOTCONN) throw socketError("shutdown", -result);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return Promise.resolve();
+  }
+
+  /** Turns Nagle's algorithm off (`true`) or on. */
+  setNoDelay(noDelay = true): void {
+    socketCall(() => setIntOption(this.#socket.fd, SOL.TCP, TCP.NODELAY, noDelay ? 1 : 0));
+  }
+
+  /** The bytes received, as a stream (cancelling it closes the connection). */
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    return this.#readable ??= new ReadableStream<Uint8Array<ArrayBuffer>>({
+      pull: async (controller) => {
+        const chunk = new Uint8Array(STREAM_CHUNK);
+        const n = await this.read(chunk);
+        if (n === null) controller.close();
+        else controller.enqueue(chunk.subarray(0, n));
+      },
+      cancel: () => this.close(),
+    }, { highWaterMark: 0 });
+  }
+
+  /** A stream to send bytes with; closing it ends this side ({@linkcode end}), aborting it closes the connection. */
+  get writable(): WritableStream<Uint8Array> {
+    return this.#writable ??= new WritableStream<Uint8Array>({
+      write: (chunk) => writeAll(this, chunk),
+      close: () => this.end(),
+      abort: () => this.close(),
+    });
+  }
+
+  /** Closes both directions at once; pending reads and writes reject with `BadResource`. Closing again does nothing. */
+  close(): void {
+    this.#socket[Symbol.dispose]();
+  }
+
+  /** Closes it, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * The native socket layer on its own (`src/native/`): addresses as the runtime
+ * writes them, waits that end by an event, a close or an abort, errors as the
+ * runtime's classes, `sendFile`.
+ */
+
+import { AT_FDCWD, O, openat2 } from "../src/native/libc.ts";
+import { NativeConn, NativeListener, nativeSocketsAvailable } from "../src/native/socket.ts";
+import { SendFileError } from "../src/transport.ts";
+import { assert, assertBytesEqual, assertEquals } from "./support/assert.ts";
+import { randomBytes } from "./support/data.ts";
+import { readAll } from "./support/ftp_client.ts";
+import { hasIPv6Loopback } from "./support/ipv6.ts";
+
+const ignore = !nativeSocketsAvailable();
+
+/** The error `promise` rejects with. */
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("did not reject");
+}
+
+/** What `promise` resolves to, or a failure naming `what` if that takes over `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A native connection accepted from a runtime client, and that client. */
+async function pair(hostname = "127.0.0.1") {
+  const listener = NativeListener.listen({ hostname, port: 0 });
+  const client = await Deno.connect({ hostname, port: listener.addr.port });
+  const conn = await listener.accept();
+  listener.close();
+  return { conn, client };
+}
+
+Deno.test({
+  name: "native sockets: addresses as the runtime's own sockets give them, IPv4 and IPv6",
+  ignore,
+  async fn() {
+    const hosts = hasIPv6Loopback ? ["127.0.0.1", "::1"] : ["127.0.0.1"];
+    for (const hostname of hosts) {
+      const { conn, client } = await pair(hostname);
+      assertEquals({ ...conn.remoteAddr }, { ...client.localAddr });
+      assertEquals({ ...conn.localAddr }, { ...client.remoteAddr });
+      conn.close();
+      client.close();
+
+      using listener = Deno.listen({ hostname, port: 0 });
+      const out = await NativeConn.connect({ hostname, port: listener.addr.port });
+      using accepted = await listener.accept();
+      assertEquals({ ...out.remoteAddr }, { ...accepted.localAddr });
+      assertEquals({ ...out.localAddr }, { ...accepted.remoteAddr });
+      out.close();
+    }
+    if (!hasIPv6Loopback) return;
+    // On "::", an IPv4 client is an IPv4-mapped address, written as the runtime does.
+    using any = NativeListener.listen({ hostname: "::", port: 0 });
+    assertEquals(any.addr.hostname, "::");
+    using v4 = await Deno.connect({ hostname: "127.0.0.1", port: any.addr.port });
+    using mapped = await any.accept();
+    assertEquals(mapped.remoteAddr.hostname, "::ffff:127.0.0.1");
+    assertEquals(mapped.remoteAddr.port, (v4.localAddr as Deno.NetAddr).port);
+  },
+});
+
+Deno.test({
+  name: "native sockets: a taken port is AddrInUse, a refused connect ConnectionRefused",
+  ignore,
+  async fn() {
+    using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    let error: unknown;
+    try {
+      NativeListener.listen({ hostname: "127.0.0.1", port: taken.addr.port });
+    } catch (thrown) {
+      error = thrown;
+    }
+    assert(error instanceof Deno.errors.AddrInUse, String(error));
+    assertEquals((error as { code?: string }).code, "EADDRINUSE");
+
+    const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = closed.addr.port;
+    closed.close();
+    const refused = await rejection(NativeConn.connect({ hostname: "127.0.0.1", port }));
+    assert(refused instanceof Deno.errors.ConnectionRefused, String(refused));
+    const aborted = await rejection(
+      NativeConn.connect({ hostname: "127.0.0.1", port, signal: AbortSignal.abort() }),
+    );
+    assertEquals(aborted.name, "AbortError");
+  },
+});
+
+Deno.test({
+  name: "native sockets: a read and a write wait at once; a close ends both, once",
+  ignore,
+  async fn() {
+    const { conn, client } = await pair();
+    try {
+      const reading = conn.read(new Uint8Array(16));
+      // The client reads nothing: the socket's buffers fill and the write waits.
+      const chunk = new Uint8Array(1024 * 1024);
+      let writing: Promise<number>;
+      let written = 0;
+      while (true) {
+        writing = conn.write(chunk);
+        const settled = await Promise.race([
+          writing,
+          new Promise<null>((resolve) => setTimeout(resolve, 200, null)),
+        ]);
+        if (settled === null) break;
+        written += settled;
+      }
+      assert(written > 0, "bytes went out before the buffers filled");
+      await client.write(new Uint8Array([42]));
+      assertEquals(
+        await within(reading, 5000, "the read, while the write waits"),
+        1,
+        "the read was served while the write still waits",
+      );
+      const reading2 = conn.read(new Uint8Array(16));
+      conn.close();
+      for (const pending of [writing, reading2]) {
+        assert((await rejection(pending)) instanceof Deno.errors.BadResource);
+      }
+      conn.close();
+      assert((await rejection(conn.read(new Uint8Array(1)))) instanceof Deno.errors.BadResource);
+      assert((await rejection(conn.end())) instanceof Deno.errors.BadResource);
+    } finally {
+      client.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "native sockets: end() lets the peer read every byte, then the end",
+  ignore,
+  async fn() {
+    const { conn, client } = await pair();
+    const bytes = randomBytes(3 * 1024 * 1024);
+    const received = readAll(client);
+    let offset = 0;
+    while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+    await conn.end();
+    assertBytesEqual(await within(received, 5000, "the peer's end of the stream"), bytes);
+    assertEquals(await conn.read(new Uint8Array(1)), null, "the peer closed in turn");
+    conn.close();
+  },
+});
+
+Deno.test({
+  name:
+    "native sockets: sendFile sends a file from an offset, 0 at its end; a descriptor it cannot read is the file's failure",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "tsftpd-sendfile-" });
+    try {
+      const bytes = randomBytes(5 * 1024 * 1024 + 3);
+      await Deno.writeFile(`${dir}/f`, bytes);
+      using file = openat2(AT_FDCWD, `${dir}/f`, O.RDONLY, 0);
+      const { conn, client } = await pair();
+      const received = readAll(client);
+      let offset = 1000;
+      for (let n; (n = await conn.sendFile(file.fd, offset, 1024 * 1024)) > 0;) offset += n;
+      assertEquals(offset, bytes.length);
+      await conn.end();
+      assertBytesEqual(await received, bytes.subarray(1000));
+      // A descriptor not open for reading: the file's failure, not the connection's.
+      using writeOnly = openat2(AT_FDCWD, `${dir}/f`, O.WRONLY, 0);
+      const failure = await rejection(conn.sendFile(writeOnly.fd, 0, 1));
+      assert(failure instanceof SendFileError, String(failure));
+      assertEquals((failure.cause as { code?: string }).code, "EBADF");
+      conn.close();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "native sockets: a process whose waits have all ended (by an event, an abort, a close) exits",
+  ignore,
+  async fn() {
+    // A wait left outstanding on a worker thread would keep the child alive for ever.
+    const script = new URL("./support/native_waits.ts", import.meta.url);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", script.pathname],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    const { code, stdout, stderr } = await child.output();
+    clearTimeout(timer);
+    const text = new TextDecoder();
+    assertEquals(code, 0, `the child did not exit by itself: ${text.decode(stderr)}`);
+    assertEquals(text.decode(stdout), "read: 3\naborted: AbortError\nclosed: BadResource\n");
+  },
+});

@@ -105,7 +105,7 @@ export class Transfers {
         );
       }
       const { conn, carrier } = await this.#connect(job.direction);
-      transfer.dtp = new host.dtpHandler(conn, host.dtp, host.buffers);
+      transfer.dtp = new host.config.dtpHandler(conn, host.dtp, host.buffers);
       if (host.closed) transfer.dtp.abort("aborted");
       try {
         await job.run(transfer.dtp);

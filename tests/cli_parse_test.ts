@@ -259,6 +259,7 @@ Deno.test("createServers: each flag reaches the server's options", async () => {
   } finally {
     for (const server of servers) await server.closeAll();
   }
-  const [one] = await serve({ ...base, tls: { ...tls, implicitPort: null } });
-  await one.closeAll();
+  const alone = await serve({ ...base, tls: { ...tls, implicitPort: null } });
+  for (const server of alone) await server.closeAll();
+  assertEquals(alone.length, 1, "no implicit listener without --implicit-port");
 });

@@ -40,11 +40,11 @@ function statusText(ctx: CommandContext): string {
     ? "Waiting for password."
     : "Waiting for username.";
   const transfer = ctx.transfer;
-  const data = transfer
-    ? `Data connection open; transfer in progress: ${transfer.job.command} (${
-      transfer.dtp?.bytes ?? 0
-    } bytes so far).`
-    : ctx.data.describe();
+  const data = !transfer
+    ? ctx.data.describe()
+    : transfer.dtp
+    ? `Data connection open; transfer in progress: ${transfer.job.command} (${transfer.dtp.bytes} bytes so far).`
+    : `Transfer waiting for its data connection: ${transfer.job.command}.`;
   const type = ctx.state.transferType === "A" ? "ASCII" : "Binary";
   return [
     "FTP server status:",

@@ -184,6 +184,8 @@ perm = "elrw"
       const [client, reply] = await login(port, "alice", password);
       try {
         assertEquals([reply.code, reply.text], [230, "Welcome, Alice."]);
+        // Binary: random bytes in TYPE A would lose the CR of any CR LF they hold.
+        assertEquals((await client.command("TYPE I")).code, 200);
         const bytes = randomBytes(1000);
         for (const path of ["incoming/a", "incoming/deep/b", "flat/c"]) {
           await client.store(path, bytes);

@@ -16,6 +16,7 @@ import { isIPv4 } from "./net.ts";
 import { FTPServer, type FTPServerOptions } from "./server.ts";
 import { TlsConfigError, type TLSOptions } from "./tls.ts";
 import { VERSION } from "./version.ts";
+import { systemReason } from "./errors.ts";
 
 export { CliError };
 
@@ -288,7 +289,7 @@ function sharedDirectory(path: string): string {
   try {
     info = Deno.statSync(path);
   } catch (error) {
-    const reason = (error as Error).message.replace(/ \(os error \d+\).*/, "");
+    const reason = systemReason(error);
     throw new CliError(`cannot share ${path}: ${reason}`, 1);
   }
   if (!info.isDirectory) throw new CliError(`cannot share ${path}: not a directory`, 1);

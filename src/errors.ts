@@ -30,3 +30,11 @@ export class FTPError extends Error {
     this.log = options?.log;
   }
 }
+
+/**
+ * A failed system call's message without the runtime's `(os error N)` tail and
+ * the path after it (`"No such file or directory"`), for a message of our own.
+ */
+export function systemReason(error: unknown): string {
+  return (error as Error).message.replace(/ \(os error \d+\).*/, "");
+}

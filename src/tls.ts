@@ -14,6 +14,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { Duplex } from "node:stream";
 import tls from "node:tls";
 import type { Transport } from "./transport.ts";
+import { systemReason } from "./errors.ts";
 
 /** A certificate or key that cannot be used; the message says why. */
 export class TlsConfigError extends Error {
@@ -81,7 +82,7 @@ function readPem(path: string, what: string): string {
   try {
     return Deno.readTextFileSync(path);
   } catch (error) {
-    const reason = (error as Error).message.replace(/ \(os error \d+\).*/, "");
+    const reason = systemReason(error);
     throw new TlsConfigError(`cannot read the ${what} ${path}: ${reason}`);
   }
 }

@@ -19,7 +19,8 @@ import type { SessionInfo } from "../session_info.ts";
 export const ANONYMOUS_USER = "anonymous";
 
 /** The letters that let a user change the tree. */
-const WRITE_PERMISSIONS = "adfmwMT";
+/** The permission letters that let a user change the tree. */
+export const WRITE_PERMISSIONS = "adfmwMT";
 
 /** Options of a {@linkcode DummyAuthorizer}. */
 export interface DummyAuthorizerOptions {
@@ -67,7 +68,8 @@ function digest(text: string): Uint8Array {
   return createHash("sha256").update(text, "utf8").digest();
 }
 
-function isWithin(path: string, directory: string): boolean {
+/** Whether the real `path` is `directory` or inside it. */
+export function isWithin(path: string, directory: string): boolean {
   return path === directory ||
     path.startsWith(directory.endsWith("/") ? directory : directory + "/");
 }

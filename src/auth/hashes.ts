@@ -16,6 +16,7 @@
 import { scrypt, timingSafeEqual } from "node:crypto";
 import { Buffer } from "node:buffer";
 import {
+  DEFAULT_ROUNDS,
   MAX_ROUNDS,
   MIN_ROUNDS,
   type Sha512CryptAnswer,
@@ -126,9 +127,11 @@ export function parsePasswordHash(text: string): PasswordHash {
   if (text.startsWith("$6$")) {
     const match = SHA512_CRYPT.exec(text);
     if (!match) throw new PasswordHashError("malformed SHA-512-crypt hash");
-    const rounds = match[1] === undefined ? 5000 : Number(match[1]);
+    const rounds = match[1] === undefined ? DEFAULT_ROUNDS : Number(match[1]);
     if (rounds < MIN_ROUNDS || rounds > MAX_ROUNDS) {
-      throw new PasswordHashError(`SHA-512-crypt rounds ${rounds} are not 1000 to 999999999`);
+      throw new PasswordHashError(
+        `SHA-512-crypt rounds ${rounds} are not ${MIN_ROUNDS} to ${MAX_ROUNDS}`,
+      );
     }
     return {
       format: "sha512-crypt",

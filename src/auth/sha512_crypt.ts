@@ -17,7 +17,7 @@ export const MIN_ROUNDS = 1000;
 /** The most rounds the specification allows (more are lowered to it). */
 export const MAX_ROUNDS = 999_999_999;
 /** The longest salt used; the rest is ignored. */
-export const MAX_SALT_LENGTH = 16;
+const MAX_SALT_LENGTH = 16;
 
 /** The crypt alphabet: base 64 with `./` first. */
 const ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -118,23 +118,6 @@ export function sha512CryptDigest(password: Uint8Array, salt: Uint8Array, rounds
     c = round.digest();
   }
   return encodeDigest(c);
-}
-
-/**
- * The whole crypt string of `password` for the setting `setting`
- * (`$6$salt` or `$6$rounds=N$salt`, with or without a hash after it), as
- * `crypt(3)` would give it; throws on a setting that is not SHA-512-crypt.
- */
-export function sha512Crypt(password: string, setting: string): string {
-  const match = /^\$6\$(?:rounds=(\d+)\$)?([^$]*)/.exec(setting);
-  if (!match) throw new Error("not a SHA-512-crypt setting");
-  const custom = match[1] !== undefined;
-  const rounds = Math.min(MAX_ROUNDS, Math.max(MIN_ROUNDS, custom ? Number(match[1]) : 5000));
-  const encoder = new TextEncoder();
-  const salt = encoder.encode(match[2]).subarray(0, MAX_SALT_LENGTH);
-  const saltText = new TextDecoder().decode(salt);
-  const digest = sha512CryptDigest(encoder.encode(password), salt, rounds);
-  return `$6$${custom ? `rounds=${rounds}$` : ""}${saltText}$${digest}`;
 }
 
 /** A verification asked of the SHA-512-crypt worker. */

@@ -18,7 +18,7 @@ import {
   PERMISSION_LETTERS,
   type UserSession,
 } from "./authorizer.ts";
-import { ANONYMOUS_USER, DummyAuthorizer } from "./dummy.ts";
+import { ANONYMOUS_USER, DummyAuthorizer, isWithin, WRITE_PERMISSIONS } from "./dummy.ts";
 import {
   parsePasswordHash,
   type PasswordHash,
@@ -28,6 +28,7 @@ import {
 } from "./hashes.ts";
 import { inNetwork, type Network, parseNetwork } from "./networks.ts";
 import type { SessionInfo } from "../session_info.ts";
+import { systemReason } from "../errors.ts";
 
 /**
  * A users file that cannot be used: {@linkcode UsersFileError.message} names the
@@ -392,17 +393,8 @@ function checkUser(
   const home = isAbsolute(homeText!) ? resolve(homeText!) : resolve(base, homeText!);
 
   const perm = string("perm", entry.perm) ?? "elr";
-  const checkPerm = (key: string, letters: string) => {
-    const bad = [...letters].find((letter) => !PERMISSION_LETTERS.includes(letter));
-    if (bad !== undefined) {
-      fail(
-        key,
-        `bad permission letter ${JSON.stringify(bad)} in ${JSON.stringify(letters)} ` +
-          `(letters: ${PERMISSION_LETTERS})`,
-      );
-    }
-  };
-  checkPerm("perm", perm);
+  const wrongPerm = badPermission(perm);
+  if (wrongPerm) fail("perm", wrongPerm);
 
   const message = (key: string) => {
     const text = string(key, entry[key]);
@@ -492,21 +484,14 @@ function checkUser(
         );
       }
       const relative = (item.path as string).replace(/^\/+/, "");
-      const inside = resolve(home, relative);
-      if (inside !== home && !inside.startsWith(home.endsWith("/") ? home : home + "/")) {
+      if (!isWithin(resolve(home, relative), home)) {
         failOverride("path", `override path ${JSON.stringify(item.path)} leaves the home`);
       }
       if (typeof item.perm !== "string") {
         failOverride(item.perm === undefined ? null : "perm", "an override needs perm letters");
       }
-      const bad = [...(item.perm as string)].find((letter) => !PERMISSION_LETTERS.includes(letter));
-      if (bad !== undefined) {
-        failOverride(
-          "perm",
-          `bad permission letter ${JSON.stringify(bad)} in ${JSON.stringify(item.perm)} ` +
-            `(letters: ${PERMISSION_LETTERS})`,
-        );
-      }
+      const wrongOverride = badPermission(item.perm as string);
+      if (wrongOverride) failOverride("perm", wrongOverride);
       if (item.recursive !== undefined && typeof item.recursive !== "boolean") {
         failOverride("recursive", "recursive must be true or false");
       }
@@ -600,9 +585,7 @@ async function realHome(path: string): Promise<string> {
   try {
     real = await Deno.realPath(path);
   } catch (error) {
-    const reason = error instanceof Deno.errors.NotFound
-      ? "does not exist"
-      : (error as Error).message.replace(/ \(os error \d+\).*/, "");
+    const reason = error instanceof Deno.errors.NotFound ? "does not exist" : systemReason(error);
     throw new Error(`home ${path} ${reason}`);
   }
   if (!(await Deno.stat(real)).isDirectory) throw new Error(`home ${path} is not a directory`);
@@ -668,7 +651,7 @@ export class UsersFileAuthorizer implements Authorizer, Disposable {
     try {
       text = await Deno.readTextFile(this.path);
     } catch (error) {
-      const reason = (error as Error).message.replace(/ \(os error \d+\).*/, "");
+      const reason = systemReason(error);
       throw new UsersFileError(this.path, null, null, `cannot read the users file: ${reason}`);
     }
     const accounts = await parseUsersFile(text, this.path, {
@@ -682,7 +665,7 @@ export class UsersFileAuthorizer implements Authorizer, Disposable {
     );
     table.fill(this.path);
     const anonymous = accounts.find((account) => account.name === ANONYMOUS_USER);
-    if (anonymous && [...anonymous.perm].some((letter) => "adfmwMT".includes(letter))) {
+    if (anonymous && [...anonymous.perm].some((letter) => WRITE_PERMISSIONS.includes(letter))) {
       warn("write permissions assigned to anonymous user.");
     }
     this.#table = table;
@@ -832,3 +815,11 @@ export class UsersFileAuthorizer implements Authorizer, Disposable {
 
 const noCheck: Check = () => Promise.reject(new AuthenticationFailed("no accounts"));
 const noWarn = () => {};
+
+/** Why `letters` is no permission string (a letter that is no permission), if it is not one. */
+function badPermission(letters: string): string | undefined {
+  const bad = [...letters].find((letter) => !PERMISSION_LETTERS.includes(letter));
+  if (bad === undefined) return undefined;
+  return `bad permission letter ${JSON.stringify(bad)} in ${JSON.stringify(letters)} ` +
+    `(letters: ${PERMISSION_LETTERS})`;
+}

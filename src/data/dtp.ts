@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { FileDescriptor } from "../fs/filesystem.ts";
+import type { FileDescriptor, FileReader } from "../fs/filesystem.ts";
 import { type Reader, SendFileError, type Transport, writeAll, type Writer } from "../transport.ts";
 import type { ChunkConverter } from "./ascii.ts";
 import type { BufferPool } from "./buffer_pool.ts";
@@ -124,7 +124,7 @@ export class DTPHandler {
    * is sent with the connection's `sendFile` when it has one.
    */
   async sendFile(
-    source: Reader & { descriptor?(): FileDescriptor | null },
+    source: Reader & Pick<FileReader, "descriptor">,
     convert?: ChunkConverter,
   ): Promise<void> {
     const file = convert ? null : source.descriptor?.() ?? null;
@@ -151,25 +151,14 @@ export class DTPHandler {
     await this.#run(false, async () => {
       for (let offset = file.position;;) {
         if (this.#failure) throw new TransferError(this.#failure);
-        const n = await this.#sendFileStep(file.fd, offset, this.#buffers.fairSize);
+        const size = this.#buffers.fairSize;
+        const n = await this.#connStep(() => this.conn.sendFile!(file.fd, offset, size));
         if (n === 0) break;
         offset += n;
         this.#progress(n);
         await this.#throttle(this.#options.writeLimit);
       }
     });
-  }
-
-  /** One `sendFile` call: a failure of the file is a "file" failure, any other the connection's. */
-  async #sendFileStep(fd: number, offset: number, count: number): Promise<number> {
-    try {
-      return await this.conn.sendFile!(fd, offset, count);
-    } catch (error) {
-      if (error instanceof SendFileError) {
-        throw new TransferError(this.#failure ?? "file", error.cause);
-      }
-      throw new TransferError(this.#failure ?? "connection", error);
-    }
   }
 
   /** Sends generated chunks (a listing) to the client. */
@@ -267,10 +256,14 @@ export class DTPHandler {
     this.#lastProgress = performance.now();
   }
 
+  /** A step on the connection: its failure is the connection's, but for the file `sendFile` read. */
   async #connStep<T>(step: () => Promise<T>): Promise<T> {
     try {
       return await step();
     } catch (error) {
+      if (error instanceof SendFileError) {
+        throw new TransferError(this.#failure ?? "file", error.cause);
+      }
       throw new TransferError(this.#failure ?? "connection", error);
     }
   }

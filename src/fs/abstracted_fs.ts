@@ -7,7 +7,7 @@
 
 import { posix } from "node:path";
 import type { SessionInfo } from "../session_info.ts";
-import { FilesystemError, toFilesystemError } from "./errors.ts";
+import { errorCode, FilesystemError, toFilesystemError } from "./errors.ts";
 import { formatFacts } from "./facts.ts";
 import { AT_FDCWD, type Descriptor, O, openat2 } from "../native/libc.ts";
 import type {
@@ -290,7 +290,7 @@ export class AbstractedFS implements FileSystem {
         });
         return { path, file: new DiskFile(file) };
       } catch (error) {
-        if (!(error instanceof Deno.errors.AlreadyExists || isCode(error, "EEXIST"))) {
+        if (errorCode(error) !== "EEXIST") {
           throw toFilesystemError(error);
         }
       }
@@ -394,11 +394,6 @@ export class AbstractedFS implements FileSystem {
   formatMlsx(entry: FactEntry, facts: readonly string[]): string {
     return formatFacts(entry, facts);
   }
-}
-
-/** Whether `error` is a failed system call with the errno name `code`. */
-function isCode(error: unknown, code: string): boolean {
-  return (error as { code?: unknown })?.code === code;
 }
 
 /** Runs `move` on a just-opened file, closing the file if it fails. */

@@ -39,8 +39,8 @@ const TEXT_BY_CODE: Record<string, string> = {
   EINVAL: "Invalid argument",
 };
 
-/** The `errno` name of a system error (`"ENOENT"`, ...), if it has one. */
-function errorCode(error: unknown): string | undefined {
+/** The `errno` name of a system error (`"ENOENT"`, ...), if it has one: the runtime's and FFI's alike. */
+export function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown })?.code;
   return typeof code === "string" ? code : undefined;
 }

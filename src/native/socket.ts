@@ -21,7 +21,7 @@
  * @module
  */
 
-import { canonicalIp, isIPv4 } from "../net.ts";
+import { ipBytes } from "../net.ts";
 import { SendFileError, type Transport, writeAll } from "../transport.ts";
 import {
   accept4,
@@ -74,23 +74,17 @@ function socketAddress(hostname: string, port: number): {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new TypeError(`invalid port ${port}`);
   }
-  const ip = canonicalIp(hostname);
+  const ip = ipBytes(hostname);
   if (ip === null) throw new TypeError(`not an IP address: ${hostname}`);
-  if (isIPv4(ip)) {
-    const bytes = new Uint8Array(16);
-    const view = new DataView(bytes.buffer);
-    view.setUint16(0, AF.INET, true);
-    view.setUint16(2, port, false);
-    bytes.set(ip.split(".").map(Number), 4);
-    return { family: AF.INET, bytes };
-  }
-  const bytes = new Uint8Array(SOCKADDR_SIZE);
+  const family = ip.length === 4 ? AF.INET : AF.INET6;
+  // sockaddr_in: family, port, address at 4; sockaddr_in6: family, port, flow info
+  // (0), address at 8, scope (0).
+  const bytes = new Uint8Array(family === AF.INET ? 16 : SOCKADDR_SIZE);
   const view = new DataView(bytes.buffer);
-  view.setUint16(0, AF.INET6, true);
+  view.setUint16(0, family, true);
   view.setUint16(2, port, false);
-  // canonicalIp wrote eight groups, uncompressed; flow info and scope stay 0.
-  ip.split(":").forEach((group, i) => view.setUint16(8 + 2 * i, parseInt(group, 16), false));
-  return { family: AF.INET6, bytes };
+  bytes.set(ip, family === AF.INET ? 4 : 8);
+  return { family, bytes };
 }
 
 /** An IPv6 address as the runtime writes one: zeros compressed (RFC 5952), IPv4-mapped dotted. */

@@ -79,7 +79,6 @@ export class Login implements LoginControl {
   #home: string | null = null;
   #failures = 0;
   #grant: UserSession | null = null;
-  #users: Authorizer | null = null;
   #dtp: DTPOptions | null = null;
 
   /** The login state of the session `host`, logged out. */
@@ -109,7 +108,7 @@ export class Login implements LoginControl {
 
   /** The authorizer that answers for the logged-in user: the one their login granted, or the server's. */
   get authorizer(): Authorizer {
-    return this.#users ?? this.#host.config.authorizer;
+    return this.#grant?.authorizer ?? this.#host.config.authorizer;
   }
 
   /** The data transfer settings of this login: the server's, with the user's rate limits. */
@@ -159,7 +158,6 @@ export class Login implements LoginControl {
     this.#fs = fs;
     this.#home = home;
     this.#grant = grant;
-    this.#users = users;
     const { readLimit, writeLimit } = grant;
     this.#dtp = {
       ...this.#host.config.dtp,
@@ -215,7 +213,6 @@ export class Login implements LoginControl {
   #endGrant(): void {
     const grant = this.#grant;
     this.#grant = null;
-    this.#users = null;
     this.#dtp = null;
     try {
       grant?.end?.();

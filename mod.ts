@@ -120,5 +120,5 @@ export {
   TlsTransport,
 } from "./src/tls.ts";
 export type { NativeConn } from "./src/native/socket.ts";
-export { type Reader, SendFileError, type Transport, type Writer } from "./src/transport.ts";
+export { LocalFileError, type Reader, type Transport, type Writer } from "./src/transport.ts";
 export { VERSION } from "./src/version.ts";

@@ -200,7 +200,7 @@ export class FTPServer implements SessionHost {
       );
     } else {
       logger.info(
-        "data path: native sockets, sendfile(2) for plain TYPE I downloads from the disk",
+        "data path: native sockets, sendfile(2) and splice(2) for plain TYPE I transfers of the disk",
       );
     }
   }

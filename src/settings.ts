@@ -41,9 +41,9 @@ export interface SessionOptions {
   /** Disable Nagle's algorithm on control and data connections (default true). */
   tcpNoDelay?: boolean;
   /**
-   * Plain data connections on native sockets, and plain TYPE I downloads of files
-   * that have a descriptor (the local disk's) sent with `sendfile(2)` (default
-   * true). Only on Linux with FFI granted; elsewhere, or `false`, the runtime's
+   * Plain data connections on native sockets, and plain TYPE I transfers of files
+   * that have a descriptor (the local disk's) made by the kernel: downloads with
+   * `sendfile(2)`, uploads with `splice(2)` (default true). Only on Linux with FFI granted; elsewhere, or `false`, the runtime's
    * sockets stream every transfer.
    */
   useSendfile?: boolean;

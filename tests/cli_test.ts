@@ -464,7 +464,7 @@ Deno.test("default run: anonymous, read-only, sharing the current directory", as
       assertMatch(log, /^\[I [^\]]+\] passive ports: None$/m);
       assertMatch(
         log,
-        /^\[I [^\]]+\] data path: native sockets, sendfile\(2\) for plain TYPE I downloads from the disk$/m,
+        /^\[I [^\]]+\] data path: native sockets, sendfile\(2\) and splice\(2\) for plain TYPE I transfers of the disk$/m,
       );
       await withClient(port, async (client) => {
         assertEquals(client.greeting.code, 220);
@@ -623,7 +623,7 @@ Deno.test("--disable-sendfile: the runtime's sockets stream downloads, as the st
       const [flags, startup, path] of [
         [
           [],
-          "native sockets, sendfile\\(2\\) for plain TYPE I downloads from the disk",
+          "native sockets, sendfile\\(2\\) and splice\\(2\\) for plain TYPE I transfers of the disk",
           "sendfile \\(native socket\\)",
         ],
         [

@@ -5,8 +5,14 @@
  * @module
  */
 
-import type { FileDescriptor, FileReader } from "../fs/filesystem.ts";
-import { type Reader, SendFileError, type Transport, writeAll, type Writer } from "../transport.ts";
+import type { FileDescriptor, FileReader, FileWriter } from "../fs/filesystem.ts";
+import {
+  LocalFileError,
+  type Reader,
+  type Transport,
+  writeAll,
+  type Writer,
+} from "../transport.ts";
 import type { ChunkConverter } from "./ascii.ts";
 import type { BufferPool } from "./buffer_pool.ts";
 
@@ -78,8 +84,9 @@ export class TransferError extends Error {
  * Moves the bytes of one transfer between a data connection and a local file (or
  * generated listing), counting them, converting line endings in TYPE A, keeping to
  * the rate limits, and aborting on ABOR or when the transfer stalls. A file that
- * offers its descriptor, sent unconverted over a connection that can send files
- * (a native socket), goes by `sendfile(2)`: the same loop, without a buffer.
+ * offers its descriptor, moved unconverted over a connection that can send and
+ * receive files (a native socket), goes by `sendfile(2)` or `splice(2)`: the same
+ * loops, without a buffer.
  */
 export class DTPHandler {
   /** The data connection. */
@@ -88,7 +95,10 @@ export class DTPHandler {
   bytes = 0;
   /** When the transfer started, from `performance.now()`. */
   readonly startedAt: number = performance.now();
-  /** Whether the file went out by `sendfile(2)` (the zero-copy path) rather than through a buffer. */
+  /**
+   * Whether the file went by the zero-copy path (`sendfile(2)` out, `splice(2)` in)
+   * rather than through a buffer.
+   */
   zeroCopy = false;
   readonly #options: DTPOptions;
   readonly #buffers: BufferPool;
@@ -175,9 +185,11 @@ export class DTPHandler {
    * still written.
    */
   async receiveFile(
-    sink: Writer,
+    sink: Writer & Pick<FileWriter, "descriptor">,
     convert?: ChunkConverter & { flush(): Uint8Array },
   ): Promise<void> {
+    const file = convert ? null : sink.descriptor?.() ?? null;
+    if (file && this.conn.receiveFile) return await this.#receiveDescriptor(file);
     await this.#run(true, async () => {
       let ended = false;
       while (!ended) {
@@ -204,6 +216,27 @@ export class DTPHandler {
       }
       if (this.conn.cleanEnd === false) throw new TransferError("truncated");
       if (convert) await this.#fileStep(() => writeAll(sink, convert.flush()));
+    });
+  }
+
+  /**
+   * Receives into `file` from its position with the connection's `receiveFile`, a
+   * transfer buffer's size at a time (no buffer is taken), so that progress, ABOR,
+   * the stall watchdog and the rate limit act between chunks as they do when
+   * streaming.
+   */
+  async #receiveDescriptor(file: FileDescriptor): Promise<void> {
+    this.zeroCopy = true;
+    await this.#run(false, async () => {
+      for (let offset = file.position;;) {
+        if (this.#failure) throw new TransferError(this.#failure);
+        const size = this.#buffers.fairSize;
+        const n = await this.#connStep(() => this.conn.receiveFile!(file.fd, offset, size));
+        if (n === 0) break;
+        offset += n;
+        this.#progress(n);
+        await this.#throttle(this.#options.readLimit);
+      }
     });
   }
 
@@ -261,7 +294,7 @@ export class DTPHandler {
     try {
       return await step();
     } catch (error) {
-      if (error instanceof SendFileError) {
+      if (error instanceof LocalFileError) {
         throw new TransferError(this.#failure ?? "file", error.cause);
       }
       throw new TransferError(this.#failure ?? "connection", error);

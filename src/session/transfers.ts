@@ -111,7 +111,8 @@ export class Transfers {
         await job.run(transfer.dtp);
       } finally {
         const what = job.path === undefined ? job.command : `${job.command} ${job.path}`;
-        const path = transfer.dtp.zeroCopy ? "sendfile" : "stream";
+        const zeroCopy = job.direction === "send" ? "sendfile" : "splice";
+        const path = transfer.dtp.zeroCopy ? zeroCopy : "stream";
         host.log("debug", `${what} data path: ${path} (${carrier})`);
       }
       completed = true;

@@ -16,6 +16,7 @@ import { formatConfig } from "./cli/print_config.ts";
 import { createServers } from "./cli/servers.ts";
 import { USAGE } from "./cli/usage.ts";
 import { Logger } from "./log.ts";
+import { writeAll } from "./transport.ts";
 import { VERSION } from "./version.ts";
 
 export { CliError, createAuthorizer, createServers, parseCli, USAGE };
@@ -35,7 +36,7 @@ async function run(args: string[]): Promise<number> {
     return 0;
   }
   if (config.printConfig) {
-    console.log(formatConfig(config.effective));
+    await writeAll(Deno.stdout, new TextEncoder().encode(formatConfig(config.effective)));
     return 0;
   }
   const logger = new Logger({ level: config.logLevel });

@@ -12,6 +12,7 @@ import { type ConfigFile, keyLabel, placeOf, readConfigFile } from "./config_fil
 import { CliError } from "./errors.ts";
 import {
   defaultSettings,
+  flagLabel,
   parseArgsOptions,
   SETTING_NAMES,
   type SettingName,
@@ -162,12 +163,6 @@ export async function readCommandLine(args: string[]): Promise<CommandLine> {
   return { effective: mergeSettings(file, flags), print: flags.get("print-config") === true };
 }
 
-/** A flag as a refusal names it: `-u/--username`, `--port`. */
-function flagLabel(name: SettingName): string {
-  const { short } = settingOf(name);
-  return short ? `-${short}/--${name}` : `--${name}`;
-}
-
 /**
  * The checks of settings that go together. A refusal names its settings as they
  * were given (`--keyfile`, or `tls.keyfile` at its line of the config file).
@@ -188,7 +183,11 @@ class Together {
     const origin = this.#origins.get(subject) ?? "flag";
     const label = (name: SettingName) => {
       const from = this.#origins.get(name) ?? origin;
-      return from === "flag" ? flagLabel(name) : keyLabel(name);
+      if (from === "flag") return flagLabel(name);
+      // A key of the file in a refusal of a flag says where it is.
+      return origin === "flag"
+        ? `${keyLabel(name)} (${placeOf(from.file, from.line).slice(0, -2)})`
+        : keyLabel(name);
     };
     if (origin === "flag") throw new CliError(reason(label));
     throw new CliError(`${placeOf(origin.file, origin.line)}${reason(label)}`, 2, false);

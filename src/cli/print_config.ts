@@ -7,7 +7,14 @@
  */
 
 import type { EffectiveSettings } from "./parse.ts";
-import { configKey, type Section, SETTING_NAMES, type SettingName, settingOf } from "./settings.ts";
+import {
+  configKey,
+  flagLabel,
+  type Section,
+  SETTING_NAMES,
+  type SettingName,
+  settingOf,
+} from "./settings.ts";
 import type { TomlValue } from "./values.ts";
 
 /** A TOML basic string: JSON's escapes are TOML's, but for DEL, which TOML escapes too. */
@@ -32,7 +39,7 @@ function settingLine(effective: EffectiveSettings, name: SettingName, key: strin
   const value = effective.values[name];
   const given = effective.origins.has(name);
   if (setting.secret && value !== null) {
-    return `# ${key} = (set, not shown: give it again with --${name})`;
+    return `# ${key} = (set, not shown: give it again with ${flagLabel(name)})`;
   }
   if (value === null) return `# ${key} = (not set)`;
   const line = `${key} = ${tomlValue(setting.kind.toToml(value))}`;

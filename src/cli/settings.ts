@@ -328,6 +328,12 @@ export function settingOf(name: SettingName): AnySetting {
   return SETTINGS[name];
 }
 
+/** A flag as a refusal names it: `-u/--username`, `--port`. */
+export function flagLabel(name: SettingName): string {
+  const { short } = settingOf(name);
+  return short ? `-${short}/--${name}` : `--${name}`;
+}
+
 /** Every setting's name, in the table's order. */
 export const SETTING_NAMES = Object.keys(SETTINGS) as SettingName[];
 

@@ -82,7 +82,15 @@ export function integer(min: number, max: number, metavar = "N"): Kind<number> {
 export function size(what: string): Kind<number> {
   const read = (value: unknown) =>
     parseSize(value) ?? refuse(`must be ${what}, ${SIZE_SYNTAX}; not ${shown(value)}`);
-  return { metavar: "SIZE", fromFlag: read, fromToml: read, toToml: formatSize };
+  return {
+    metavar: "SIZE",
+    fromFlag: read,
+    fromToml: read,
+    toToml: (bytes) => {
+      const text = formatSize(bytes);
+      return text === String(bytes) ? bytes : text;
+    },
+  };
 }
 
 /** Any text (`check` may refuse some with a reason). */

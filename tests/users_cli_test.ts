@@ -130,6 +130,10 @@ Deno.test("a broken users file: one message naming the file, line and user; exit
     await t.step("a file that does not exist", async () => {
       assertFileRefused(
         await runCli(["check-config", `${dir}/missing.toml`]),
+        `tsftpd: ${dir}/missing.toml: cannot read the file: No such file or directory`,
+      );
+      assertFileRefused(
+        await runCli(["--users", `${dir}/missing.toml`]),
         `tsftpd: ${dir}/missing.toml: cannot read the users file: No such file or directory`,
       );
     });

@@ -142,7 +142,8 @@ export class DTPHandler {
     await this.#run(true, async () => {
       while (true) {
         const buffer = this.#fittedBuffer();
-        const n = await this.#fileStep(() => source.read(buffer));
+        const step = buffer.subarray(0, this.#stepSize(this.#options.writeLimit, buffer.length));
+        const n = await this.#fileStep(() => source.read(step));
         if (n === null) break;
         const chunk = buffer.subarray(0, n);
         await this.#send(convert ? convert(chunk) : chunk);
@@ -161,7 +162,7 @@ export class DTPHandler {
     await this.#run(false, async () => {
       for (let offset = file.position;;) {
         if (this.#failure) throw new TransferError(this.#failure);
-        const size = this.#buffers.fairSize;
+        const size = this.#stepSize(this.#options.writeLimit, this.#buffers.fairSize);
         const n = await this.#connStep(() => this.conn.sendFile!(file.fd, offset, size));
         if (n === 0) break;
         offset += n;
@@ -198,7 +199,10 @@ export class DTPHandler {
         let failure: unknown = null;
         try {
           while (length < buffer.length) {
-            const n = await this.#connStep(() => this.conn.read(buffer.subarray(length)));
+            const step = this.#stepSize(this.#options.readLimit, buffer.length - length);
+            const n = await this.#connStep(() =>
+              this.conn.read(buffer.subarray(length, length + step))
+            );
             if (n === null) {
               ended = true;
               break;
@@ -230,7 +234,7 @@ export class DTPHandler {
     await this.#run(false, async () => {
       for (let offset = file.position;;) {
         if (this.#failure) throw new TransferError(this.#failure);
-        const size = this.#buffers.fairSize;
+        const size = this.#stepSize(this.#options.readLimit, this.#buffers.fairSize);
         const n = await this.#connStep(() => this.conn.receiveFile!(file.fd, offset, size));
         if (n === 0) break;
         offset += n;
@@ -326,6 +330,15 @@ export class DTPHandler {
       if (idle >= limit) this.abort("timeout");
       else this.#armWatchdog(limit - idle);
     }, delayMs);
+  }
+
+  /**
+   * The bytes to move in one step: under a rate limit, an eighth of a second's
+   * worth (16 KiB at least), so that the bytes flow evenly instead of in bursts
+   * of a whole buffer followed by a long pause.
+   */
+  #stepSize(limit: number, size: number): number {
+    return limit > 0 ? Math.min(size, Math.max(16 * 1024, Math.floor(limit / 8))) : size;
   }
 
   /** Sleeps as long as it takes to bring the average rate down to `limit` bytes per second. */

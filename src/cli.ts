@@ -9,9 +9,12 @@ import type { Authorizer } from "./auth/authorizer.ts";
 import { DummyAuthorizer } from "./auth/dummy.ts";
 import { UsersFileAuthorizer, UsersFileError } from "./auth/users_file.ts";
 import { checkConfigCommand, describeUsers, loadUsers } from "./cli/check_config.ts";
-import { CliError } from "./cli/errors.ts";
+import { CliError, listenFailure } from "./cli/errors.ts";
+import { type HangupAction, onHangup } from "./cli/hangup.ts";
 import { hashPasswordCommand } from "./cli/hash_password.ts";
-import { Logger } from "./log.ts";
+import { openLog, startMetricsEndpoint } from "./cli/ops.ts";
+import { LOG_FORMATS, type LogFormat, type Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
 import { isIPv4 } from "./net.ts";
 import { FTPServer, type FTPServerOptions } from "./server.ts";
 import { TlsConfigError, type TLSOptions } from "./tls.ts";
@@ -44,6 +47,12 @@ export interface CliConfig {
   maxConsPerIp: number;
   maxLoginAttempts: number;
   tls: TlsCliConfig | null;
+  /** The file the log is appended to (`--log-file`; re-opened on SIGHUP); `null`: stderr. */
+  logFile: string | null;
+  /** The log's format (`--log-format`). */
+  logFormat: LogFormat;
+  /** Where the Prometheus endpoint listens (`--metrics`); `null`: none. */
+  metrics: { hostname: string; port: number } | null;
 }
 
 /** The FTPS part of the command line. */
@@ -93,6 +102,11 @@ Options:
       --max-cons-per-ip N      most connections from one address (default: 0, no limit)
       --max-login-attempts N   failed logins before disconnecting (default: 3)
       --concurrency MODEL      async (the only model available yet)
+
+Logs and metrics:
+      --log-file PATH          append the log to PATH instead of stderr; SIGHUP re-opens it
+      --log-format FORMAT      text (pyftplib's lines, the default) or json (one object a line)
+      --metrics ADDRESS:PORT   serve Prometheus metrics at http://ADDRESS:PORT/metrics
 
 FTPS (RFC 4217):
       --tls                    offer AUTH TLS (explicit FTPS); needs --certfile or --self-signed
@@ -172,6 +186,9 @@ export function parseCli(args: string[]): CliConfig | "help" | "version" {
         "tls-require-session-reuse": { type: "boolean" },
         "implicit-tls": { type: "boolean" },
         "implicit-port": { type: "string" },
+        "log-file": { type: "string" },
+        "log-format": { type: "string" },
+        metrics: { type: "string" },
       },
     }));
   } catch (error) {
@@ -233,7 +250,36 @@ export function parseCli(args: string[]): CliConfig | "help" | "version" {
     maxConsPerIp: integer("--max-cons-per-ip", values["max-cons-per-ip"] ?? "0", 0, 1_000_000),
     maxLoginAttempts: integer("--max-login-attempts", values["max-login-attempts"] ?? "3", 1, 1000),
     tls: parseTlsFlags(values),
+    logFile: values["log-file"] === undefined ? null : logFile(values["log-file"]),
+    logFormat: logFormat(values["log-format"] ?? "text"),
+    metrics: values.metrics === undefined ? null : listenAddress("--metrics", values.metrics),
   };
+}
+
+function logFile(value: string): string {
+  if (value === "") throw new CliError("--log-file needs a file");
+  return value;
+}
+
+function logFormat(value: string): LogFormat {
+  const format = LOG_FORMATS.find((name) => name === value);
+  if (!format) {
+    throw new CliError(
+      `--log-format must be ${LOG_FORMATS.join(" or ")}, not ${JSON.stringify(value)}`,
+    );
+  }
+  return format;
+}
+
+/** `ADDRESS:PORT`, the address of an IPv6 one in brackets (`[::1]:9100`). */
+function listenAddress(flag: string, value: string): { hostname: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):([^:]+)$/.exec(value);
+  if (!match) {
+    throw new CliError(
+      `${flag} must look like ADDRESS:PORT (e.g. 127.0.0.1:9100), not ${JSON.stringify(value)}`,
+    );
+  }
+  return { hostname: match[1] ?? match[2], port: integer(`${flag} port`, match[3], 0, 65535) };
 }
 
 /** The FTPS flags; `null` when FTPS is not asked for. */
@@ -387,6 +433,7 @@ export async function createServers(
     maxCons: config.maxCons,
     maxConsPerIp: config.maxConsPerIp,
     maxLoginAttempts: config.maxLoginAttempts,
+    metrics: config.metrics && new Metrics(),
     ...(tls && { tls: { ...tls, implicit: config.tls!.implicit } }),
   };
   const servers = [listen(options)];
@@ -403,37 +450,41 @@ export async function createServers(
   return servers;
 }
 
-function listenFailure(error: unknown): string {
-  if (error instanceof Deno.errors.AddrInUse) return "address already in use";
-  if (error instanceof Deno.errors.PermissionDenied) {
-    return "permission denied (ports below 1024 need privileges)";
-  }
-  if (error instanceof Deno.errors.AddrNotAvailable) return "no such local address";
-  return (error as Error).message;
+/**
+ * What a hangup does to the users file: re-read it. New logins see the change,
+ * running sessions keep their account; a broken file keeps the accounts in place.
+ */
+function reloadUsers(authorizer: UsersFileAuthorizer, logger: Logger): HangupAction {
+  return async () => {
+    try {
+      logger.info(`users file reloaded: ${describeUsers(await authorizer.reload())}`);
+    } catch (error) {
+      const reason = error instanceof UsersFileError ? error.message : String(error);
+      logger.error(
+        `users file not reloaded, keeping the ${authorizer.summary.users} accounts read ` +
+          `before: ${reason}`,
+      );
+    }
+  };
 }
 
 /**
- * Re-reads the users file on SIGHUP, until disposed: new logins see the change,
- * running sessions keep their account; a broken file keeps the accounts in place.
+ * The Prometheus endpoint `--metrics` asks for, serving the servers' shared
+ * metrics; when it cannot listen, the servers are closed and {@linkcode CliError} thrown.
  */
-function reloadOnHangup(authorizer: UsersFileAuthorizer, logger: Logger): Disposable {
-  if (Deno.build.os === "windows") return { [Symbol.dispose]() {} };
-  let reloading = Promise.resolve();
-  const reload = () => {
-    reloading = reloading.then(async () => {
-      try {
-        logger.info(`users file reloaded: ${describeUsers(await authorizer.reload())}`);
-      } catch (error) {
-        const reason = error instanceof UsersFileError ? error.message : String(error);
-        logger.error(
-          `users file not reloaded, keeping the ${authorizer.summary.users} accounts read ` +
-            `before: ${reason}`,
-        );
-      }
-    });
-  };
-  Deno.addSignalListener("SIGHUP", reload);
-  return { [Symbol.dispose]: () => Deno.removeSignalListener("SIGHUP", reload) };
+async function metricsEndpoint(
+  config: CliConfig,
+  servers: FTPServer[],
+  logger: Logger,
+): Promise<Deno.HttpServer | null> {
+  const metrics = servers[0].config.metrics;
+  if (!config.metrics || !metrics) return null;
+  try {
+    return startMetricsEndpoint(config.metrics, metrics, logger);
+  } catch (error) {
+    await Promise.all(servers.map((server) => server.closeAll()));
+    throw error;
+  }
 }
 
 /** Runs `tsftpd ARGS`; resolves to the exit status. */
@@ -449,13 +500,21 @@ async function run(args: string[]): Promise<number> {
     console.log(`tsftpd ${VERSION}`);
     return 0;
   }
-  const logger = new Logger({ level: config.debug ? "debug" : "info" });
+  using log = openLog({
+    file: config.logFile,
+    format: config.logFormat,
+    level: config.debug ? "debug" : "info",
+  });
+  const { logger } = log;
   const authorizer = await createAuthorizer(config, logger);
   try {
     const servers = await createServers(config, logger, authorizer);
-    using _hangup = authorizer instanceof UsersFileAuthorizer
-      ? reloadOnHangup(authorizer, logger)
-      : null;
+    await using _metrics = await metricsEndpoint(config, servers, logger);
+    // The log first, so that what the other actions log goes to the new file.
+    using _hangup = onHangup([
+      ...(log.reopen ? [log.reopen] : []),
+      ...(authorizer instanceof UsersFileAuthorizer ? [reloadUsers(authorizer, logger)] : []),
+    ], logger);
     // Each server closes its sessions on SIGINT and SIGTERM.
     await Promise.all(servers.map((server) => server.serve()));
     return 0;

@@ -11,7 +11,7 @@ import type { BufferPool } from "../data/buffer_pool.ts";
 import { type DataChannel, DataConnectError } from "../data/channel.ts";
 import { type DTPOptions, TransferError } from "../data/dtp.ts";
 import type { LogFields, LogLevel } from "../log.ts";
-import { countHandshake, type TransferResult } from "../metrics.ts";
+import { countHandshake, type TransferDirection, type TransferResult } from "../metrics.ts";
 import { NativeConn } from "../native/socket.ts";
 import type { HandlerConfig } from "../options.ts";
 import { TlsHandshakeError, upgradeToTls } from "../tls.ts";
@@ -51,6 +51,11 @@ export interface TransferHost {
 function transferResult(failure: unknown): TransferResult {
   if (failure === null) return "completed";
   return failure instanceof TransferError && failure.failure === "aborted" ? "aborted" : "failed";
+}
+
+/** Which way a job's file goes, as an operator says it. */
+function directionOf(job: TransferJob): TransferDirection {
+  return job.direction === "send" ? "download" : "upload";
 }
 
 /** At most one transfer at a time, run in the background while the session reads commands. */
@@ -129,8 +134,13 @@ export class Transfers {
       // The file could not be released (a storage's commit failed): not complete.
       failure ??= new TransferError("file", error);
     }
+    const result = transferResult(failure);
+    // Counted before the final reply, so that a scrape after it sees the transfer.
+    if (job.path !== undefined) {
+      host.config.metrics?.transferEnded(directionOf(job), result, transfer.dtp?.bytes ?? 0);
+    }
     await host.reply(...this.#finalReply(failure));
-    await this.#finish(transfer, transferResult(failure));
+    await this.#finish(transfer, result);
   }
 
   /**
@@ -198,8 +208,8 @@ export class Transfers {
   }
 
   /**
-   * A file transfer's end (listings have none): its one log line, its count in the
-   * metrics, its callback.
+   * A file transfer's end, after its final reply (listings have none): its one log
+   * line and its callback.
    */
   async #finish(transfer: ActiveTransfer, result: TransferResult): Promise<void> {
     const { job, dtp } = transfer;
@@ -207,8 +217,7 @@ export class Transfers {
     const bytes = dtp?.bytes ?? 0;
     const seconds = (dtp?.seconds ?? 0).toFixed(3);
     const completed = result === "completed";
-    const direction = job.direction === "send" ? "download" : "upload";
-    this.#host.config.metrics?.transferEnded(direction, result, bytes);
+    const direction = directionOf(job);
     this.#host.log(
       completed ? "info" : "warning",
       `${job.command} ${job.path} completed=${completed ? 1 : 0} bytes=${bytes} seconds=${seconds}`,

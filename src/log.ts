@@ -132,17 +132,14 @@ export interface LoggerOptions {
 export class Logger {
   /** The lowest level written. */
   level: LogLevel;
-  /** How lines are written. */
-  readonly format: LogFormat;
   readonly #sink: LogSink;
   readonly #formatter: (record: LogRecord) => string;
 
-  /** A logger writing lines of `level` (default info) and above to `sink` (default stderr). */
+  /** A logger writing lines of `level` (default info) and above to `sink` (default stderr), as `format` says (default text). */
   constructor(options: LoggerOptions = {}) {
     this.level = options.level ?? "info";
-    this.format = options.format ?? "text";
     this.#sink = options.sink ?? stderrSink;
-    this.#formatter = FORMATTERS[this.format];
+    this.#formatter = FORMATTERS[options.format ?? "text"];
   }
 
   /** Whether lines of `level` are written. */

@@ -10,7 +10,7 @@ import { FTPServer, Metrics, serveMetrics } from "../mod.ts";
 import { MetricFamily } from "../src/prometheus.ts";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { testCerts } from "./support/certs.ts";
-import { withCli } from "./support/cli.ts";
+import { runCli, withCli } from "./support/cli.ts";
 import { FtpClient } from "./support/ftp_client.ts";
 import { diskTest, store, waitFor, withServer } from "./support/server.ts";
 
@@ -323,4 +323,14 @@ Deno.test("--metrics: the plain and the implicit FTPS listener share one endpoin
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("--metrics on a port in use: exit status 1 and why", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const address = `127.0.0.1:${taken.addr.port}`;
+  const outcome = await runCli(["-i", "127.0.0.1", "-p", "0", "--metrics", address]);
+  assertEquals([outcome.code, outcome.stderr], [
+    1,
+    `tsftpd: cannot serve the metrics on ${address}: address already in use\n`,
+  ]);
 });

@@ -9,18 +9,39 @@ import { UsersFileAuthorizer } from "./auth/users_file.ts";
 import { createAuthorizer } from "./cli/authorizer.ts";
 import { checkConfigCommand } from "./cli/check_config.ts";
 import { CliError } from "./cli/errors.ts";
-import { reloadOnHangup } from "./cli/hangup.ts";
+import { onHangup, reloadUsers } from "./cli/hangup.ts";
 import { hashPasswordCommand } from "./cli/hash_password.ts";
-import { parseCli } from "./cli/parse.ts";
+import { openLog, startMetricsEndpoint } from "./cli/ops.ts";
+import { type CliConfig, parseCli } from "./cli/parse.ts";
 import { formatConfig } from "./cli/print_config.ts";
 import { createServers } from "./cli/servers.ts";
 import { USAGE } from "./cli/usage.ts";
-import { Logger } from "./log.ts";
+import type { Logger } from "./log.ts";
+import type { FTPServer } from "./server.ts";
 import { writeAll } from "./transport.ts";
 import { VERSION } from "./version.ts";
 
 export { CliError, createAuthorizer, createServers, parseCli, USAGE };
 export type { CliConfig, TlsCliConfig } from "./cli/parse.ts";
+
+/**
+ * The Prometheus endpoint `--metrics` asks for, serving the servers' shared
+ * metrics; when it cannot listen, the servers are closed and {@linkcode CliError} thrown.
+ */
+async function metricsEndpoint(
+  config: CliConfig,
+  servers: FTPServer[],
+  logger: Logger,
+): Promise<Deno.HttpServer | null> {
+  const metrics = servers[0].config.metrics;
+  if (!config.metrics || !metrics) return null;
+  try {
+    return startMetricsEndpoint(config.metrics, metrics, logger);
+  } catch (error) {
+    await Promise.all(servers.map((server) => server.closeAll()));
+    throw error;
+  }
+}
 
 /** Runs `tsftpd ARGS`; resolves to the exit status. */
 async function run(args: string[]): Promise<number> {
@@ -39,13 +60,17 @@ async function run(args: string[]): Promise<number> {
     await writeAll(Deno.stdout, new TextEncoder().encode(formatConfig(config.effective)));
     return 0;
   }
-  const logger = new Logger({ level: config.logLevel });
+  using log = openLog({ file: config.logFile, format: config.logFormat, level: config.logLevel });
+  const { logger } = log;
   const authorizer = await createAuthorizer(config, logger);
   try {
     const servers = await createServers(config, logger, authorizer);
-    using _hangup = authorizer instanceof UsersFileAuthorizer
-      ? reloadOnHangup(authorizer, logger)
-      : null;
+    await using _metrics = await metricsEndpoint(config, servers, logger);
+    // The log first, so that what the other actions log goes to the new file.
+    using _hangup = onHangup([
+      ...(log.reopen ? [log.reopen] : []),
+      ...(authorizer instanceof UsersFileAuthorizer ? [reloadUsers(authorizer, logger)] : []),
+    ], logger);
     // Each server closes its sessions on SIGINT and SIGTERM.
     await Promise.all(servers.map((server) => server.serve()));
     return 0;

@@ -56,6 +56,9 @@ const DEFAULTS: Config = {
   writeLimit: 0,
   users: null,
   tls: null,
+  logFile: null,
+  logFormat: "text",
+  metrics: null,
   printConfig: false,
 };
 
@@ -124,6 +127,14 @@ Deno.test("parseCli: the defaults, and each flag's own effect", async () => {
     [["--max-cons", "0", "--max-cons-per-ip", "7"], { maxCons: 0, maxConsPerIp: 7 }],
     [["--max-login-attempts", "1000"], { maxLoginAttempts: 1000 }],
     [["--users", "users.toml"], { users: "users.toml" }],
+    [["--log-file", "ftpd.log", "--log-format", "json"], {
+      logFile: "ftpd.log",
+      logFormat: "json",
+    }],
+    [["--log-format", "text"], { logFormat: "text" }],
+    [["--metrics", "127.0.0.1:9100"], { metrics: { hostname: "127.0.0.1", port: 9100 } }],
+    [["--metrics", "[::1]:0"], { metrics: { hostname: "::1", port: 0 } }],
+    [["--metrics", "localhost:9100"], { metrics: { hostname: "localhost", port: 9100 } }],
   ];
   for (const [args, changed] of cases) {
     assertEquals(await parse(args), { ...DEFAULTS, ...changed }, args.join(" "));
@@ -237,6 +248,28 @@ Deno.test("parseCli: each refusal, word for word", async () => {
       ["--tls", "--certfile", "c", "--implicit-port", "x"],
       '--implicit-port must be a whole number from 0 to 65535, not "x"',
     ],
+    [["--log-file", ""], "--log-file needs a path, not an empty string"],
+    [["--log-format", "JSON"], '--log-format must be text or json, not "JSON"'],
+    [
+      ["--metrics", "9100"],
+      '--metrics must look like ADDRESS:PORT (e.g. 127.0.0.1:9100), not "9100"',
+    ],
+    [
+      ["--metrics", ":9100"],
+      '--metrics must look like ADDRESS:PORT (e.g. 127.0.0.1:9100), not ":9100"',
+    ],
+    [
+      ["--metrics", "::1:9100"],
+      '--metrics must look like ADDRESS:PORT (e.g. 127.0.0.1:9100), not "::1:9100"',
+    ],
+    [
+      ["--metrics", "127.0.0.1:x"],
+      '--metrics port must be a whole number from 0 to 65535, not "x"',
+    ],
+    [
+      ["--metrics", "127.0.0.1:65536"],
+      '--metrics port must be a whole number from 0 to 65535, not "65536"',
+    ],
   ];
   for (
     const name of [
@@ -347,9 +380,18 @@ Deno.test("createServers: each flag reaches the server's options", async () => {
       [false, true, true, true],
     );
     assertEquals(implicit.implicit, true);
+    assertEquals(
+      servers.map((server) => server.config.metrics),
+      [null, null],
+      "no metrics without --metrics",
+    );
   } finally {
     for (const server of servers) await server.closeAll();
   }
+  const counted = await serve({ ...base, tls, metrics: { hostname: "127.0.0.1", port: 0 } });
+  for (const server of counted) await server.closeAll();
+  assert(counted[0].config.metrics !== null, "--metrics: the servers count");
+  assert(counted[0].config.metrics === counted[1].config.metrics, "in one registry");
   const alone = await serve({ ...base, tls: { ...tls, implicitPort: null } });
   for (const server of alone) await server.closeAll();
   assertEquals(alone.length, 1, "no implicit listener without --implicit-port");

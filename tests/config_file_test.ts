@@ -42,7 +42,7 @@ const ERROR_CASES: [name: string, text: string, message: string][] = [
     ':3: unknown key "prot" (known: interface, port, listen, write, directory, username, ' +
     "password, users, banner, msg_login, msg_quit, timeout, data_connect_timeout, " +
     "transfer_timeout, auth_failed_timeout, permit_foreign_addresses, permit_privileged_ports, " +
-    "use_localtime, disable_sendfile, buffer_size, buffer_budget, concurrency; " +
+    "use_localtime, disable_sendfile, buffer_size, buffer_budget, concurrency, metrics; " +
     "tables: [passive], [limits], [tls], [log])",
   ],
   [
@@ -73,6 +73,17 @@ const ERROR_CASES: [name: string, text: string, message: string][] = [
     "a choice that is none",
     `[log]\nlevel = "loud"\n`,
     ':2: log.level must be debug, info, warning or error, not "loud"',
+  ],
+  [
+    "a log format that is none",
+    `[log]\nformat = "xml"\n`,
+    ':2: log.format must be text or json, not "xml"',
+  ],
+  ["an empty log file", `[log]\nfile = ""\n`, ":2: log.file needs a path, not an empty string"],
+  [
+    "a metrics address without a port",
+    `metrics = "127.0.0.1"\n`,
+    ':1: metrics must look like ADDRESS:PORT (e.g. 127.0.0.1:9100), not "127.0.0.1"',
   ],
   [
     "a bad port range",
@@ -170,6 +181,7 @@ Deno.test("--print-config: the settings in effect, flags over the file over the 
         `write = true`,
         `banner = "From the file."`,
         `listen = ["127.0.0.1:2122", "[::1]:2122"]`,
+        `metrics = "[::1]:9100"`,
         `[passive]`,
         `ports = "60000-60099"`,
         `nat_address_map = { "10.0.0.1" = "203.0.113.1" }`,
@@ -178,6 +190,7 @@ Deno.test("--print-config: the settings in effect, flags over the file over the 
         `read_limit = "1M"`,
         `[log]`,
         `level = "warning"`,
+        `file = "logs/ftpd.log"`,
         "",
       ].join("\n"),
     );
@@ -185,7 +198,7 @@ Deno.test("--print-config: the settings in effect, flags over the file over the 
       "--config",
       file,
       "--print-config",
-      ..."-p 0 --banner Flag. --no-write -D -u bob -P s3cret".split(" "),
+      ..."-p 0 --banner Flag. --no-write -D -u bob -P s3cret --log-format json".split(" "),
     ]);
     assertEquals([printed.code, printed.stderr], [0, ""]);
     assertEquals(keys(printed.stdout), [
@@ -195,6 +208,7 @@ Deno.test("--print-config: the settings in effect, flags over the file over the 
       `directory = "${dir}/share"`,
       `username = "bob"`,
       `banner = "Flag."`,
+      `metrics = "[::1]:9100"`,
       "[passive]",
       `ports = "60000-60099"`,
       `nat_address_map = { "10.0.0.1" = "203.0.113.1" }`,
@@ -204,6 +218,8 @@ Deno.test("--print-config: the settings in effect, flags over the file over the 
       "[tls]",
       "[log]",
       `level = "debug"`,
+      `file = "${dir}/logs/ftpd.log"`,
+      `format = "json"`,
     ]);
     assert(!printed.stdout.includes("s3cret"), "the password is never printed");
     assertStringIncludes(

@@ -7,7 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
-import type { LogLevel } from "../log.ts";
+import type { LogFormat, LogLevel } from "../log.ts";
 import { type ConfigFile, keyLabel, placeOf, readConfigFile } from "./config_file.ts";
 import { CliError } from "./errors.ts";
 import {
@@ -47,6 +47,12 @@ export interface CliConfig {
   logLevel: LogLevel;
   verbose: boolean;
   logPrefix: string;
+  /** The file the log is appended to (`--log-file`; re-opened on SIGHUP); `null`: stderr. */
+  logFile: string | null;
+  /** The log's format (`--log-format`). */
+  logFormat: LogFormat;
+  /** Where the Prometheus endpoint listens (`--metrics`); `null`: none. */
+  metrics: ListenAddress | null;
   username: string | null;
   password: string | null;
   /** The users file (`--users`): its accounts instead of anonymous or `-u`. */
@@ -253,6 +259,9 @@ export function cliConfig(effective: EffectiveSettings, print = false): CliConfi
     logLevel: values["log-level"],
     verbose: values.verbose,
     logPrefix: values["log-prefix"],
+    logFile: values["log-file"],
+    logFormat: values["log-format"],
+    metrics: values.metrics,
     username: values.username,
     password: values.password,
     users: values.users,

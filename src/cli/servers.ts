@@ -8,10 +8,11 @@
 
 import type { Authorizer } from "../auth/authorizer.ts";
 import type { Logger } from "../log.ts";
-import { isIPv4 } from "../net.ts";
+import { Metrics } from "../metrics.ts";
+import { formatAddress, isIPv4 } from "../net.ts";
 import { FTPServer, type FTPServerOptions } from "../server.ts";
 import { TlsConfigError, type TLSOptions } from "../tls.ts";
-import { CliError } from "./errors.ts";
+import { CliError, listenFailure } from "./errors.ts";
 import type { CliConfig, TlsCliConfig } from "./parse.ts";
 
 function range(from: number, to: number): number[] {
@@ -47,15 +48,6 @@ async function tlsOptions(
   return { ...options, pem: generated };
 }
 
-function listenFailure(error: unknown): string {
-  if (error instanceof Deno.errors.AddrInUse) return "address already in use";
-  if (error instanceof Deno.errors.PermissionDenied) {
-    return "permission denied (ports below 1024 need privileges)";
-  }
-  if (error instanceof Deno.errors.AddrNotAvailable) return "no such local address";
-  return (error as Error).message;
-}
-
 function listen(options: FTPServerOptions): FTPServer {
   try {
     return new FTPServer(options);
@@ -63,8 +55,8 @@ function listen(options: FTPServerOptions): FTPServer {
     if (error instanceof TlsConfigError) {
       throw new CliError(`cannot use the certificate: ${error.message}`, 1);
     }
-    const host = options.hostname!.includes(":") ? `[${options.hostname}]` : options.hostname;
-    throw new CliError(`cannot listen on ${host}:${options.port}: ${listenFailure(error)}`, 1);
+    const address = formatAddress(options.hostname!, options.port!);
+    throw new CliError(`cannot listen on ${address}: ${listenFailure(error)}`, 1);
   }
 }
 
@@ -97,6 +89,7 @@ function serverOptions(
     maxLoginAttempts: config.maxLoginAttempts,
     maxLineLength: config.maxLineLength,
     logPrefix: config.logPrefix,
+    metrics: config.metrics && new Metrics(),
     dtp: {
       timeout: config.transferTimeout,
       bufferSize: config.bufferSize,

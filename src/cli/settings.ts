@@ -11,12 +11,14 @@
  */
 
 import { DEFAULT_DTP_OPTIONS } from "../data/dtp.ts";
+import { LOG_FORMATS } from "../log.ts";
 import { resolveHandlerOptions } from "../options.ts";
 import {
   addressMap,
   choice,
   flag,
   type FlagValue,
+  hostAndPort,
   integer,
   ipv4,
   type Kind,
@@ -172,6 +174,10 @@ export const SETTINGS = {
     default: "async",
     help: "async (the only model available yet)",
   },
+  metrics: {
+    kind: hostAndPort,
+    help: "serve Prometheus metrics at http://ADDRESS:PORT/metrics",
+  },
   range: {
     kind: portRange,
     short: "r",
@@ -289,6 +295,17 @@ export const SETTINGS = {
     section: "log",
     default: "info",
     help: "the lowest level logged: debug, info, warning, error (default: info)",
+  },
+  "log-file": {
+    kind: path("PATH"),
+    section: "log",
+    help: "append the log to PATH instead of stderr; SIGHUP re-opens it",
+  },
+  "log-format": {
+    kind: choice("FORMAT", LOG_FORMATS),
+    section: "log",
+    default: "text",
+    help: "text (pyftplib's lines, the default) or json (one object a line)",
   },
   debug: {
     kind: flag,

@@ -7,7 +7,7 @@
  */
 
 import { isAbsolute, resolve } from "node:path";
-import { canonicalIp, isIPv4 } from "../net.ts";
+import { canonicalIp, formatAddress, isIPv4 } from "../net.ts";
 import { formatSize, parseSize, SIZE_SYNTAX } from "../sizes.ts";
 import { isTable, kindOf } from "../toml_file.ts";
 
@@ -190,24 +190,39 @@ export interface ListenAddress {
 
 const ANY_PORT = integer(0, 65535);
 
+/**
+ * `ADDRESS:PORT` (the address of an IPv6 one in brackets), or the refusal
+ * `shape` (`must be ADDRESS:PORT ...`) when it is not of that form or `accepts`
+ * refuses its address; then its port is checked.
+ */
+function addressAndPort(
+  given: unknown,
+  shape: string,
+  accepts: (hostname: string) => boolean = () => true,
+): ListenAddress {
+  const match = typeof given === "string"
+    ? /^(?:\[([^\]]+)\]|([^:[\]]+)):([^:]+)$/.exec(given)
+    : null;
+  const hostname = match?.[1] ?? match?.[2];
+  if (!match || !accepts(hostname!)) refuse(`${shape}, not ${shown(given)}`);
+  try {
+    return { hostname: hostname!, port: ANY_PORT.fromFlag(match![3]) };
+  } catch (error) {
+    return refuse(`port ${(error as Error).message}`);
+  }
+}
+
+/** `ADDRESS:PORT` as TOML writes it back. */
+const addressText = ({ hostname, port }: ListenAddress) => formatAddress(hostname, port);
+
 /** `ADDRESS:PORT` (`[::]:2121` for IPv6), given once or more: extra listeners. */
 export const listenAddresses: Kind<ListenAddress[], string[]> = (() => {
-  const one = (given: unknown): ListenAddress => {
-    const match = typeof given === "string"
-      ? /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):(\d+)$/.exec(given)
-      : null;
-    const hostname = match?.[1] ?? match?.[2];
-    if (!match || canonicalIp(hostname!) === null) {
-      refuse(
-        `must be ADDRESS:PORT (an IP address; [::1]:2121 for IPv6), not ${shown(given)}`,
-      );
-    }
-    try {
-      return { hostname: hostname!, port: ANY_PORT.fromFlag(match![3]) };
-    } catch (error) {
-      return refuse(`port ${(error as Error).message}`);
-    }
-  };
+  const one = (given: unknown) =>
+    addressAndPort(
+      given,
+      "must be ADDRESS:PORT (an IP address; [::1]:2121 for IPv6)",
+      (hostname) => canonicalIp(hostname) !== null,
+    );
   const many = (given: unknown) =>
     Array.isArray(given)
       ? given.map(one)
@@ -217,11 +232,15 @@ export const listenAddresses: Kind<ListenAddress[], string[]> = (() => {
     multiple: true,
     fromFlag: (texts) => texts.map(one),
     fromToml: many,
-    toToml: (list) =>
-      list.map(({ hostname, port }) =>
-        hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`
-      ),
+    toToml: (list) => list.map(addressText),
   };
+})();
+
+/** `ADDRESS:PORT` of one listener, the address a name or an IP address (`[::1]:9100` for IPv6). */
+export const hostAndPort: Kind<ListenAddress> = (() => {
+  const read = (given: unknown) =>
+    addressAndPort(given, "must look like ADDRESS:PORT (e.g. 127.0.0.1:9100)");
+  return { metavar: "ADDRESS:PORT", fromFlag: read, fromToml: read, toToml: addressText };
 })();
 
 /** `LOCAL=PUBLIC` pairs of IPv4 addresses, given once or more; in TOML, a table. */

@@ -15,7 +15,7 @@ import type { LoginControl } from "../commands/table.ts";
 import type { DTPOptions } from "../data/dtp.ts";
 import type { SessionInfo } from "../session_info.ts";
 import type { FileSystem } from "../fs/filesystem.ts";
-import type { LogLevel } from "../log.ts";
+import type { LogFields, LogLevel } from "../log.ts";
 import type { HandlerConfig } from "../options.ts";
 
 /** What a {@linkcode Login} needs of its session. */
@@ -29,7 +29,7 @@ export interface LoginHost {
   /** Sends a reply. */
   reply(code: number, text: string): Promise<void>;
   /** Writes a log line about the session. */
-  log(level: LogLevel, message: string): void;
+  log(level: LogLevel, message: string, fields?: LogFields): void;
   /** Runs a login event callback. */
   emit(
     event: "onLogin" | "onLoginFailed" | "onLogout",
@@ -149,7 +149,10 @@ export class Login implements LoginControl {
     const fs = await openHome(() => abstractedFs(home, this.#host.info));
     if (typeof fs === "string") {
       grant.end?.();
-      this.#host.log("error", `USER '${username}' refused: home ${JSON.stringify(home)} ${fs}.`);
+      this.#host.config.metrics?.loginEnded("refused");
+      this.#host.log("error", `USER '${username}' refused: home ${JSON.stringify(home)} ${fs}.`, {
+        event: "login_refused",
+      });
       this.#username = "";
       return await this.#host.reply(530, "Home directory not available.");
     }
@@ -164,7 +167,8 @@ export class Login implements LoginControl {
       ...(readLimit !== undefined && { readLimit }),
       ...(writeLimit !== undefined && { writeLimit }),
     };
-    this.#host.log("info", `USER '${username}' logged in.`);
+    this.#host.config.metrics?.loginEnded("ok");
+    this.#host.log("info", `USER '${username}' logged in.`, { event: "login" });
     await this.#host.reply(230, await users.getMsgLogin(username));
     await this.#host.emit("onLogin", username);
   }
@@ -178,8 +182,12 @@ export class Login implements LoginControl {
   async #failed(username: string, password: string, refusal: LoginRefused | null): Promise<void> {
     const host = this.#host;
     this.#failures++;
-    if (refusal) host.log("warning", `USER '${username}' refused: ${refusal.message}.`);
-    else host.log("info", `USER '${username}' failed login.`);
+    host.config.metrics?.loginEnded(refusal ? "refused" : "failed");
+    if (refusal) {
+      host.log("warning", `USER '${username}' refused: ${refusal.message}.`, {
+        event: "login_refused",
+      });
+    } else host.log("info", `USER '${username}' failed login.`, { event: "login_failed" });
     await host.emit("onLoginFailed", username, password);
     await delay(host.config.authFailedTimeout, host.closing);
     if (this.#failures >= host.config.maxLoginAttempts) {
@@ -195,7 +203,9 @@ export class Login implements LoginControl {
   async logout(): Promise<void> {
     const username = this.#username;
     const wasLoggedIn = this.authenticated;
-    if (wasLoggedIn) this.#host.log("info", `USER '${username}' logged out.`);
+    if (wasLoggedIn) {
+      this.#host.log("info", `USER '${username}' logged out.`, { event: "logout" });
+    }
     this.#username = "";
     this.#password = "";
     this.#fs = null;

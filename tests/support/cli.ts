@@ -122,6 +122,19 @@ export class RunningCli {
   }
 }
 
+/** Starts `tsftpd -i 127.0.0.1 -p 0 args` in `cwd`, without waiting for anything. */
+export function spawnCli(args: string[], cwd: string): RunningCli {
+  return new RunningCli(
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", MAIN, "-i", "127.0.0.1", "-p", "0", ...args],
+      cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn(),
+  );
+}
+
 /**
  * Starts `tsftpd -i 127.0.0.1 -p 0 args` in `cwd`, waits for its start-up lines,
  * runs `body`, then stops it with SIGTERM and asserts it exited 0. Returns the log.
@@ -131,15 +144,7 @@ export async function withCli(
   cwd: string,
   body: (running: RunningCli) => Promise<void>,
 ): Promise<string> {
-  const running = new RunningCli(
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", MAIN, "-i", "127.0.0.1", "-p", "0", ...args],
-      cwd,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn(),
-  );
+  const running = spawnCli(args, cwd);
   let stopped = false;
   try {
     await running.waitForLog(STARTUP_LINE);

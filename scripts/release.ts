@@ -104,16 +104,15 @@ export async function writeSums(dir: string, names: string[]): Promise<string> {
 }
 
 /**
- * The reason a `deno compile` for `target` failed, from its standard error: the
- * runtime it could not get, or the compiler's own message.
+ * The reason a `deno compile` for `target` failed, from its standard error (run
+ * with `NO_COLOR`): the runtime it could not get, or the compiler's own message.
  */
 export function compileFailure(target: string, stderr: string): string {
   // deno compile prints "error: ..." then "Caused by:" and numbered causes.
-  const plain = stderr.replace(/\x1b\[[0-9;]*m/g, "");
-  const causes = [...plain.matchAll(/^\s*\d+: (.*)$/gm)].map((match) => match[1]);
-  const error = /^error: (.*)$/m.exec(plain)?.[1] ?? plain.trim().split("\n").at(-1) ?? "";
-  if (/denort/i.test(plain)) {
-    const why = causes.find((cause) => /denort/i.test(cause)) ?? causes[0] ?? error;
+  const causes = [...stderr.matchAll(/^\s*\d+: (.*)$/gm)].map((match) => match[1]);
+  const error = /^error: (.*)$/m.exec(stderr)?.[1] ?? stderr.trim().split("\n").at(-1) ?? "";
+  const why = causes.find((cause) => /denort/i.test(cause));
+  if (why !== undefined) {
     return `cannot get the denort runtime for ${target}: ${why}. deno compile downloads it ` +
       "(this needs network access) or uses the file DENORT_BIN names (for this machine's target)";
   }
@@ -129,7 +128,8 @@ export async function release(plan: ReleasePlan): Promise<string[]> {
     const name = artifactName(VERSION, target);
     const args = await compileArgs({ output: `${out}/${name}`, target });
     $.logStep("Building", name);
-    const result = await $`${Deno.execPath()} ${args}`.cwd(ROOT).stdout("inherit")
+    const result = await $`${Deno.execPath()} ${args}`.cwd(ROOT).env({ NO_COLOR: "1" })
+      .stdout("inherit")
       .stderr("inheritPiped").noThrow();
     if (result.code !== 0) throw new ReleaseError(compileFailure(target, result.stderr), 1);
     names.push(name);

@@ -5,9 +5,9 @@ import { denortMissing } from "./support/denort.ts";
 import { fullSession, withTempDir } from "./support/full_session.ts";
 import { VERSION } from "../src/version.ts";
 
-// `deno compile` needs a denort runtime: downloaded, or named by DENORT_BIN. These
-// machines cannot download it, so here the test is skipped, and says why.
-if (denortMissing) console.log(`compile_test: skipped: ${denortMissing}`);
+// `deno compile` needs a denort runtime: downloaded, or named by DENORT_BIN. Where
+// it cannot get one (these machines cannot download it), the test is skipped, and
+// support/denort.ts says why.
 
 Deno.test({
   name: "deno task compile builds a tsftpd binary that serves a whole session, FTPS included",

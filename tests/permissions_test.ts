@@ -22,6 +22,23 @@ function count(text: string, part: string): number {
 const PATHS_CHECKED = "jail: paths checked before use";
 
 Deno.test({
+  name: "deno task start's permissions give the kernel's jail and sendfile, said once",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+    const match = /^deno run (.*) main\.ts$/.exec(config.tasks.start);
+    assert(match, config.tasks.start);
+    const log = await fullSession({
+      program: Deno.execPath(),
+      args: ["run", ...match[1].split(" "), MAIN],
+    });
+    assertEquals(count(log, "jail: the kernel's (openat2 beneath each home)"), 1, log);
+    assertEquals(count(log, "data path: native sockets, sendfile(2)"), 1, log);
+    assertEquals(count(log, PATHS_CHECKED), 0, log);
+  },
+});
+
+Deno.test({
   name: "the README's narrow permissions serve a whole session, and the server says once " +
     "that it checks paths instead of the kernel's jail",
   ignore: Deno.build.os !== "linux",

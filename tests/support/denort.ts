@@ -15,6 +15,7 @@ async function probe(): Promise<string | null> {
     await Deno.writeTextFile(`${dir}/probe.ts`, "console.log(1);\n");
     const { code, stderr } = await new Deno.Command(Deno.execPath(), {
       args: ["compile", "--no-check", "--output", `${dir}/probe`, `${dir}/probe.ts`],
+      env: { NO_COLOR: "1" },
       stdout: "null",
       stderr: "piped",
     }).output();
@@ -28,3 +29,7 @@ async function probe(): Promise<string | null> {
 
 /** Why `deno compile` cannot get its runtime here, or `null` when it can. */
 export const denortMissing: string | null = await probe();
+
+if (denortMissing !== null) {
+  console.log(`the tests that build a binary are skipped: ${denortMissing}`);
+}

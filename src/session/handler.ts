@@ -143,6 +143,9 @@ export class FTPHandler implements SessionInfo {
         this.state.renameFrom = null;
         this.state.cwd = "/";
       },
+      enter: (directory) => {
+        this.state.cwd = directory;
+      },
       close: () => this.close(),
     });
     const isClosed = () => this.#closed;
@@ -338,7 +341,7 @@ export class FTPHandler implements SessionInfo {
     const transfer = this.#transfers.current;
     this.close();
     if (transfer) await transfer.done;
-    this.#login.close();
+    await this.#login.close();
     this.log("info", "FTP session closed (disconnect).");
     await this.emit("onDisconnect");
   }

@@ -5,8 +5,9 @@
  */
 
 import { parseArgs } from "node:util";
-import type { Authorizer } from "./auth/authorizer.ts";
+import { type Authorizer, AuthorizerError } from "./auth/authorizer.ts";
 import { DummyAuthorizer } from "./auth/dummy.ts";
+import { UnixAuthorizer } from "./auth/unix.ts";
 import { UsersFileAuthorizer, UsersFileError } from "./auth/users_file.ts";
 import { checkConfigCommand, describeUsers, loadUsers } from "./cli/check_config.ts";
 import { CliError } from "./cli/errors.ts";
@@ -34,6 +35,8 @@ export interface CliConfig {
   password: string | null;
   /** The users file (`--users`): its accounts instead of anonymous or `-u`. */
   users: string | null;
+  /** `--system-users`: the machine's own accounts (`UnixAuthorizer`). */
+  systemUsers: boolean;
   timeout: number;
   banner: string | null;
   permitForeignAddresses: boolean;
@@ -83,6 +86,9 @@ Options:
   -P, --password PASSWORD      that user's password
       --users FILE             serve the accounts of this TOML users file instead of
                                anonymous or -u (not with -u, -P, -w, -d); SIGHUP re-reads it
+      --system-users           serve the machine's accounts (/etc/passwd, /etc/shadow; root
+                               refused), each session's files served as its own user (needs
+                               root; not with --users, -u, -P, -w, -d)
       --timeout SECONDS        idle time before a client is disconnected (default: 300)
       --banner TEXT            the greeting sent to clients
       --permit-foreign-addresses  allow FXP: data connections to other hosts
@@ -153,6 +159,7 @@ export function parseCli(args: string[]): CliConfig | "help" | "version" {
         username: { type: "string", short: "u" },
         password: { type: "string", short: "P" },
         users: { type: "string" },
+        "system-users": { type: "boolean" },
         timeout: { type: "string" },
         banner: { type: "string" },
         "permit-foreign-addresses": { type: "boolean" },
@@ -207,6 +214,20 @@ export function parseCli(args: string[]): CliConfig | "help" | "version" {
     if (clash) throw new CliError(`--users and ${clash[1]} exclude each other (${clash[2]})`);
     if (values.users === "") throw new CliError("--users needs a file");
   }
+  if (values["system-users"]) {
+    const clash = (
+      [
+        ["users", "--users", "one source of accounts"],
+        ["username", "-u/--username", "the system's accounts log in"],
+        ["password", "-P/--password", "the system's passwords are checked"],
+        ["write", "-w/--write", "the system's permissions decide"],
+        ["directory", "-d/--directory", "each account has its home"],
+      ] as const
+    ).find(([name]) => values[name] !== undefined);
+    if (clash) {
+      throw new CliError(`--system-users and ${clash[1]} exclude each other (${clash[2]})`);
+    }
+  }
   const nat = values["nat-address"] ?? null;
   if (nat !== null && !isIPv4(nat)) {
     throw new CliError(`--nat-address must be an IPv4 address, not ${JSON.stringify(nat)}`);
@@ -223,6 +244,7 @@ export function parseCli(args: string[]): CliConfig | "help" | "version" {
     username: values.username ?? null,
     password: values.password ?? null,
     users: values.users ?? null,
+    systemUsers: values["system-users"] ?? false,
     timeout: integer("--timeout", values.timeout ?? "300", 1, 86400 * 365),
     banner: values.banner ?? null,
     permitForeignAddresses: values["permit-foreign-addresses"] ?? false,
@@ -344,6 +366,7 @@ function listen(options: FTPServerOptions): FTPServer {
  */
 export async function createAuthorizer(config: CliConfig, logger: Logger): Promise<Authorizer> {
   const warn = (message: string) => logger.warning(message);
+  if (config.systemUsers) return systemUsers(warn, logger);
   if (config.users !== null) {
     const authorizer = await loadUsers(config.users, warn);
     logger.info(`users: ${describeUsers(authorizer.summary)}`);
@@ -357,6 +380,22 @@ export async function createAuthorizer(config: CliConfig, logger: Logger): Promi
   } else {
     authorizer.addAnonymous(directory, { perm });
   }
+  return authorizer;
+}
+
+/** The machine's accounts (`--system-users`); a {@linkcode CliError} when they cannot be served. */
+function systemUsers(warn: (message: string) => void, logger: Logger): UnixAuthorizer {
+  let authorizer: UnixAuthorizer;
+  try {
+    authorizer = new UnixAuthorizer({ warn });
+  } catch (error) {
+    if (!(error instanceof AuthorizerError)) throw error;
+    throw new CliError(`--system-users: ${error.message}`, 1);
+  }
+  logger.info(
+    "users: the system's accounts, each session's files served by a process running as " +
+      "its user (downloads streamed, no sendfile)",
+  );
   return authorizer;
 }
 

@@ -39,6 +39,7 @@ const DEFAULTS: CliConfig = {
   maxConsPerIp: 0,
   maxLoginAttempts: 3,
   users: null,
+  systemUsers: false,
   tls: null,
 };
 
@@ -74,6 +75,7 @@ Deno.test("parseCli: the defaults, and each flag's own effect", () => {
     [["--max-cons", "0", "--max-cons-per-ip", "7"], { maxCons: 0, maxConsPerIp: 7 }],
     [["--max-login-attempts", "1000"], { maxLoginAttempts: 1000 }],
     [["--users", "users.toml"], { users: "users.toml" }],
+    [["--system-users"], { systemUsers: true }],
   ];
   for (const [args, changed] of cases) {
     assertEquals(parseCli(args), { ...DEFAULTS, ...changed }, args.join(" "));
@@ -142,6 +144,18 @@ Deno.test("parseCli: each refusal, word for word", () => {
       '--concurrency must be async, multi-thread or multi-proc, not "bogus"',
     ],
     [["-u", "alice"], "-u/--username needs -P/--password"],
+    [
+      ["--system-users", "--users", "u.toml"],
+      "--system-users and --users exclude each other (one source of accounts)",
+    ],
+    [
+      ["--system-users", "-w"],
+      "--system-users and -w/--write exclude each other (the system's permissions decide)",
+    ],
+    [
+      ["--system-users", "-d", "/srv"],
+      "--system-users and -d/--directory exclude each other (each account has its home)",
+    ],
     [["-P", "pw"], "-P/--password needs -u/--username"],
     [["-n", "nat.example"], '--nat-address must be an IPv4 address, not "nat.example"'],
     [["--tls"], "FTPS needs a certificate: --certfile FILE, or --self-signed to generate one"],

@@ -9,7 +9,13 @@
  * @module
  */
 
-import { FTPServer, Logger, UnixAuthorizer, type UnixAuthorizerOptions } from "../mod.ts";
+import {
+  FTPServer,
+  Logger,
+  UnixAuthorizer,
+  type UnixAuthorizerOptions,
+  type UnixUserOverride,
+} from "../mod.ts";
 import {
   type Account,
   HASH_FORMATS,
@@ -44,11 +50,14 @@ interface UnixServer {
 }
 
 async function withUnixServer(
-  options: UnixAuthorizerOptions,
+  options: UnixAuthorizerOptions & { overrides?: Record<string, UnixUserOverride> },
   body: (server: UnixServer) => Promise<void>,
 ): Promise<void> {
   const logs: string[] = [];
   const authorizer = new UnixAuthorizer({ warn: (message) => logs.push(message), ...options });
+  for (const [name, override] of Object.entries(options.overrides ?? {})) {
+    authorizer.overrideUser(name, override);
+  }
   const server = new FTPServer({
     hostname: "127.0.0.1",
     port: 0,
@@ -134,6 +143,26 @@ rootTest("rejected and not allowed users, root, and the seed's refusals", async 
   await withUnixServer({ allowedUsers: [alice.name] }, async ({ port }) => {
     assertEquals(await login(port, alice.name, alice.password), 230);
     assertEquals(await login(port, bob.name, bob.password), 530);
+  });
+  await withUnixServer({ anonymousUser: bob.name }, async ({ port }) => {
+    const anonymous = { ...bob, name: "anonymous", password: "guest@" };
+    await session(port, anonymous, async (client) => {
+      assertEquals((await client.command("PWD")).text, `"${bob.home}" is the current directory.`);
+      const upload = await client.command("MKD nope");
+      assertEquals([upload.code, upload.text], [550, "Not enough privileges."]);
+    });
+  });
+  const overrides = { [alice.name]: { password: "ftp-only", perm: "elr", msgLogin: "Hi." } };
+  await withUnixServer({ overrides }, async ({ port }) => {
+    assertEquals(await login(port, alice.name, alice.password), 530, "the system's password");
+    const client = await FtpClient.connect(port);
+    try {
+      await client.expect(`USER ${alice.name}`, 331);
+      assertEquals((await client.command("PASS ftp-only")).text, "Hi.");
+      assertEquals((await client.command("MKD nope")).code, 550);
+    } finally {
+      client.close();
+    }
   });
   const refused = (options: UnixAuthorizerOptions) => {
     try {

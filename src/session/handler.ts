@@ -341,8 +341,11 @@ export class FTPHandler implements SessionInfo {
     const transfer = this.#transfers.current;
     this.close();
     if (transfer) await transfer.done;
-    await this.#login.close();
+    // What the login was granted ends now (a session's file process, say); the log says
+    // at once that the connection closed.
+    const ending = this.#login.close();
     this.log("info", "FTP session closed (disconnect).");
+    await ending;
     await this.emit("onDisconnect");
   }
 

@@ -42,6 +42,11 @@ export {
 } from "./src/auth/hashes.ts";
 export type { Network } from "./src/auth/networks.ts";
 export {
+  UnixAuthorizer,
+  type UnixAuthorizerOptions,
+  type UnixUserOverride,
+} from "./src/auth/unix.ts";
+export {
   parseUsersFile,
   type ParseUsersFileOptions,
   type UserAccount,
@@ -97,6 +102,8 @@ export type {
 } from "./src/fs/filesystem.ts";
 export { formatListLine, type ListLine, listLines } from "./src/fs/listing.ts";
 export { MemoryFS, type MemoryFSOptions } from "./src/fs/memory_fs.ts";
+export { type PrivsepAccount, PrivsepFS, type PrivsepOptions } from "./src/fs/privsep_fs.ts";
+export { UnixFilesystem } from "./src/fs/unix_fs.ts";
 export { ftpNorm, quote } from "./src/fs/virtual_path.ts";
 export {
   type FileSink,

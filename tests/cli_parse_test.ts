@@ -55,6 +55,7 @@ const DEFAULTS: Config = {
   readLimit: 0,
   writeLimit: 0,
   users: null,
+  systemUsers: false,
   tls: null,
   logFile: null,
   logFormat: "text",
@@ -135,6 +136,7 @@ Deno.test("parseCli: the defaults, and each flag's own effect", async () => {
     [["--metrics", "127.0.0.1:9100"], { metrics: { hostname: "127.0.0.1", port: 9100 } }],
     [["--metrics", "[::1]:0"], { metrics: { hostname: "::1", port: 0 } }],
     [["--metrics", "localhost:9100"], { metrics: { hostname: "localhost", port: 9100 } }],
+    [["--system-users"], { systemUsers: true }],
   ];
   for (const [args, changed] of cases) {
     assertEquals(await parse(args), { ...DEFAULTS, ...changed }, args.join(" "));
@@ -236,6 +238,18 @@ Deno.test("parseCli: each refusal, word for word", async () => {
       '--concurrency must be async, multi-thread or multi-proc, not "bogus"',
     ],
     [["-u", "alice"], "-u/--username needs -P/--password"],
+    [
+      ["--system-users", "--users", "u.toml"],
+      "--system-users and --users exclude each other (one source of accounts)",
+    ],
+    [
+      ["--system-users", "-w"],
+      "--system-users and -w/--write exclude each other (the system's permissions decide)",
+    ],
+    [
+      ["--system-users", "-d", "/srv"],
+      "--system-users and -d/--directory exclude each other (each account has its home)",
+    ],
     [["-P", "pw"], "-P/--password needs -u/--username"],
     [["-n", "nat.example"], '--nat-address must be an IPv4 address, not "nat.example"'],
     [["--tls"], "FTPS needs a certificate: --certfile FILE, or --self-signed to generate one"],

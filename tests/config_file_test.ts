@@ -40,7 +40,7 @@ const ERROR_CASES: [name: string, text: string, message: string][] = [
     "an unknown top-level key",
     `port = 21\n\nprot = 21\n`,
     ':3: unknown key "prot" (known: interface, port, listen, write, directory, username, ' +
-    "password, users, banner, msg_login, msg_quit, timeout, data_connect_timeout, " +
+    "password, users, system_users, banner, msg_login, msg_quit, timeout, data_connect_timeout, " +
     "transfer_timeout, auth_failed_timeout, permit_foreign_addresses, permit_privileged_ports, " +
     "use_localtime, disable_sendfile, buffer_size, buffer_budget, concurrency, metrics; " +
     "tables: [passive], [limits], [tls], [log])",
@@ -110,6 +110,11 @@ const ERROR_CASES: [name: string, text: string, message: string][] = [
     "settings that exclude each other",
     `directory = "/srv"\nusers = "users.toml"\n`,
     ":1: users and directory exclude each other (homes come from the users file)",
+  ],
+  [
+    "system accounts with a users file",
+    `system_users = true\nusers = "users.toml"\n`,
+    ":2: system_users and users exclude each other (one source of accounts)",
   ],
   ["a user without a password", `username = "bob"\n`, ":1: username needs password"],
   [

@@ -1,12 +1,14 @@
 /**
- * The accounts the command line serves: a users file's (`--users`), or one
- * user's (`-u`/`-P`) or anonymous, sharing a directory.
+ * The accounts the command line serves: the machine's (`--system-users`), a
+ * users file's (`--users`), or one user's (`-u`/`-P`) or anonymous, sharing a
+ * directory.
  *
  * @module
  */
 
-import type { Authorizer } from "../auth/authorizer.ts";
+import { type Authorizer, AuthorizerError } from "../auth/authorizer.ts";
 import { DummyAuthorizer } from "../auth/dummy.ts";
+import { UnixAuthorizer } from "../auth/unix.ts";
 import { systemReason } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { UsersFileAuthorizer, UsersFileError, type UsersFileSummary } from "../auth/users_file.ts";
@@ -46,12 +48,38 @@ function sharedDirectory(path: string): string {
   return path;
 }
 
+/** The machine's accounts (`--system-users`); a {@linkcode CliError} when they cannot be served. */
+function systemUsers(
+  config: CliConfig,
+  warn: (message: string) => void,
+  logger: Logger,
+): UnixAuthorizer {
+  let authorizer: UnixAuthorizer;
+  try {
+    authorizer = new UnixAuthorizer({
+      warn,
+      ...(config.msgLogin !== null && { msgLogin: config.msgLogin }),
+      ...(config.msgQuit !== null && { msgQuit: config.msgQuit }),
+    });
+  } catch (error) {
+    if (!(error instanceof AuthorizerError)) throw error;
+    throw new CliError(`--system-users: ${error.message}`, 1);
+  }
+  logger.info(
+    "users: the system's accounts, each session's files served by a process running as " +
+      "its user (downloads streamed, no sendfile)",
+  );
+  return authorizer;
+}
+
 /**
- * The accounts `config` asks for: those of the users file (`--users`), or one user
- * (`-u`/`-P`) or anonymous sharing the directory. Throws {@linkcode CliError}.
+ * The accounts `config` asks for: the system's (`--system-users`), those of the
+ * users file (`--users`), or one user (`-u`/`-P`) or anonymous sharing the
+ * directory. Throws {@linkcode CliError}.
  */
 export async function createAuthorizer(config: CliConfig, logger: Logger): Promise<Authorizer> {
   const warn = (message: string) => logger.warning(message);
+  if (config.systemUsers) return systemUsers(config, warn, logger);
   if (config.users !== null) {
     const authorizer = await loadUsers(config.users, warn);
     logger.info(`users: ${describeUsers(authorizer.summary)}`);

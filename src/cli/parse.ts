@@ -57,6 +57,8 @@ export interface CliConfig {
   password: string | null;
   /** The users file (`--users`): its accounts instead of anonymous or `-u`. */
   users: string | null;
+  /** `--system-users`: the machine's own accounts (`UnixAuthorizer`). */
+  systemUsers: boolean;
   msgLogin: string | null;
   msgQuit: string | null;
   timeout: number;
@@ -211,15 +213,24 @@ const TLS_ONLY = [
   "tls-min-version",
 ] as const;
 
-/** What excludes the users file, and why. */
-const NOT_WITH_USERS = [
-  ["username", "add the user to the users file"],
-  ["password", "passwords are in the users file"],
-  ["write", "permissions come from the users file"],
-  ["directory", "homes come from the users file"],
-  ["msg-login", "messages come from the users file"],
-  ["msg-quit", "messages come from the users file"],
-] as const;
+/** Each source of accounts, on when its value is, and what it excludes, and why. */
+const EXCLUSIVE: readonly [SettingName, readonly (readonly [SettingName, string])[]][] = [
+  ["users", [
+    ["username", "add the user to the users file"],
+    ["password", "passwords are in the users file"],
+    ["write", "permissions come from the users file"],
+    ["directory", "homes come from the users file"],
+    ["msg-login", "messages come from the users file"],
+    ["msg-quit", "messages come from the users file"],
+  ]],
+  ["system-users", [
+    ["users", "one source of accounts"],
+    ["username", "the system's accounts log in"],
+    ["password", "the system's passwords are checked"],
+    ["write", "the system's permissions decide"],
+    ["directory", "each account has its home"],
+  ]],
+];
 
 /** Checks the settings that go together and makes the {@linkcode CliConfig}. Throws {@linkcode CliError}. */
 export function cliConfig(effective: EffectiveSettings, print = false): CliConfig {
@@ -238,12 +249,13 @@ export function cliConfig(effective: EffectiveSettings, print = false): CliConfi
   if (values.password !== null && values.username === null) {
     together.fail("password", (label) => `${label("password")} needs ${label("username")}`);
   }
-  if (values.users !== null) {
-    const clash = NOT_WITH_USERS.find(([name]) => together.given(name));
+  for (const [source, excluded] of EXCLUSIVE) {
+    if (values[source] === null || values[source] === false) continue;
+    const clash = excluded.find(([name]) => together.given(name));
     if (clash) {
       together.fail(
         clash[0],
-        (label) => `${label("users")} and ${label(clash[0])} exclude each other (${clash[1]})`,
+        (label) => `${label(source)} and ${label(clash[0])} exclude each other (${clash[1]})`,
       );
     }
   }
@@ -265,6 +277,7 @@ export function cliConfig(effective: EffectiveSettings, print = false): CliConfi
     username: values.username,
     password: values.password,
     users: values.users,
+    systemUsers: values["system-users"],
     msgLogin: values["msg-login"],
     msgQuit: values["msg-quit"],
     timeout: values.timeout,

@@ -115,6 +115,13 @@ export const SETTINGS = {
     help: "serve the accounts of this TOML users file instead of\n" +
       "anonymous or -u (not with -u, -P, -w, -d); SIGHUP re-reads it",
   },
+  "system-users": {
+    kind: flag,
+    default: false,
+    help: "serve the machine's accounts (/etc/passwd, /etc/shadow; root\n" +
+      "refused), each session's files served as its own user (needs\n" +
+      "root; not with --users, -u, -P, -w, -d)",
+  },
   banner: { kind: text("TEXT"), help: "the greeting sent to clients" },
   "msg-login": { kind: text("TEXT"), help: "the reply to a successful login (without --users)" },
   "msg-quit": { kind: text("TEXT"), help: "the reply to QUIT (without --users)" },

@@ -1,6 +1,6 @@
 /**
  * The C library through FFI, on Linux: the system calls the runtime does not offer.
- * This is the only module that calls `Deno.dlopen`.
+ * This and `libcrypt.ts` are the only modules that call `Deno.dlopen`.
  *
  * Two kinds of call:
  *

@@ -104,6 +104,8 @@ export async function dispatch(host: DispatchHost, line: string): Promise<void> 
       host.log("error", `${command.name} failed unexpectedly: ${detail}`);
     }
     await host.reply(...(reply ?? LOCAL_ERROR_REPLY));
+    // 421: the service is gone for this session (RFC 959), and the connection with it.
+    if (reply?.[0] === 421) host.close();
   }
 }
 
@@ -159,7 +161,7 @@ async function resolve(
   if (home === null) throw new FTPError(530, NOT_LOGGED_IN);
   if (clientPath.includes("\0")) throw new FTPError(501, "Path names may not contain NUL.");
   const ftp = ftpNorm(host.state.cwd, clientPath);
-  const real = ftp === "/" ? home : posix.join(home, ftp);
+  const real = host.login.fs?.ftp2fs?.(ftp) ?? (ftp === "/" ? home : posix.join(home, ftp));
   const path = { ftp, real };
   if (perm && !await hasPerm(host, perm, path)) throw new FTPError(550, "Not enough privileges.");
   return path;

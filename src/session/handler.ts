@@ -150,6 +150,9 @@ export class FTPHandler implements SessionInfo {
         this.state.renameFrom = null;
         this.state.cwd = "/";
       },
+      enter: (directory) => {
+        this.state.cwd = directory;
+      },
       close: () => this.close(),
     });
     const isClosed = () => this.#closed;
@@ -361,8 +364,11 @@ export class FTPHandler implements SessionInfo {
     const transfer = this.#transfers.current;
     this.close();
     if (transfer) await transfer.done;
-    this.#login.close();
+    // What the login was granted ends now (a session's file process, say); the log says
+    // at once that the connection closed.
+    const ending = this.#login.close();
     this.log("info", "FTP session closed (disconnect).", { event: "disconnect" });
+    await ending;
     await this.emit("onDisconnect");
   }
 

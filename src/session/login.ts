@@ -38,6 +38,8 @@ export interface LoginHost {
   ): Promise<void>;
   /** Forgets the settings and the data channel of the user who logged out. */
   reset(): void;
+  /** Makes `directory` the current one: where the user who logged in starts. */
+  enter(directory: string): void;
   /** Ends the session (too many failed logins). */
   close(): void;
 }
@@ -56,13 +58,13 @@ function delay(seconds: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * The filesystem `make` gives, once its root is seen to be a directory (a disk's
- * home may be missing or a file); otherwise why not, for the log.
+ * The filesystem `make` gives, once the directory the session starts in is seen
+ * to be one (a disk's home may be missing or a file); otherwise why not, for the log.
  */
 async function openHome(make: () => FileSystem): Promise<FileSystem | string> {
   try {
     const fs = make();
-    const { type } = await fs.stat("/");
+    const { type } = await fs.stat(fs.startDirectory ?? "/");
     return type === "dir" ? fs : "is not a directory";
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
@@ -142,13 +144,13 @@ export class Login implements LoginControl {
     try {
       home = await users.getHomeDir(username);
     } catch (error) {
-      grant.end?.();
+      await this.#end(grant);
       this.#authorizerFailed(error);
       return this.#failed(username, password, null);
     }
-    const fs = await openHome(() => abstractedFs(home, this.#host.info));
+    const fs = await openHome(() => grant.filesystem ?? abstractedFs(home, this.#host.info));
     if (typeof fs === "string") {
-      grant.end?.();
+      await this.#end(grant);
       this.#host.config.metrics?.loginEnded("refused");
       this.#host.log("error", `USER '${username}' refused: home ${JSON.stringify(home)} ${fs}.`, {
         event: "login_refused",
@@ -161,6 +163,7 @@ export class Login implements LoginControl {
     this.#fs = fs;
     this.#home = home;
     this.#grant = grant;
+    this.#host.enter(fs.startDirectory ?? "/");
     const { readLimit, writeLimit } = grant;
     this.#dtp = {
       ...this.#host.config.dtp,
@@ -210,22 +213,27 @@ export class Login implements LoginControl {
     this.#password = "";
     this.#fs = null;
     this.#home = null;
-    this.#endGrant();
+    await this.#endGrant();
     this.#host.reset();
     if (wasLoggedIn) await this.#host.emit("onLogout", username);
   }
 
   /** The session is closing: ends what the authorizer granted the login, if any. */
-  close(): void {
-    this.#endGrant();
+  async close(): Promise<void> {
+    await this.#endGrant();
   }
 
-  #endGrant(): void {
+  async #endGrant(): Promise<void> {
     const grant = this.#grant;
     this.#grant = null;
     this.#dtp = null;
+    if (grant) await this.#end(grant);
+  }
+
+  /** Ends `grant`, logging (never propagating) what it throws. */
+  async #end(grant: UserSession): Promise<void> {
     try {
-      grant?.end?.();
+      await grant.end?.();
     } catch (error) {
       this.#authorizerFailed(error);
     }

@@ -2,7 +2,8 @@ import { compileArgs, ROOT } from "../scripts/compile_args.ts";
 import { assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { runCli } from "./support/cli.ts";
 import { denortMissing } from "./support/denort.ts";
-import { fullSession, withTempDir } from "./support/full_session.ts";
+import { fullSession } from "./support/full_session.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 import { VERSION } from "../src/version.ts";
 
 // `deno compile` needs a denort runtime: downloaded, or named by DENORT_BIN. Where

@@ -10,18 +10,10 @@ import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { type Outcome, runCli, withCli } from "./support/cli.ts";
 import { FtpClient } from "./support/ftp_client.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 import { ARGON } from "./support/users_errors.ts";
 
 const EXAMPLE = fileURLToPath(new URL("../examples/tsftpd.toml", import.meta.url));
-
-async function withTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "tsftpd-config-" }));
-  try {
-    return await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** Asserts exit status 2, nothing on stdout and `message` as the one line of stderr (no hint). */
 function assertRefused(outcome: Outcome, message: string): void {

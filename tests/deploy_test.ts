@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url";
 import { parseConfigFile } from "../src/cli/config_file.ts";
 import { cliConfig, mergeSettings } from "../src/cli/parse.ts";
 import { assert, assertEquals } from "./support/assert.ts";
-import { withTempDir } from "./support/full_session.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 
 const UNIT = fileURLToPath(new URL("../deploy/tsftpd.service", import.meta.url));
 /** The unit's config file, installed where the unit's `--config` names it. */

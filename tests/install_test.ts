@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { VERSION } from "../src/version.ts";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { withTempDir } from "./support/full_session.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const decoder = new TextDecoder();

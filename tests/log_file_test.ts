@@ -9,19 +9,10 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { runCli, type RunningCli, spawnCli, START_TIMEOUT_MS } from "./support/cli.ts";
 import { FtpClient } from "./support/ftp_client.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 import { ARGON } from "./support/users_errors.ts";
 
 const STARTUP = />>> starting FTP server on 127\.0\.0\.1:(\d+), pid=\d+ <<</;
-
-/** Runs `body` with a new temporary directory (its real path), removed afterwards. */
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "tsftpd-log-file-" }));
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** The text of `path`; "" while it does not exist. */
 async function readLog(path: string): Promise<string> {

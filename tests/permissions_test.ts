@@ -2,7 +2,8 @@ import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { type Launcher, withCli } from "./support/cli.ts";
 import { FtpClient } from "./support/ftp_client.ts";
-import { fullSession, withTempDir } from "./support/full_session.ts";
+import { fullSession } from "./support/full_session.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const README = fileURLToPath(new URL("../README.md", import.meta.url));

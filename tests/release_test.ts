@@ -11,7 +11,7 @@ import { compileArgs, ROOT } from "../scripts/compile_args.ts";
 import { VERSION } from "../src/version.ts";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { denortMissing } from "./support/denort.ts";
-import { withTempDir } from "./support/full_session.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 
 const decoder = new TextDecoder();
 

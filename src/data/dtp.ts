@@ -138,7 +138,10 @@ export class DTPHandler {
     convert?: ChunkConverter,
   ): Promise<void> {
     const file = convert ? null : source.descriptor?.() ?? null;
-    if (file && this.conn.sendFile) return await this.#sendDescriptor(file);
+    const { conn } = this;
+    if (file && conn.sendFile) {
+      return await this.#moveDescriptor(file, conn.sendFile.bind(conn), this.#options.writeLimit);
+    }
     await this.#run(true, async () => {
       while (true) {
         const buffer = this.#fittedBuffer();
@@ -147,27 +150,6 @@ export class DTPHandler {
         if (n === null) break;
         const chunk = buffer.subarray(0, n);
         await this.#send(convert ? convert(chunk) : chunk);
-      }
-    });
-  }
-
-  /**
-   * Sends `file` from its position with the connection's `sendFile`, a chunk of a
-   * transfer buffer's size at a time (no buffer is taken), so that progress, ABOR,
-   * the stall watchdog and the rate limit act between chunks as they do when
-   * streaming.
-   */
-  async #sendDescriptor(file: FileDescriptor): Promise<void> {
-    this.zeroCopy = true;
-    await this.#run(false, async () => {
-      for (let offset = file.position;;) {
-        if (this.#failure) throw new TransferError(this.#failure);
-        const size = this.#stepSize(this.#options.writeLimit, this.#buffers.fairSize);
-        const n = await this.#connStep(() => this.conn.sendFile!(file.fd, offset, size));
-        if (n === 0) break;
-        offset += n;
-        this.#progress(n);
-        await this.#throttle(this.#options.writeLimit);
       }
     });
   }
@@ -190,7 +172,10 @@ export class DTPHandler {
     convert?: ChunkConverter & { flush(): Uint8Array },
   ): Promise<void> {
     const file = convert ? null : sink.descriptor?.() ?? null;
-    if (file && this.conn.receiveFile) return await this.#receiveDescriptor(file);
+    const { conn } = this;
+    if (file && conn.receiveFile) {
+      return await this.#moveDescriptor(file, conn.receiveFile.bind(conn), this.#options.readLimit);
+    }
     await this.#run(true, async () => {
       let ended = false;
       while (!ended) {
@@ -224,22 +209,26 @@ export class DTPHandler {
   }
 
   /**
-   * Receives into `file` from its position with the connection's `receiveFile`, a
-   * transfer buffer's size at a time (no buffer is taken), so that progress, ABOR,
-   * the stall watchdog and the rate limit act between chunks as they do when
-   * streaming.
+   * Moves `file` from its position with `move` (the connection's `sendFile` or
+   * `receiveFile`), a chunk of a transfer buffer's size at a time (no buffer is
+   * taken; under the rate limit `limit`, a step's), so that progress, ABOR, the
+   * stall watchdog and the rate limit act between chunks as they do when streaming.
    */
-  async #receiveDescriptor(file: FileDescriptor): Promise<void> {
+  async #moveDescriptor(
+    file: FileDescriptor,
+    move: (fd: number, offset: number, count: number) => Promise<number>,
+    limit: number,
+  ): Promise<void> {
     this.zeroCopy = true;
     await this.#run(false, async () => {
       for (let offset = file.position;;) {
         if (this.#failure) throw new TransferError(this.#failure);
-        const size = this.#stepSize(this.#options.readLimit, this.#buffers.fairSize);
-        const n = await this.#connStep(() => this.conn.receiveFile!(file.fd, offset, size));
+        const size = this.#stepSize(limit, this.#buffers.fairSize);
+        const n = await this.#connStep(() => move(file.fd, offset, size));
         if (n === 0) break;
         offset += n;
         this.#progress(n);
-        await this.#throttle(this.#options.readLimit);
+        await this.#throttle(limit);
       }
     });
   }

@@ -15,6 +15,8 @@
  * @module
  */
 
+import { linuxLibrary } from "./library.ts";
+
 const SYMBOLS = {
   crypt_r: { parameters: ["buffer", "buffer", "buffer"], result: "pointer", nonblocking: true },
   // libxcrypt only: the default method's setting with a random salt.
@@ -35,23 +37,8 @@ const MAX_PASSPHRASE_SIZE = 512;
 /** libxcrypt's `CRYPT_OUTPUT_SIZE`: the longest setting or hash, with its NUL. */
 const OUTPUT_SIZE = 384;
 
-type Library = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-let library: Library | null | undefined;
-
 /** libcrypt, or `null` where it cannot be had (not Linux, FFI not granted, no `libcrypt.so.1`). */
-function libcrypt(): Library | null {
-  if (library !== undefined) return library;
-  library = null;
-  if (Deno.build.os !== "linux") return library;
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return library;
-  try {
-    library = Deno.dlopen("libcrypt.so.1", SYMBOLS).symbols;
-  } catch {
-    // No libcrypt: system accounts cannot be verified, and say so.
-  }
-  return library;
-}
+const libcrypt = linuxLibrary("libcrypt.so.1", SYMBOLS);
 
 /** Whether the system's `crypt_r` can be called here. */
 export function cryptAvailable(): boolean {

@@ -12,19 +12,10 @@ import { type Launcher, withCli } from "./cli.ts";
 import { randomBytes } from "./data.ts";
 import { FtpClient } from "./ftp_client.ts";
 import { VECTORS } from "./hash_vectors.ts";
+import { withTempDir } from "./temp_dir.ts";
 
 /** The hashes logged in with: a native addon each (argon2, bcrypt), and the worker's (SHA-512-crypt). */
 const FORMATS = ["argon2id", "bcrypt $2b$", "SHA-512-crypt"];
-
-/** Runs `body` with a new temporary directory (its real path), removed afterwards. */
-export async function withTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "tsftpd-session-" }));
-  try {
-    return await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** Runs `curl ARGS` against the server; asserts it succeeds and returns its output. */
 async function curl(args: string[]): Promise<Uint8Array> {

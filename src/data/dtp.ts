@@ -152,13 +152,15 @@ export class DTPHandler {
 
   /**
    * Sends `file` from its position with the connection's `sendFile`, a chunk of a
-   * transfer buffer's size at a time (no buffer is taken), so that progress, ABOR,
+   * transfer buffer's size at a time (no buffer is taken, only a share of the pool, so
+   * the steps shrink as more transfers run), so that progress, ABOR,
    * the stall watchdog and the rate limit act between chunks as they do when
    * streaming.
    */
   async #sendDescriptor(file: FileDescriptor): Promise<void> {
     this.zeroCopy = true;
     await this.#run(false, async () => {
+      using _share = this.#buffers.share();
       for (let offset = file.position;;) {
         if (this.#failure) throw new TransferError(this.#failure);
         const size = this.#buffers.fairSize;
@@ -221,13 +223,15 @@ export class DTPHandler {
 
   /**
    * Receives into `file` from its position with the connection's `receiveFile`, a
-   * transfer buffer's size at a time (no buffer is taken), so that progress, ABOR,
+   * transfer buffer's size at a time (no buffer is taken, only a share of the pool, so
+   * the steps shrink as more transfers run), so that progress, ABOR,
    * the stall watchdog and the rate limit act between chunks as they do when
    * streaming.
    */
   async #receiveDescriptor(file: FileDescriptor): Promise<void> {
     this.zeroCopy = true;
     await this.#run(false, async () => {
+      using _share = this.#buffers.share();
       for (let offset = file.position;;) {
         if (this.#failure) throw new TransferError(this.#failure);
         const size = this.#buffers.fairSize;

@@ -396,6 +396,21 @@ Deno.test("BufferPool: sizes bounded by largest and budget, the fair size floore
   assertEquals(pool.fit(grown).length, MiB, "alone again: the largest");
 });
 
+Deno.test("BufferPool: a share without a buffer counts in the fair size until disposed, once", async () => {
+  const { BufferPool } = await import("../src/data/buffer_pool.ts");
+  const KiB = 1024;
+  const MiB = 1024 * KiB;
+  const pool = new BufferPool(MiB, 4 * MiB);
+  const shares = Array.from({ length: 8 }, () => pool.share());
+  assertEquals([pool.inUse, pool.fairSize], [8, 512 * KiB], "eight shares of a 4 MiB slab");
+  const buffer = pool.acquire();
+  assertEquals(buffer.length, 256 * KiB, "a buffer's size counts the shares too");
+  for (const share of shares) share[Symbol.dispose]();
+  shares[0][Symbol.dispose]();
+  assertEquals(pool.inUse, 1, "disposing twice leaves once");
+  assertEquals(pool.fit(buffer).length, MiB, "the buffer grows back once the shares are gone");
+});
+
 Deno.test("BufferPool: a random workload never hands out overlapping blocks, and all merge back", async () => {
   const { BufferPool, MIN_BUFFER_SIZE } = await import("../src/data/buffer_pool.ts");
   const MiB = 1024 * 1024;

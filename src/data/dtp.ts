@@ -211,8 +211,9 @@ export class DTPHandler {
   /**
    * Moves `file` from its position with `move` (the connection's `sendFile` or
    * `receiveFile`), a chunk of a transfer buffer's size at a time (no buffer is
-   * taken; under the rate limit `limit`, a step's), so that progress, ABOR, the
-   * stall watchdog and the rate limit act between chunks as they do when streaming.
+   * taken, only a share of the pool, so the steps shrink as more transfers run;
+   * under the rate limit `limit`, a step's), so that progress, ABOR, the stall
+   * watchdog and the rate limit act between chunks as they do when streaming.
    */
   async #moveDescriptor(
     file: FileDescriptor,
@@ -221,6 +222,7 @@ export class DTPHandler {
   ): Promise<void> {
     this.zeroCopy = true;
     await this.#run(false, async () => {
+      using _share = this.#buffers.share();
       for (let offset = file.position;;) {
         if (this.#failure) throw new TransferError(this.#failure);
         const size = this.#stepSize(limit, this.#buffers.fairSize);

@@ -58,6 +58,8 @@ import { forget, readable, writable } from "./reactor.ts";
 const SOCKADDR_SIZE = 28;
 /** Connections a passive listener queues before it accepts (as the runtime's own listeners). */
 const BACKLOG = 128;
+/** The fewest bytes `receiveFile` gathers in its pipe before writing them, short of the stream's end. */
+const SPLICE_BATCH = 64 * 1024;
 /** Bytes read per chunk of {@linkcode NativeConn.readable}. */
 const STREAM_CHUNK = 64 * 1024;
 
@@ -421,6 +423,8 @@ export class NativeConn implements Transport, Disposable {
     if (count <= 0) throw new RangeError(`receiveFile count ${count} is not positive`);
     const { ends, size } = this.#pipe ??= this.#openPipe(count);
     const wanted = Math.min(count, size);
+    // Each drain costs a worker thread's turn: wait for a batch worth it, unless the stream ended.
+    const batch = Math.min(wanted, SPLICE_BATCH);
     let moved = 0;
     while (moved < wanted) {
       const fd = this.#socket.fd;
@@ -428,7 +432,7 @@ export class NativeConn implements Transport, Disposable {
       if (n > 0) moved += n;
       else if (n === 0) break;
       else if (n === -E.AGAIN) {
-        if (moved > 0) break;
+        if (moved >= batch) break;
         await readable(fd);
       } else if (n !== -E.INTR) throw socketError("splice", -n);
     }

@@ -83,6 +83,7 @@ export {
   TransferError,
   type TransferFailure,
 } from "./src/data/dtp.ts";
+export { SharedRate } from "./src/data/shared_rate.ts";
 export { AbstractedFS, type AbstractedFSOptions, toFileStat } from "./src/fs/abstracted_fs.ts";
 export { FilesystemError, OutsideHomeError, toFilesystemError } from "./src/fs/errors.ts";
 export { formatFacts } from "./src/fs/facts.ts";

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { SharedRate } from "../data/shared_rate.ts";
 import type { FileSystem } from "../fs/filesystem.ts";
 import type { SessionInfo } from "../session_info.ts";
 
@@ -45,6 +46,10 @@ export interface UserSession {
   readonly readLimit?: number;
   /** Most bytes per second this session's data connections send (downloads); 0 is no limit. Absent: `dtp.writeLimit`. */
   readonly writeLimit?: number;
+  /** A budget for uploads that this session shares with others (all of one user's), besides `readLimit`. */
+  readonly readRate?: SharedRate;
+  /** A budget for downloads that this session shares with others (all of one user's), besides `writeLimit`. */
+  readonly writeRate?: SharedRate;
   /**
    * The authorizer that answers for this session from now on (home, permissions,
    * messages, impersonation); absent: the server's. An authorizer whose users can

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { SharedRate } from "../data/shared_rate.ts";
 import { dirname, isAbsolute, resolve } from "node:path";
 import {
   AuthenticationFailed,
@@ -492,6 +493,19 @@ async function realHome(path: string): Promise<string> {
 
 // --- The authorizer -----------------------------------------------------------------
 
+/** A user's logged-in sessions: how many, and the rate budgets they share. */
+interface LoggedIn {
+  count: number;
+  upload: SharedRate | null;
+  download: SharedRate | null;
+}
+
+/** The budget for `rate` (bytes per second): `current` if it has that rate, a new one else; none for no limit. */
+function budget(current: SharedRate | null, rate: number | undefined): SharedRate | null {
+  if (rate === undefined || rate === 0) return null;
+  return current?.bytesPerSecond === rate ? current : new SharedRate(rate);
+}
+
 /**
  * The accounts of a TOML users file. Passwords are hashes (argon2id, bcrypt,
  * scrypt, SHA-512-crypt), verified off the event loop; each account may have
@@ -518,7 +532,7 @@ export class UsersFileAuthorizer implements Authorizer, Disposable {
   readonly #verifier: PasswordVerifier;
   #table: UserTable;
   /** Logged-in sessions by user name, across reloads. */
-  readonly #sessions = new Map<string, number>();
+  readonly #sessions = new Map<string, LoggedIn>();
   /** The table that validated a session's password, until its session starts. */
   readonly #validated = new WeakMap<SessionInfo, UserTable>();
 
@@ -588,7 +602,7 @@ export class UsersFileAuthorizer implements Authorizer, Disposable {
 
   /** How many sessions `username` has logged in right now. */
   sessions(username: string): number {
-    return this.#sessions.get(username) ?? 0;
+    return this.#sessions.get(username)?.count ?? 0;
   }
 
   /**
@@ -626,8 +640,8 @@ export class UsersFileAuthorizer implements Authorizer, Disposable {
 
   /**
    * Counts the session against the user's `max_sessions` (refusing it with
-   * {@linkcode LoginRefused} past that) and grants it the user's rate limits and
-   * the table it logged in with.
+   * {@linkcode LoginRefused} past that) and grants it the user's rate budgets
+   * (shared by all its sessions) and the table it logged in with.
    */
   startSession(username: string, session: SessionInfo): Promise<UserSession> {
     const table = this.#validated.get(session) ?? this.#table;
@@ -644,18 +658,23 @@ export class UsersFileAuthorizer implements Authorizer, Disposable {
         ),
       );
     }
-    this.#sessions.set(username, open + 1);
+    const user = this.#sessions.get(username) ?? { count: 0, upload: null, download: null };
+    user.count++;
+    user.upload = budget(user.upload, account.uploadRate);
+    user.download = budget(user.download, account.downloadRate);
+    this.#sessions.set(username, user);
     let ended = false;
     return Promise.resolve({
       authorizer: table,
-      ...(account.uploadRate !== undefined && { readLimit: account.uploadRate }),
-      ...(account.downloadRate !== undefined && { writeLimit: account.downloadRate }),
+      // The user's own rates replace the server's per-transfer limits, shared by all its sessions.
+      ...(account.uploadRate !== undefined && { readLimit: 0 }),
+      ...(account.downloadRate !== undefined && { writeLimit: 0 }),
+      ...(user.upload && { readRate: user.upload }),
+      ...(user.download && { writeRate: user.download }),
       end: () => {
         if (ended) return;
         ended = true;
-        const left = this.sessions(username) - 1;
-        if (left > 0) this.#sessions.set(username, left);
-        else this.#sessions.delete(username);
+        if (--user.count === 0) this.#sessions.delete(username);
       },
     });
   }

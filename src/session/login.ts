@@ -164,11 +164,13 @@ export class Login implements LoginControl {
     this.#home = home;
     this.#grant = grant;
     this.#host.enter(fs.startDirectory ?? "/");
-    const { readLimit, writeLimit } = grant;
+    const { readLimit, writeLimit, readRate, writeRate } = grant;
     this.#dtp = {
       ...this.#host.config.dtp,
       ...(readLimit !== undefined && { readLimit }),
       ...(writeLimit !== undefined && { writeLimit }),
+      ...(readRate && { readRate }),
+      ...(writeRate && { writeRate }),
     };
     this.#host.config.metrics?.loginEnded("ok");
     this.#host.log("info", `USER '${username}' logged in.`, { event: "login" });

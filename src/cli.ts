@@ -5,6 +5,7 @@
  * @module
  */
 
+import { PRIVSEP_CHILD_COMMAND, runChild } from "./fs/privsep_child.ts";
 import { UsersFileAuthorizer } from "./auth/users_file.ts";
 import { createAuthorizer } from "./cli/authorizer.ts";
 import { checkConfigCommand } from "./cli/check_config.ts";
@@ -47,6 +48,11 @@ async function metricsEndpoint(
 async function run(args: string[]): Promise<number> {
   if (args[0] === "hash-password") return await hashPasswordCommand(args.slice(1));
   if (args[0] === "check-config") return await checkConfigCommand(args.slice(1));
+  if (args[0] === PRIVSEP_CHILD_COMMAND) {
+    // Not a user's command: how a compiled binary serves a system user's files as that user.
+    await runChild(args[1] ?? "");
+    return 0;
+  }
   const config = await parseCli(args);
   if (config === "help") {
     console.log(USAGE);

@@ -330,6 +330,29 @@ Deno.test("--version and -v print the version and exit 0", async () => {
   }
 });
 
+Deno.test("privsep-child: the command a compiled binary serves a system user's files with answers over its stdio", async () => {
+  const { encodeFrame, FrameReader, KIND } = await import("../src/fs/privsep_protocol.ts");
+  await withTempDir(async (home) => {
+    await Deno.writeTextFile(`${home}/f`, "12345");
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...PERMISSIONS, MAIN, "privsep-child", JSON.stringify({ home, jail: false })],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(encodeFrame(KIND.CALL, 7, ["stat", `${home}/f`]));
+    const frames = new FrameReader(child.stdout);
+    const answer = await frames.next();
+    await writer.close();
+    assertEquals(await frames.next(), null, "it ends once its stdin does");
+    const stderr = await new Response(child.stderr).text();
+    assertEquals((await child.status).code, 0, stderr);
+    assertEquals([answer?.kind, answer?.id], [KIND.OK, 7]);
+    assertEquals((answer?.value as { size: number }).size, 5);
+  });
+});
+
 // --- Refusals ------------------------------------------------------------------------
 
 /** Flags that would start a server on a throw-away port if the flag under test were accepted. */

@@ -110,7 +110,7 @@ export class UnixAuthorizer implements Authorizer {
 
   /**
    * The system's accounts, with `options`. Throws {@linkcode AuthorizerError} when
-   * not root, in a compiled binary, without libcrypt, or when the options name
+   * not root, without libcrypt, or when the options name
    * users the system lacks.
    */
   constructor(options: UnixAuthorizerOptions = {}) {
@@ -118,12 +118,6 @@ export class UnixAuthorizer implements Authorizer {
       throw new AuthorizerError(
         "system accounts need the server to run as root on Linux " +
           "(to read /etc/shadow and start each session as its user)",
-      );
-    }
-    if (Deno.build.standalone) {
-      throw new AuthorizerError(
-        "system accounts need tsftpd run from source: a compiled binary cannot start a " +
-          "session's file process (src/fs/privsep_child.ts, run by deno)",
       );
     }
     if (!cryptAvailable()) {

@@ -4,7 +4,8 @@
  * (`UnixFilesystem`, or `AbstractedFS` jailed in the home) and answers the
  * server's calls over stdin and stdout (`privsep_protocol.ts`) until stdin ends.
  *
- * Run as `privsep_child.ts '{"home": "/home/alice", "jail": false}'`.
+ * Run as `privsep_child.ts '{"home": "/home/alice", "jail": false}'`, or, in a
+ * compiled binary, as `tsftpd privsep-child '{...}'`.
  *
  * @module
  */
@@ -218,7 +219,16 @@ export function childFilesystem(config: ChildConfig): FileSystem {
   return config.jail ? new AbstractedFS(config.home) : new UnixFilesystem(config.home);
 }
 
-if (import.meta.main) {
-  const config = JSON.parse(Deno.args[0]) as ChildConfig;
+/**
+ * The argument a compiled `tsftpd` binary is started with to be this process
+ * (`tsftpd privsep-child CONFIG`): the binary cannot run this module by name.
+ */
+export const PRIVSEP_CHILD_COMMAND = "privsep-child";
+
+/** Serves the filesystem that `argument` (a {@linkcode ChildConfig} as JSON) describes over stdin and stdout until stdin ends. */
+export async function runChild(argument: string): Promise<void> {
+  const config = JSON.parse(argument) as ChildConfig;
   await serve(childFilesystem(config), Deno.stdin.readable, Deno.stdout);
 }
+
+if (import.meta.main) await runChild(Deno.args[0]);

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { PRIVSEP_CHILD_COMMAND } from "./privsep_child.ts";
 import { posix } from "node:path";
 import { FilesystemError } from "./errors.ts";
 import type {
@@ -157,12 +158,10 @@ function childCommand(account: PrivsepAccount, jail: boolean): string[] {
     "--pdeathsig=KILL",
     "--",
     Deno.execPath(),
-    "run",
-    "--no-config",
-    "--no-lock",
-    "--no-prompt",
-    ...permissions,
-    child,
+    // A compiled binary is its own runtime and carries the child's code (and its permissions).
+    ...(Deno.build.standalone
+      ? [PRIVSEP_CHILD_COMMAND]
+      : ["run", "--no-config", "--no-lock", "--no-prompt", ...permissions, child]),
     JSON.stringify({ home: account.home, jail }),
   ];
 }

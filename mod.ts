@@ -108,7 +108,21 @@ export {
   type FTPServerOptions,
   type ServeOptions,
 } from "./src/server.ts";
-export { type EventName, FTPHandler, type SessionHost } from "./src/session/handler.ts";
+export {
+  type EventName,
+  FTPHandler,
+  type Proxied,
+  type SessionHost,
+} from "./src/session/handler.ts";
+export {
+  parseProxyHeader,
+  type ParseProxyOptions,
+  type ProxyHeader,
+  ProxyHeaderError,
+  ProxyHeaderReader,
+  type ProxyParse,
+  type ProxyProtocolOptions,
+} from "./src/proxy_protocol.ts";
 export { FTPError, type FTPErrorOptions } from "./src/errors.ts";
 export {
   type CertificatePem,

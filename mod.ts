@@ -18,6 +18,7 @@ export {
   AuthenticationFailed,
   type Authorizer,
   AuthorizerError,
+  AuthorizerUnavailable,
   LoginRefused,
   type Permission,
   PERMISSION_LETTERS,

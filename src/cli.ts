@@ -11,6 +11,7 @@ import { UsersFileAuthorizer, UsersFileError } from "./auth/users_file.ts";
 import { checkConfigCommand, describeUsers, loadUsers } from "./cli/check_config.ts";
 import { CliError } from "./cli/errors.ts";
 import { hashPasswordCommand } from "./cli/hash_password.ts";
+import { DB_USAGE, dbCommand, userCommand } from "./cli/db_commands.ts";
 import { Logger } from "./log.ts";
 import { isIPv4 } from "./net.ts";
 import { FTPServer, type FTPServerOptions } from "./server.ts";
@@ -64,6 +65,7 @@ export interface TlsCliConfig {
 export const USAGE = `Usage: tsftpd [options]
        tsftpd hash-password        read a password, print its argon2id hash for a users file
        tsftpd check-config FILE    check a users file without starting the server
+${DB_USAGE}
 
 Start a stand-alone FTP server sharing a directory (anonymous, read-only by default),
 or serving the accounts of a users file (--users).
@@ -440,6 +442,8 @@ function reloadOnHangup(authorizer: UsersFileAuthorizer, logger: Logger): Dispos
 async function run(args: string[]): Promise<number> {
   if (args[0] === "hash-password") return await hashPasswordCommand(args.slice(1));
   if (args[0] === "check-config") return await checkConfigCommand(args.slice(1));
+  if (args[0] === "db") return await dbCommand(args.slice(1));
+  if (args[0] === "user") return await userCommand(args.slice(1));
   const config = parseCli(args);
   if (config === "help") {
     console.log(USAGE);

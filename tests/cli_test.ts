@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { testCerts } from "./support/certs.ts";
 import { FtpClient, readAll } from "./support/ftp_client.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 /** What `deno task start` grants: FFI and /proc/self/fd for the kernel's jail. */
@@ -235,16 +236,6 @@ async function withCli(
   assert(!/^ {4}at /m.test(running.log), `a stack trace was logged; ${context}`);
   assertEquals(running.stdout, "", "the server prints nothing on stdout");
   return running.log;
-}
-
-/** Runs `body` with a new temporary directory (its real path), removed afterwards. */
-async function withTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "tsftpd-cli-test-" }));
-  try {
-    return await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 /** Runs `body` with a connected control connection, closed afterwards. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { FileSystem } from "../fs/filesystem.ts";
 import type { SessionInfo } from "../session_info.ts";
 
 /** Raised by {@linkcode Authorizer.validateAuthentication} when the credentials are wrong. */
@@ -61,8 +62,16 @@ export interface UserSession {
    * session keeps what it logged in with.
    */
   readonly authorizer?: Authorizer;
-  /** Called once when the session logs out (QUIT, REIN, a new USER) or closes. */
-  end?(): void;
+  /**
+   * The filesystem that serves this session (a system user's, in a process of
+   * its own); absent: the server's `abstractedFs` of the home.
+   */
+  readonly filesystem?: FileSystem;
+  /**
+   * Called once when the session logs out (QUIT, REIN, a new USER) or closes; the
+   * session waits for it to settle.
+   */
+  end?(): void | Promise<void>;
 }
 
 /** Raised when a user table is misconfigured (duplicate user, unknown permission, ...). */

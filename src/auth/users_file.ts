@@ -29,6 +29,16 @@ import {
 import { inNetwork, type Network, parseNetwork } from "./networks.ts";
 import type { SessionInfo } from "../session_info.ts";
 import { systemReason } from "../errors.ts";
+import { parseSize, SIZE_SYNTAX } from "../sizes.ts";
+import {
+  hasControl,
+  isTable,
+  kindOf,
+  parseToml,
+  TomlLines,
+  type TomlPath,
+  TomlSyntaxError,
+} from "../toml_file.ts";
 
 /**
  * A users file that cannot be used: {@linkcode UsersFileError.message} names the
@@ -135,116 +145,7 @@ const USER_KEYS = [
 ] as const;
 const OVERRIDE_KEYS = ["path", "perm", "recursive"] as const;
 
-// --- Where things are in the text ---------------------------------------------------
-
-/** The lines of a table's header and of its keys. */
-interface Block {
-  line: number;
-  keys: Map<string, number>;
-  /** The `name = "..."` of a `[[user]]`, read from the text (for syntax errors). */
-  name?: string;
-  overrides: Block[];
-}
-
-/** Where the top-level keys and the `[[user]]` tables of a users file are. */
-interface Layout {
-  top: Map<string, number>;
-  users: Block[];
-}
-
-/**
- * Finds the lines of the tables and keys of `text` without parsing values: enough
- * to point at the line of a problem the parser's data no longer tells.
- */
-function layoutOf(text: string): Layout {
-  const layout: Layout = { top: new Map(), users: [] };
-  let current: Block | null = null;
-  let inOther = false;
-  let multiline: string | null = null;
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
-    const number = i + 1;
-    if (multiline !== null) {
-      if ((line.split(multiline).length - 1) % 2 === 1) multiline = null;
-      continue;
-    }
-    for (const quote of ['"""', "'''"]) {
-      if ((line.split(quote).length - 1) % 2 === 1) multiline = quote;
-    }
-    const header = /^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$/.exec(line);
-    if (header) {
-      const path = header[2].replace(/\s*\.\s*/g, ".").replace(/["']/g, "");
-      if (header[1] === "[[" && path === "user") {
-        current = { line: number, keys: new Map(), overrides: [] };
-        layout.users.push(current);
-        inOther = false;
-      } else if (header[1] === "[[" && path === "user.override" && layout.users.length > 0) {
-        const user = layout.users[layout.users.length - 1];
-        current = { line: number, keys: new Map(), overrides: [] };
-        user.overrides.push(current);
-        inOther = false;
-      } else {
-        current = null;
-        inOther = true;
-        const first = path.split(".")[0];
-        if (!layout.top.has(first)) layout.top.set(first, number);
-      }
-      continue;
-    }
-    const key = /^\s*([A-Za-z0-9_-]+|"[^"]*"|'[^']*')\s*[.=]/.exec(line);
-    if (!key) continue;
-    const name = key[1].replace(/^["']|["']$/g, "");
-    if (current) {
-      if (!current.keys.has(name)) current.keys.set(name, number);
-      const value = /^\s*name\s*=\s*(?:"([^"]*)"|'([^']*)')/.exec(line);
-      if (value && current.name === undefined) current.name = value[1] ?? value[2];
-    } else if (!inOther && !layout.top.has(name)) layout.top.set(name, number);
-  }
-  return layout;
-}
-
 // --- Checking the values --------------------------------------------------------------
-
-/** A TOML value's kind, for messages. */
-function kindOf(value: unknown): string {
-  if (Array.isArray(value)) return "an array";
-  if (value instanceof Date) return "a date";
-  if (typeof value === "number") return Number.isInteger(value) ? "an integer" : "a float";
-  if (typeof value === "bigint") return "an integer";
-  if (typeof value === "object" && value !== null) return "a table";
-  return `a ${typeof value}`;
-}
-
-/** Whether `text` has a control character other than those in `allowed`. */
-function hasControl(text: string, allowed: string): boolean {
-  for (const char of text) {
-    const code = char.charCodeAt(0);
-    if ((code < 0x20 || code === 0x7f) && !allowed.includes(char)) return true;
-  }
-  return false;
-}
-
-function isTable(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) &&
-    !(value instanceof Date);
-}
-
-const SIZE = /^(\d+(?:\.\d+)?)\s*([KMG]?)$/i;
-const MULTIPLIERS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
-
-/**
- * A rate in bytes per second: an integer, or a string of a number with an
- * optional `K`, `M` or `G` suffix (1024-based): `"512K"`, `"1.5M"`. `null` when malformed.
- */
-function parseSize(value: unknown): number | null {
-  if (typeof value === "number") return Number.isSafeInteger(value) && value >= 0 ? value : null;
-  if (typeof value !== "string") return null;
-  const match = SIZE.exec(value.trim());
-  if (!match) return null;
-  const bytes = Math.floor(Number(match[1]) * MULTIPLIERS[match[2].toUpperCase()]);
-  return Number.isSafeInteger(bytes) ? bytes : null;
-}
 
 /** Options of {@linkcode parseUsersFile}. */
 export interface ParseUsersFileOptions {
@@ -264,28 +165,27 @@ export async function parseUsersFile(
   file: string,
   options: ParseUsersFileOptions = {},
 ): Promise<UserAccount[]> {
-  // Loaded when first needed, so that importing the library needs no TOML parser.
-  const { parse, TomlError } = await import("smol-toml");
-  const layout = layoutOf(text);
+  const lines = new TomlLines(text);
   let data: Record<string, unknown>;
   try {
-    data = parse(text) as Record<string, unknown>;
+    data = await parseToml(text);
   } catch (error) {
-    if (!(error instanceof TomlError)) throw error;
-    const reason = error.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
-    const block = layout.users.findLast((user) => user.line <= error.line);
-    const user = block
-      ? (block.name !== undefined
-        ? `user ${JSON.stringify(block.name)}`
-        : `user #${layout.users.indexOf(block) + 1}`)
-      : null;
-    throw new UsersFileError(file, error.line, user, `not valid TOML: ${reason}`);
+    if (!(error instanceof TomlSyntaxError)) throw error;
+    let index = -1;
+    while ((lines.exact(["user", index + 1]) ?? Infinity) <= error.line) index++;
+    const name = lines.string(["user", index, "name"]);
+    const user = index < 0
+      ? null
+      : name !== undefined
+      ? `user ${JSON.stringify(name)}`
+      : `user #${index + 1}`;
+    throw new UsersFileError(file, error.line, user, `not valid TOML: ${error.reason}`);
   }
   for (const key of Object.keys(data)) {
     if (key !== "user") {
       throw new UsersFileError(
         file,
-        layout.top.get(key) ?? null,
+        lines.exact([key]),
         null,
         `unknown key ${JSON.stringify(key)} (a users file holds [[user]] tables only)`,
       );
@@ -296,7 +196,7 @@ export async function parseUsersFile(
   if (!Array.isArray(users)) {
     throw new UsersFileError(
       file,
-      layout.top.get("user") ?? null,
+      lines.exact(["user"]),
       null,
       "user must be an array of tables: write [[user]], not [user]",
     );
@@ -305,8 +205,8 @@ export async function parseUsersFile(
   const seen = new Map<string, number>();
   const accounts: UserAccount[] = [];
   for (const [index, entry] of users.entries()) {
-    const block = layout.users[index];
-    const account = checkUser(entry, block, index, file, base);
+    const at = ["user", index];
+    const account = checkUser(entry, lines, at, file, base);
     const label = `user ${JSON.stringify(account.name)}`;
     const first = seen.get(account.name);
     if (first !== undefined) {
@@ -323,7 +223,7 @@ export async function parseUsersFile(
       const home = await realHome(account.home).catch((error: Error) => {
         throw new UsersFileError(
           file,
-          block?.keys.get("home") ?? account.line,
+          lines.exact([...at, "home"]) ?? account.line,
           label,
           error.message,
         );
@@ -345,20 +245,20 @@ export function checkAccount(entry: Record<string, unknown>, source: string): Us
     const label = typeof entry.name === "string" ? `user ${JSON.stringify(entry.name)}` : null;
     throw new UsersFileError(source, null, label, `home ${entry.home} is not an absolute path`);
   }
-  return checkUser(entry, undefined, 0, source, "/");
+  return checkUser(entry, new TomlLines(""), ["user", 0], source, "/");
 }
 
 function checkUser(
   entry: unknown,
-  block: Block | undefined,
-  index: number,
+  lines: TomlLines,
+  at: TomlPath,
   file: string,
   base: string,
 ): UserAccount {
-  const userLine = block?.line ?? null;
-  let label = `user #${index + 1}`;
+  const userLine = lines.exact(at);
+  let label = `user #${Number(at[at.length - 1]) + 1}`;
   const fail = (key: string | null, reason: string): never => {
-    const line = (key !== null ? block?.keys.get(key) : undefined) ?? userLine;
+    const line = (key !== null ? lines.exact([...at, key]) : null) ?? userLine;
     throw new UsersFileError(file, line, label, reason);
   };
   if (!isTable(entry)) return fail(null, `a [[user]] must be a table, not ${kindOf(entry)}`);
@@ -427,8 +327,7 @@ function checkUser(
     if (bytes === null) {
       fail(
         key,
-        `malformed size ${JSON.stringify(value)} for ${key}: bytes per second, ` +
-          `a whole number with an optional K, M or G suffix (1024-based), e.g. "512K"`,
+        `malformed size ${JSON.stringify(value)} for ${key}: bytes per second, ${SIZE_SYNTAX}`,
       );
     }
     return bytes!;
@@ -474,10 +373,9 @@ function checkUser(
       fail("override", "override must be an array of tables: write [[user.override]]");
     }
     (entry.override as unknown[]).forEach((item, i) => {
-      const overrideBlock = block?.overrides[i];
       const failOverride = (key: string | null, reason: string): never => {
-        const line = (key !== null ? overrideBlock?.keys.get(key) : undefined) ??
-          overrideBlock?.line ?? block?.keys.get("override") ?? userLine;
+        const line = (key !== null ? lines.exact([...at, "override", i, key]) : null) ??
+          lines.lineOf([...at, "override", i]) ?? userLine;
         throw new UsersFileError(file, line, label, reason);
       };
       if (!isTable(item)) return failOverride(null, "an override must be a table");

@@ -138,37 +138,18 @@ export class DTPHandler {
     convert?: ChunkConverter,
   ): Promise<void> {
     const file = convert ? null : source.descriptor?.() ?? null;
-    if (file && this.conn.sendFile) return await this.#sendDescriptor(file);
+    const { conn } = this;
+    if (file && conn.sendFile) {
+      return await this.#moveDescriptor(file, conn.sendFile.bind(conn), this.#options.writeLimit);
+    }
     await this.#run(true, async () => {
       while (true) {
         const buffer = this.#fittedBuffer();
-        const n = await this.#fileStep(() => source.read(buffer));
+        const step = buffer.subarray(0, this.#stepSize(this.#options.writeLimit, buffer.length));
+        const n = await this.#fileStep(() => source.read(step));
         if (n === null) break;
         const chunk = buffer.subarray(0, n);
         await this.#send(convert ? convert(chunk) : chunk);
-      }
-    });
-  }
-
-  /**
-   * Sends `file` from its position with the connection's `sendFile`, a chunk of a
-   * transfer buffer's size at a time (no buffer is taken, only a share of the pool, so
-   * the steps shrink as more transfers run), so that progress, ABOR,
-   * the stall watchdog and the rate limit act between chunks as they do when
-   * streaming.
-   */
-  async #sendDescriptor(file: FileDescriptor): Promise<void> {
-    this.zeroCopy = true;
-    await this.#run(false, async () => {
-      using _share = this.#buffers.share();
-      for (let offset = file.position;;) {
-        if (this.#failure) throw new TransferError(this.#failure);
-        const size = this.#buffers.fairSize;
-        const n = await this.#connStep(() => this.conn.sendFile!(file.fd, offset, size));
-        if (n === 0) break;
-        offset += n;
-        this.#progress(n);
-        await this.#throttle(this.#options.writeLimit);
       }
     });
   }
@@ -191,7 +172,10 @@ export class DTPHandler {
     convert?: ChunkConverter & { flush(): Uint8Array },
   ): Promise<void> {
     const file = convert ? null : sink.descriptor?.() ?? null;
-    if (file && this.conn.receiveFile) return await this.#receiveDescriptor(file);
+    const { conn } = this;
+    if (file && conn.receiveFile) {
+      return await this.#moveDescriptor(file, conn.receiveFile.bind(conn), this.#options.readLimit);
+    }
     await this.#run(true, async () => {
       let ended = false;
       while (!ended) {
@@ -200,7 +184,10 @@ export class DTPHandler {
         let failure: unknown = null;
         try {
           while (length < buffer.length) {
-            const n = await this.#connStep(() => this.conn.read(buffer.subarray(length)));
+            const step = this.#stepSize(this.#options.readLimit, buffer.length - length);
+            const n = await this.#connStep(() =>
+              this.conn.read(buffer.subarray(length, length + step))
+            );
             if (n === null) {
               ended = true;
               break;
@@ -222,24 +209,28 @@ export class DTPHandler {
   }
 
   /**
-   * Receives into `file` from its position with the connection's `receiveFile`, a
-   * transfer buffer's size at a time (no buffer is taken, only a share of the pool, so
-   * the steps shrink as more transfers run), so that progress, ABOR,
-   * the stall watchdog and the rate limit act between chunks as they do when
-   * streaming.
+   * Moves `file` from its position with `move` (the connection's `sendFile` or
+   * `receiveFile`), a chunk of a transfer buffer's size at a time (no buffer is
+   * taken, only a share of the pool, so the steps shrink as more transfers run;
+   * under the rate limit `limit`, a step's), so that progress, ABOR, the stall
+   * watchdog and the rate limit act between chunks as they do when streaming.
    */
-  async #receiveDescriptor(file: FileDescriptor): Promise<void> {
+  async #moveDescriptor(
+    file: FileDescriptor,
+    move: (fd: number, offset: number, count: number) => Promise<number>,
+    limit: number,
+  ): Promise<void> {
     this.zeroCopy = true;
     await this.#run(false, async () => {
       using _share = this.#buffers.share();
       for (let offset = file.position;;) {
         if (this.#failure) throw new TransferError(this.#failure);
-        const size = this.#buffers.fairSize;
-        const n = await this.#connStep(() => this.conn.receiveFile!(file.fd, offset, size));
+        const size = this.#stepSize(limit, this.#buffers.fairSize);
+        const n = await this.#connStep(() => move(file.fd, offset, size));
         if (n === 0) break;
         offset += n;
         this.#progress(n);
-        await this.#throttle(this.#options.readLimit);
+        await this.#throttle(limit);
       }
     });
   }
@@ -330,6 +321,15 @@ export class DTPHandler {
       if (idle >= limit) this.abort("timeout");
       else this.#armWatchdog(limit - idle);
     }, delayMs);
+  }
+
+  /**
+   * The bytes to move in one step: under a rate limit, an eighth of a second's
+   * worth (16 KiB at least), so that the bytes flow evenly instead of in bursts
+   * of a whole buffer followed by a long pause.
+   */
+  #stepSize(limit: number, size: number): number {
+    return limit > 0 ? Math.min(size, Math.max(16 * 1024, Math.floor(limit / 8))) : size;
   }
 
   /** Sleeps as long as it takes to bring the average rate down to `limit` bytes per second. */

@@ -48,6 +48,21 @@ export {
   type UnixUserOverride,
 } from "./src/auth/unix.ts";
 export {
+  DatabaseAuthorizer,
+  type DatabaseAuthorizerOptions,
+  type DatabaseProblem,
+} from "./src/auth/database_authorizer.ts";
+export { AccountStore, type StoredAccount } from "./src/db/accounts.ts";
+export {
+  connectDatabase,
+  DatabaseError,
+  type DatabaseOptions,
+  initSchema,
+  SCHEMA_VERSION,
+  type Sql,
+} from "./src/db/database.ts";
+export { SessionRegistry, type SessionRegistryOptions } from "./src/db/sessions.ts";
+export {
   parseUsersFile,
   type ParseUsersFileOptions,
   type UserAccount,

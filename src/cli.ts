@@ -6,6 +6,7 @@
  */
 
 import { UsersFileAuthorizer } from "./auth/users_file.ts";
+import { DatabaseAuthorizer } from "./auth/database_authorizer.ts";
 import { createAuthorizer } from "./cli/authorizer.ts";
 import { checkConfigCommand } from "./cli/check_config.ts";
 import { CliError } from "./cli/errors.ts";
@@ -79,6 +80,7 @@ async function run(args: string[]): Promise<number> {
     return 0;
   } finally {
     if (authorizer instanceof UsersFileAuthorizer) authorizer.close();
+    if (authorizer instanceof DatabaseAuthorizer) await authorizer.close();
   }
 }
 

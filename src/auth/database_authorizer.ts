@@ -33,8 +33,10 @@ import type { SessionInfo } from "../session_info.ts";
 
 /** Options of {@linkcode DatabaseAuthorizer.connect}. */
 export interface DatabaseAuthorizerOptions extends DatabaseOptions, SessionRegistryOptions {
-  /** Hears about risky settings and failed heartbeats (default `console.warn`). */
+  /** Hears about risky settings, and that the database cannot be reached (default `console.warn`). */
   warn?: (message: string) => void;
+  /** Hears that the database can be reached again (default `console.info`). */
+  notice?: (message: string) => void;
   /**
    * Whether a home must be an existing directory on this node, given to the
    * session as its real path (default true); off when homes are not on a local disk.
@@ -42,6 +44,14 @@ export interface DatabaseAuthorizerOptions extends DatabaseOptions, SessionRegis
   checkHomes?: boolean;
   /** How many password hashes are computed at once ({@linkcode PasswordVerifierOptions}). */
   verifier?: PasswordVerifierOptions;
+}
+
+/** What {@linkcode DatabaseAuthorizer.problem} finds wrong. */
+export interface DatabaseProblem {
+  /** `unreachable`: the database does not answer; `schema`: it has not the schema this code uses. */
+  readonly kind: "unreachable" | "schema";
+  /** What is wrong, in a sentence. */
+  readonly message: string;
 }
 
 /**
@@ -78,10 +88,21 @@ export class DatabaseAuthorizer implements Authorizer, AsyncDisposable {
     this.#sql = sql;
     this.#warn = options.warn ?? ((message) => console.warn(`Warning: ${message}`));
     this.accounts = new AccountStore(sql);
+    const notice = options.notice ?? ((message) => console.info(message));
+    let reachable = true;
     this.sessions = new SessionRegistry(sql, {
       ...options,
-      onError: options.onError ??
-        ((error) => this.#warn(`heartbeat to ${this.url} failed: ${describeDatabaseError(error)}`)),
+      onHeartbeat: (error) => {
+        options.onHeartbeat?.(error);
+        if (error === null && !reachable) notice(`accounts database ${this.url} reachable again`);
+        else if (error !== null && reachable) {
+          this.#warn(
+            `accounts database ${this.url} unreachable: ${describeDatabaseError(error)}; ` +
+              `logins are answered 421 until it is back`,
+          );
+        }
+        reachable = error === null;
+      },
     });
     this.#verifier = new PasswordVerifier(options.verifier);
     this.#checkHomes = options.checkHomes ?? true;
@@ -103,17 +124,21 @@ export class DatabaseAuthorizer implements Authorizer, AsyncDisposable {
 
   /**
    * Checks that the database answers with the schema this code uses; resolves to
-   * `null` when it does, otherwise to why not (unreachable, no schema, an older one).
+   * `null` when it does, otherwise to what is wrong.
    */
-  async problem(): Promise<string | null> {
+  async problem(): Promise<DatabaseProblem | null> {
+    let version: number;
     try {
-      const version = await schemaVersion(this.#sql);
-      if (version === SCHEMA_VERSION) return null;
-      if (version === 0) return "no schema: run `tsftpd db init --db URL`";
-      return `the schema is at version ${version}, not ${SCHEMA_VERSION}: run \`tsftpd db init --db URL\``;
+      version = await schemaVersion(this.#sql);
     } catch (error) {
-      return describeDatabaseError(error);
+      return { kind: "unreachable", message: describeDatabaseError(error) };
     }
+    if (version === SCHEMA_VERSION) return null;
+    const found = version === 0 ? "no schema" : `the schema is at version ${version}`;
+    return {
+      kind: "schema",
+      message: `${found}, not ${SCHEMA_VERSION}: run \`tsftpd db init --db URL\``,
+    };
   }
 
   /**

@@ -18,8 +18,8 @@ export interface SessionRegistryOptions {
   heartbeat?: number;
   /** Seconds after its last heartbeat that a node's sessions stop counting (default 3 heartbeats). */
   staleAfter?: number;
-  /** Hears about a heartbeat that failed (the database down). */
-  onError?: (error: unknown) => void;
+  /** Hears how each heartbeat went: `null` when it reached the database, else the error. */
+  onHeartbeat?: (error: unknown) => void;
 }
 
 /** This node's sessions in the shared database. */
@@ -29,7 +29,7 @@ export class SessionRegistry implements AsyncDisposable {
   readonly #sql: Sql;
   readonly #heartbeatMs: number;
   readonly #staleSeconds: number;
-  readonly #onError: (error: unknown) => void;
+  readonly #onHeartbeat: (error: unknown) => void;
   /** The ids of this node's sessions that are open. */
   readonly #open = new Set<string>();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -44,7 +44,7 @@ export class SessionRegistry implements AsyncDisposable {
     const heartbeat = options.heartbeat ?? 10;
     this.#heartbeatMs = heartbeat * 1000;
     this.#staleSeconds = options.staleAfter ?? heartbeat * 3;
-    this.#onError = options.onError ?? (() => {});
+    this.#onHeartbeat = options.onHeartbeat ?? (() => {});
   }
 
   /** Starts the heartbeat (the first one at once). */
@@ -120,8 +120,9 @@ export class SessionRegistry implements AsyncDisposable {
           delete from tsftpd_nodes
           where heartbeat < now() - make_interval(secs => ${this.#staleSeconds * 2})`;
       } catch (error) {
-        this.#onError(error);
+        return this.#onHeartbeat(error);
       }
+      this.#onHeartbeat(null);
     });
   }
 

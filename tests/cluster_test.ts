@@ -11,7 +11,7 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { assert, assertBytesEqual, assertEquals, assertStringIncludes } from "./support/assert.ts";
+import { assert, assertBytesEqual, assertEquals } from "./support/assert.ts";
 import { runCli, RunningCli } from "./support/cli.ts";
 import { FtpClient } from "./support/ftp_client.ts";
 import { postgresMissing, TestPostgres } from "./support/postgres.ts";
@@ -72,7 +72,7 @@ async function startNode(name: "a" | "b", address: string, url: string): Promise
   return node;
 }
 
-/** The HAProxy configuration of the test (the README shows the same). */
+/** The HAProxy configuration of the test ("Beyond one machine" in the README: the same, with real addresses). */
 function haproxyConfig(port: number, a: RunningCli, b: RunningCli): string {
   const passive = (name: "a" | "b", address: string) => {
     const [from, to] = RANGES[name];

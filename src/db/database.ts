@@ -112,21 +112,6 @@ const MIGRATIONS: readonly (readonly string[])[] = [
       started timestamptz not null default now()
     )`,
     `create index tsftpd_sessions_username on tsftpd_sessions (username)`,
-    `create table tsftpd_ban_points (
-      key text not null,
-      at bigint not null,
-      points double precision not null
-    )`,
-    `create index tsftpd_ban_points_key on tsftpd_ban_points (key, at)`,
-    `create table tsftpd_bans (
-      key text primary key,
-      since bigint not null,
-      until bigint not null,
-      offences integer not null,
-      reason text not null,
-      expires bigint not null,
-      ended boolean not null default false
-    )`,
   ],
 ];
 

@@ -20,6 +20,7 @@ import { normalizeIp } from "../net.ts";
 import type { HandlerConfig } from "../options.ts";
 import type { SessionInfo } from "../session_info.ts";
 import { TlsHandshakeError, upgradeToTls } from "../tls.ts";
+import type { Transport } from "../transport.ts";
 import { dispatch, type DispatchHost } from "./dispatch.ts";
 import { Login } from "./login.ts";
 import { ReplyQueue } from "./replies.ts";
@@ -61,6 +62,23 @@ function initialState(): ProtocolState {
   };
 }
 
+/** How long a closing TLS control connection waits for its close_notify to go out. */
+const CLOSE_NOTIFY_TIMEOUT_MS = 1000;
+
+/**
+ * Closes a control connection's transport (the connection itself, or TLS over it,
+ * closing both). TLS says goodbye first, briefly (close_notify): a client reports
+ * a bare close as a truncation, an error after its QUIT.
+ */
+async function endThenClose(transport: Transport): Promise<void> {
+  await transport.end?.(CLOSE_NOTIFY_TIMEOUT_MS).catch(() => {});
+  try {
+    transport.close();
+  } catch {
+    // Already closed.
+  }
+}
+
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -96,6 +114,7 @@ export class FTPHandler implements SessionInfo {
   readonly #transfers: Transfers;
   readonly #replies: ReplyQueue;
   readonly #closing = new AbortController();
+  #controlClosed: Promise<void> = Promise.resolve();
   #lines: LineReader;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -305,12 +324,7 @@ export class FTPHandler implements SessionInfo {
     clearTimeout(this.#idleTimer);
     this.#transfers.stop();
     this.data.close();
-    try {
-      // The control transport is the connection itself, or TLS over it (closing both).
-      this.#replies.transport.close();
-    } catch {
-      // Already closed.
-    }
+    this.#controlClosed = endThenClose(this.#replies.transport);
   }
 
   /**
@@ -337,6 +351,7 @@ export class FTPHandler implements SessionInfo {
   async #shutdown(): Promise<void> {
     const transfer = this.#transfers.current;
     this.close();
+    await this.#controlClosed;
     if (transfer) await transfer.done;
     this.#login.close();
     this.log("info", "FTP session closed (disconnect).");

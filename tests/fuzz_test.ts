@@ -10,7 +10,7 @@
 
 import { FtpClient } from "../bench/ftp_client.ts";
 import { protoCmds } from "../mod.ts";
-import { AbuseServer, PASSWORD, USER, withAbuseServer } from "./support/abuse.ts";
+import { type AbuseServer, PASSWORD, USER, withAbuseServer } from "./support/abuse.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { testCerts } from "./support/certs.ts";
 import { countLines, hostileLines, Prng } from "./support/hostile.ts";

@@ -36,8 +36,9 @@ export class AbuseServer {
   constructor(home: string, spec: AbuseServerOptions) {
     this.home = home;
     const args = JSON.stringify({ ...spec, home, user: USER, password: PASSWORD });
+    // The V8 flags of `deno task start`, and gc() to measure the heap that is in use.
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", "--v8-flags=--expose-gc", SCRIPT, args],
+      args: ["run", "--allow-all", "--v8-flags=--expose-gc,--max-semi-space-size=4", SCRIPT, args],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -4,7 +4,7 @@
  * is its own: its descriptors and heap are not shared with the tests, and an
  * unhandled rejection ends it with the runtime's `Uncaught` message on stderr.
  *
- * Usage: `deno run -A --v8-flags=--expose-gc abuse_server.ts '<ServerSpec JSON>'`.
+ * Usage: `deno run -A --v8-flags=--expose-gc,--max-semi-space-size=4 abuse_server.ts '<ServerSpec JSON>'`.
  * It prints `{"port": N}` on stdout once it listens, its log goes to stderr, and on
  * each SIGUSR1 it collects garbage (when `gc` is exposed) and prints one
  * {@linkcode ServerStats} line. SIGTERM closes every session and ends it.
@@ -39,6 +39,8 @@ export interface ServerStats {
   rss: number;
   /** V8 heap in use, bytes, after a full garbage collection when `gc` is exposed. */
   heapUsed: number;
+  /** V8 heap reserved, bytes. */
+  heapTotal: number;
   /** Memory outside the V8 heap that JavaScript objects hold (buffers), bytes. */
   external: number;
   /** Connected clients. */
@@ -75,6 +77,7 @@ async function stats(): Promise<ServerStats> {
     fds: [...Deno.readDirSync("/proc/self/fd")].length,
     rss: memory.rss,
     heapUsed: memory.heapUsed,
+    heapTotal: memory.heapTotal,
     external: memory.external,
     connections: server.connections,
   };

@@ -102,11 +102,13 @@ function formatRatio(r: number): string {
   return `${r >= 0.1 ? r.toFixed(2) : r.toPrecision(2)}×`;
 }
 
-function formatMiB(bytes: number): string {
+/** Bytes as MiB with one decimal (`—` when not a number). */
+export function formatMiB(bytes: number): string {
   return Number.isFinite(bytes) ? (bytes / 1048576).toFixed(1) : "—";
 }
 
-function table(header: string[], lines: string[][]): string {
+/** A Markdown table. */
+export function table(header: string[], lines: string[][]): string {
   return [header, header.map(() => "---"), ...lines].map((cells) => `| ${cells.join(" | ")} |`)
     .join("\n");
 }
@@ -287,9 +289,11 @@ function ceilingRows(results: Results): string[][] {
   });
 }
 
-const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"];
+/** The colours of a chart's series, in order. */
+export const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"];
 
-function escape(text: string): string {
+/** `text` made safe inside SVG or HTML. */
+export function escape(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 

@@ -22,8 +22,11 @@ export interface Writer {
 export interface Transport extends Reader, Writer {
   /** Closes both directions at once; pending reads and writes fail. */
   close(): void;
-  /** Ends the stream properly once all written bytes are out (TLS: sends close_notify). */
-  end?(): Promise<void>;
+  /**
+   * Ends the stream properly once all written bytes are out (TLS: sends
+   * close_notify), waiting at most `timeoutMs` where the transport has a default.
+   */
+  end?(timeoutMs?: number): Promise<void>;
   /**
    * After a read returned `null`: whether the stream ended properly. TLS without
    * close_notify did not; a plain TCP stream, which has no way to tell, leaves it out.

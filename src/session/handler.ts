@@ -22,6 +22,7 @@ import type { Network } from "../auth/networks.ts";
 import type { HandlerConfig } from "../options.ts";
 import type { SessionInfo } from "../session_info.ts";
 import { TlsHandshakeError, upgradeToTls } from "../tls.ts";
+import type { Transport } from "../transport.ts";
 import { dispatch, type DispatchHost } from "./dispatch.ts";
 import { Login } from "./login.ts";
 import { ReplyQueue } from "./replies.ts";
@@ -77,6 +78,23 @@ function initialState(): ProtocolState {
 /** The last session number given out in this process. */
 let lastSessionId = 0;
 
+/** How long a closing TLS control connection waits for its close_notify to go out. */
+const CLOSE_NOTIFY_TIMEOUT_MS = 1000;
+
+/**
+ * Closes a control connection's transport (the connection itself, or TLS over it,
+ * closing both). TLS says goodbye first, briefly (close_notify): a client reports
+ * a bare close as a truncation, an error after its QUIT.
+ */
+async function endThenClose(transport: Transport): Promise<void> {
+  await transport.end?.(CLOSE_NOTIFY_TIMEOUT_MS).catch(() => {});
+  try {
+    transport.close();
+  } catch {
+    // Already closed.
+  }
+}
+
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -114,6 +132,7 @@ export class FTPHandler implements SessionInfo {
   readonly #transfers: Transfers;
   readonly #replies: ReplyQueue;
   readonly #closing = new AbortController();
+  #controlClosed: Promise<void> = Promise.resolve();
   #lines: LineReader;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -347,12 +366,7 @@ export class FTPHandler implements SessionInfo {
     clearTimeout(this.#idleTimer);
     this.#transfers.stop();
     this.data.close();
-    try {
-      // The control transport is the connection itself, or TLS over it (closing both).
-      this.#replies.transport.close();
-    } catch {
-      // Already closed.
-    }
+    this.#controlClosed = endThenClose(this.#replies.transport);
   }
 
   /**
@@ -379,6 +393,7 @@ export class FTPHandler implements SessionInfo {
   async #shutdown(): Promise<void> {
     const transfer = this.#transfers.current;
     this.close();
+    await this.#controlClosed;
     if (transfer) await transfer.done;
     // What the login was granted ends now (a session's file process, say); the log says
     // at once that the connection closed.

@@ -69,6 +69,21 @@ export async function runCli(
   }
 }
 
+/** A stream that calls `onLine` with each line written to it (without its newline). */
+function lineSplitter(onLine: (line: string) => void): WritableStream<string> {
+  let pending = "";
+  return new WritableStream({
+    write(text) {
+      const lines = (pending + text).split("\n");
+      pending = lines.pop()!;
+      for (const line of lines) onLine(line);
+    },
+    close() {
+      if (pending) onLine(pending);
+    },
+  });
+}
+
 /** A running `tsftpd`, its log (stderr) collected as it comes. */
 export class RunningCli {
   readonly child: Deno.ChildProcess;
@@ -78,9 +93,12 @@ export class RunningCli {
   #ended = false;
   readonly #drained: Promise<void>;
 
-  constructor(child: Deno.ChildProcess) {
+  /** Collects the log of `child`; its standard output goes to `onStdoutLine`, line by line, if given. */
+  constructor(child: Deno.ChildProcess, onStdoutLine?: (line: string) => void) {
     this.child = child;
-    const stdout = child.stdout.pipeTo(new WritableStream());
+    const stdout = onStdoutLine
+      ? child.stdout.pipeThrough(new TextDecoderStream()).pipeTo(lineSplitter(onStdoutLine))
+      : child.stdout.pipeTo(new WritableStream());
     const stderr = (async () => {
       const streaming = new TextDecoder();
       for await (const chunk of child.stderr) {

@@ -6,6 +6,7 @@
  */
 
 import { BufferPool } from "./data/buffer_pool.ts";
+import { BANNED_REPLY, Defender, type DefenderOptions } from "./defender/defender.ts";
 import { Logger } from "./log.ts";
 import { normalizeIp } from "./net.ts";
 import { KernelResolver } from "./fs/resolver.ts";
@@ -41,6 +42,18 @@ export interface FTPServerOptions extends FTPHandlerOptions {
   logger?: Logger;
   /** Log the whole configuration at start-up at info level, not only at debug (the CLI's `-V`). */
   verbose?: boolean;
+  /**
+   * Connections the kernel queues before they are accepted (default 4096; the
+   * kernel caps it at `net.core.somaxconn`). Under a flood, a connection beyond a
+   * full queue waits for the client's retry (seconds) before it hears even a 421.
+   */
+  backlog?: number;
+  /**
+   * Bans addresses that brute-force logins or abuse the protocol: a
+   * {@linkcode Defender} (to share one, or query it), its options, or `false` for
+   * none. Default: one with the default options (the loopback allow-listed).
+   */
+  defender?: Defender | DefenderOptions | false;
 }
 
 /** Options of {@linkcode FTPServer.serve}. */
@@ -52,6 +65,12 @@ export interface ServeOptions {
 }
 
 const encoder = new TextEncoder();
+
+const TOO_MANY_CONNECTIONS = "Too many connections. Service temporarily unavailable.";
+const TOO_MANY_FROM_IP = "Too many connections from the same IP address.";
+
+/** Connections queued by the kernel before they are accepted, unless told (`backlog`). */
+const DEFAULT_BACKLOG = 4096;
 
 /** How long to pause accepting after a failed accept (out of file descriptors, ...). */
 const ACCEPT_RETRY_MS = 100;
@@ -81,6 +100,8 @@ export class FTPServer implements SessionHost {
   maxCons: number;
   /** Most simultaneous connections per IP address; 0 is no limit. */
   maxConsPerIp: number;
+  /** What bans abusive addresses; `null` when off. */
+  readonly defender: Defender | null;
   readonly #listener: Deno.TcpListener;
   readonly #handler: FTPHandlerClass;
   readonly #sessions = new Set<FTPHandler>();
@@ -99,8 +120,16 @@ export class FTPServer implements SessionHost {
     this.maxConsPerIp = options.maxConsPerIp ?? 0;
     this.#handler = options.handler ?? FTPHandler;
     this.#verbose = options.verbose ?? false;
-    this.#listener = options.listener ??
-      Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port ?? 21 });
+    this.defender = options.defender === false
+      ? null
+      : options.defender instanceof Defender
+      ? options.defender
+      : new Defender({ logger: this.logger, ...options.defender });
+    this.#listener = options.listener ?? Deno.listen({
+      hostname: options.hostname ?? "0.0.0.0",
+      port: options.port ?? 21,
+      tcpBacklog: options.backlog ?? DEFAULT_BACKLOG,
+    });
   }
 
   /** The address the server listens on. */
@@ -177,6 +206,7 @@ export class FTPServer implements SessionHost {
       );
     }
     this.#logDataPath();
+    logger.info(`defender: ${this.defender?.describe() ?? "off"}`);
     const detail = this.#verbose ? "info" : "debug";
     logger.log(detail, `runtime: Deno ${Deno.version.deno}`);
     logger.log(detail, `authorizer: '${config.authorizer.constructor.name}'`);
@@ -257,8 +287,12 @@ export class FTPServer implements SessionHost {
 
   async #admit(conn: Deno.Conn): Promise<void> {
     const ip = normalizeIp((conn.remoteAddr as Deno.NetAddr).hostname);
-    const refusal = this.#refusal(ip);
+    const banned = await this.defender?.isBanned(ip);
+    const refusal = banned ? BANNED_REPLY : this.#refusal(ip);
     if (refusal) {
+      if (!banned) {
+        void this.defender?.score(ip, refusal === TOO_MANY_FROM_IP ? "perIpLimit" : "serverFull");
+      }
       this.logger.info(`${ip}:${(conn.remoteAddr as Deno.NetAddr).port} refused: ${refusal}`);
       await writeAll(conn, encoder.encode(formatReply(421, refusal))).catch(() => {});
       conn.close();
@@ -282,10 +316,10 @@ export class FTPServer implements SessionHost {
 
   #refusal(ip: string): string | null {
     if (this.maxCons > 0 && this.#sessions.size >= this.maxCons) {
-      return "Too many connections. Service temporarily unavailable.";
+      return TOO_MANY_CONNECTIONS;
     }
     if (this.maxConsPerIp > 0 && (this.#perIp.get(ip) ?? 0) >= this.maxConsPerIp) {
-      return "Too many connections from the same IP address.";
+      return TOO_MANY_FROM_IP;
     }
     return null;
   }

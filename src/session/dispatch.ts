@@ -17,6 +17,7 @@ import type {
   ResolvedPath,
 } from "../commands/table.ts";
 import type { DataChannel } from "../data/channel.ts";
+import type { DefenderEvent } from "../defender/defender.ts";
 import { FTPError } from "../errors.ts";
 import type { FileSystem } from "../fs/filesystem.ts";
 import { ftpNorm } from "../fs/virtual_path.ts";
@@ -51,6 +52,8 @@ export interface DispatchHost {
   log(level: LogLevel, message: string): void;
   /** Switches the control connection to TLS (AUTH). */
   secureControl(): Promise<void>;
+  /** Reports what the client did wrong to the defender (which may close the session). */
+  offence(event: DefenderEvent): Promise<void>;
   /** Ends the session. */
   close(): void;
 }
@@ -95,6 +98,7 @@ export async function dispatch(host: DispatchHost, line: string): Promise<void> 
       host.log("error", `${command.name} failed unexpectedly: ${detail}`);
     }
     await host.reply(...(reply ?? LOCAL_ERROR_REPLY));
+    if (!spec) await host.offence("protocolError");
   }
 }
 

@@ -10,6 +10,12 @@
 import type { ActiveTransfer, CommandTable, ProtocolState } from "../commands/table.ts";
 import type { BufferPool } from "../data/buffer_pool.ts";
 import { DataChannel } from "../data/channel.ts";
+import {
+  BANNED_REPLY,
+  type Defender,
+  type DefenderEvent,
+  type SessionOffences,
+} from "../defender/defender.ts";
 import { FTPError } from "../errors.ts";
 import type { FileSystem } from "../fs/filesystem.ts";
 import { DEFAULT_MLST_FACTS } from "../fs/facts.ts";
@@ -33,6 +39,8 @@ export interface SessionHost {
   readonly logger: Logger;
   /** The transfer buffers every session shares. */
   readonly buffers: BufferPool;
+  /** What bans abusive addresses, if anything: the session reports its client's offences. */
+  readonly defender?: Defender | null;
 }
 
 /** The names of the event callbacks. */
@@ -96,6 +104,7 @@ export class FTPHandler implements SessionInfo {
   readonly #transfers: Transfers;
   readonly #replies: ReplyQueue;
   readonly #closing = new AbortController();
+  readonly #offences: SessionOffences | null;
   #lines: LineReader;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -111,6 +120,7 @@ export class FTPHandler implements SessionInfo {
     this.localIp = normalizeIp(local.hostname);
     this.localPort = local.port;
     this.#lines = new LineReader(conn, this.config.maxLineLength);
+    this.#offences = host.defender?.forSession(this.remoteIp) ?? null;
     this.data = new DataChannel(this.remoteIp, {
       connectTimeout: this.config.dataConnectTimeout,
       permitForeignAddresses: this.config.permitForeignAddresses,
@@ -143,6 +153,7 @@ export class FTPHandler implements SessionInfo {
         this.state.renameFrom = null;
         this.state.cwd = "/";
       },
+      offence: (event) => this.#offence(event),
       close: () => this.close(),
     });
     const isClosed = () => this.#closed;
@@ -184,6 +195,7 @@ export class FTPHandler implements SessionInfo {
       reply: (code, text) => this.reply(code, text),
       log: (level, message) => this.log(level, message),
       secureControl: () => this.secureControl(),
+      offence: (event) => this.#offence(event),
       close: () => this.close(),
     };
   }
@@ -284,10 +296,12 @@ export class FTPHandler implements SessionInfo {
         const line = await this.#lines.next();
         if (line === null) break;
         this.#armIdleTimer();
-        if (line.kind === "too-long") await this.reply(500, "Command line too long.");
-        else if (line.kind === "not-utf8") {
-          await this.reply(500, "Command line is not valid UTF-8.");
-        } else await dispatch(host, line.text);
+        if (line.kind === "line") await dispatch(host, line.text);
+        else {
+          const what = line.kind === "too-long" ? "too long" : "is not valid UTF-8";
+          await this.reply(500, `Command line ${what}.`);
+          await this.#offence("protocolError");
+        }
       }
     } catch (error) {
       if (error instanceof TlsHandshakeError) this.log("warning", error.message);
@@ -341,6 +355,17 @@ export class FTPHandler implements SessionInfo {
     this.#login.close();
     this.log("info", "FTP session closed (disconnect).");
     await this.emit("onDisconnect");
+  }
+
+  /**
+   * Reports the client's `event` to the defender; once its address is banned, the
+   * session is told so (421) and closed.
+   */
+  async #offence(event: DefenderEvent): Promise<void> {
+    if (!this.#offences || !await this.#offences.report(event) || this.#closed) return;
+    this.log("warning", `session closed: its address is banned (after ${event}).`);
+    await this.reply(421, BANNED_REPLY);
+    this.close();
   }
 
   /** (Re)starts the idle timer; never once closed (the timer would keep the process alive). */

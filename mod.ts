@@ -86,6 +86,20 @@ export type { CommandSpec, CommandTable, PathArgument } from "./src/commands/tab
 export type { ChunkConverter } from "./src/data/ascii.ts";
 export { BufferPool } from "./src/data/buffer_pool.ts";
 export {
+  type BanRecord,
+  type BanStore,
+  MemoryBanStore,
+  type MemoryBanStoreOptions,
+} from "./src/defender/ban_store.ts";
+export {
+  BANNED_REPLY,
+  DEFAULT_POINTS,
+  Defender,
+  type DefenderEvent,
+  type DefenderOptions,
+  SessionOffences,
+} from "./src/defender/defender.ts";
+export {
   DataChannel,
   DataConnectError,
   type DataConnection,

@@ -18,8 +18,8 @@ export type TransferDirection = "upload" | "download";
 /** How a transfer ended: completed, failed (connection, timeout, file), or aborted (ABOR, session closed). */
 export type TransferResult = "completed" | "failed" | "aborted";
 
-/** The limit a connection refused with 421 was over. */
-export type ConnectionRefusal = "max_cons" | "max_cons_per_ip";
+/** Why a connection was refused with 421: the limit it was over, or its address banned (the defender). */
+export type ConnectionRefusal = "max_cons" | "max_cons_per_ip" | "banned";
 
 /** The connection a TLS handshake secured. */
 export type TlsChannel = "control" | "data";
@@ -90,9 +90,9 @@ export class Metrics {
   );
   readonly #refusedConnections = new MetricFamily(
     "tsftpd_connections_refused_total",
-    "Connections refused with 421, by the limit they were over.",
+    "Connections refused with 421, by the limit they were over (or banned).",
     "counter",
-    { reason: ["max_cons", "max_cons_per_ip"] },
+    { reason: ["max_cons", "max_cons_per_ip", "banned"] },
   );
   readonly #refusedPaths = new MetricFamily(
     "tsftpd_paths_refused_total",

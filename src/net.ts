@@ -121,3 +121,25 @@ export function ipBytes(ip: string): Uint8Array | null {
   const groups = ipv6Groups(plain)!;
   return new Uint8Array(groups.flatMap((group) => [group >> 8, group & 0xff]));
 }
+
+/** The 16 bytes of an IPv6 address as the runtime writes them: zeros compressed (RFC 5952), IPv4-mapped dotted. */
+export function formatIPv6(bytes: Uint8Array): string {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 16);
+  const groups = Array.from({ length: 8 }, (_, i) => view.getUint16(2 * i, false));
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+    return `::ffff:${bytes.subarray(12, 16).join(".")}`;
+  }
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let start = 0; start < 8;) {
+    let end = start;
+    while (end < 8 && groups[end] === 0) end++;
+    if (end - start > bestLength) [bestStart, bestLength] = [start, end - start];
+    start = end + 1;
+  }
+  const hex = groups.map((group) => group.toString(16));
+  if (bestStart < 0) return hex.join(":");
+  const head = hex.slice(0, bestStart).join(":");
+  const tail = hex.slice(bestStart + bestLength).join(":");
+  return `${head}::${tail}`;
+}

@@ -6,6 +6,7 @@
  */
 
 import { BufferPool } from "./data/buffer_pool.ts";
+import { BANNED_REPLY, Defender, type DefenderOptions } from "./defender/defender.ts";
 import { Logger } from "./log.ts";
 import type { ConnectionRefusal } from "./metrics.ts";
 import { formatAddress, normalizeIp } from "./net.ts";
@@ -55,6 +56,18 @@ export interface FTPServerOptions extends FTPHandlerOptions {
    * without a greeting and logged. Default: no PROXY protocol.
    */
   proxyProtocol?: ProxyProtocolOptions;
+  /**
+   * Connections the kernel queues before they are accepted (default 4096; the
+   * kernel caps it at `net.core.somaxconn`). Under a flood, a connection beyond a
+   * full queue waits for the client's retry (seconds) before it hears even a 421.
+   */
+  backlog?: number;
+  /**
+   * Bans addresses that brute-force logins or abuse the protocol: a
+   * {@linkcode Defender} (to share one, or query it), its options, or `false` for
+   * none. Default: one with the default options (the loopback allow-listed).
+   */
+  defender?: Defender | DefenderOptions | false;
 }
 
 /** Options of {@linkcode FTPServer.serve}. */
@@ -67,11 +80,15 @@ export interface ServeOptions {
 
 const encoder = new TextEncoder();
 
-/** The text of the 421 refusing a connection over each limit. */
+/** The text of the 421 refusing a connection over each limit, or from a banned address. */
 const REFUSALS: Record<ConnectionRefusal, string> = {
   max_cons: "Too many connections. Service temporarily unavailable.",
   max_cons_per_ip: "Too many connections from the same IP address.",
+  banned: BANNED_REPLY,
 };
+
+/** Connections the kernel queues before they are accepted, unless told (`backlog`). */
+export const DEFAULT_BACKLOG = 4096;
 
 /** How long to pause accepting after a failed accept (out of file descriptors, ...). */
 const ACCEPT_RETRY_MS = 100;
@@ -101,6 +118,8 @@ export class FTPServer implements SessionHost {
   maxCons: number;
   /** Most simultaneous connections per IP address; 0 is no limit. */
   maxConsPerIp: number;
+  /** What bans abusive addresses; `null` when off. */
+  readonly defender: Defender | null;
   readonly #listener: Deno.TcpListener;
   readonly #handler: FTPHandlerClass;
   readonly #sessions = new Set<FTPHandler>();
@@ -126,8 +145,16 @@ export class FTPServer implements SessionHost {
     this.#handler = options.handler ?? FTPHandler;
     this.#verbose = options.verbose ?? false;
     this.#proxy = options.proxyProtocol ? new ProxyHeaderReader(options.proxyProtocol) : null;
-    this.#listener = options.listener ??
-      Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port ?? 21 });
+    this.defender = options.defender === false
+      ? null
+      : options.defender instanceof Defender
+      ? options.defender
+      : new Defender({ logger: this.logger, ...options.defender });
+    this.#listener = options.listener ?? Deno.listen({
+      hostname: options.hostname ?? "0.0.0.0",
+      port: options.port ?? 21,
+      tcpBacklog: options.backlog ?? DEFAULT_BACKLOG,
+    });
   }
 
   /** The address the server listens on. */
@@ -208,6 +235,7 @@ export class FTPServer implements SessionHost {
       );
     }
     this.#logDataPath();
+    logger.info(`defender: ${this.defender?.describe() ?? "off"}`);
     const detail = this.#verbose ? "info" : "debug";
     logger.log(detail, `runtime: Deno ${Deno.version.deno}`);
     logger.log(detail, `authorizer: '${config.authorizer.constructor.name}'`);
@@ -293,10 +321,13 @@ export class FTPServer implements SessionHost {
     const remote = proxied?.client ?? conn.remoteAddr as Deno.NetAddr;
     const ip = normalizeIp(remote.hostname);
     const port = remote.port;
-    const refusal = this.#refusal(ip);
+    const refusal = await this.defender?.isBanned(ip) ? "banned" : this.#refusal(ip);
     if (refusal) {
       const text = REFUSALS[refusal];
       metrics?.connectionRefused(refusal);
+      if (refusal !== "banned") {
+        void this.defender?.score(ip, refusal === "max_cons" ? "serverFull" : "perIpLimit");
+      }
       this.logger.info(`${ip}:${port} refused: ${text}`, {
         event: "connection_refused",
         remote_ip: ip,

@@ -52,6 +52,14 @@ const DEFAULTS: Config = {
   maxConsPerIp: 0,
   maxLoginAttempts: 3,
   maxLineLength: 2048,
+  backlog: 4096,
+  defender: {
+    threshold: 20,
+    observationTime: 600,
+    banTime: 600,
+    maxBanTime: 86400,
+    allowList: ["127.0.0.0/8", "::1"],
+  },
   readLimit: 0,
   writeLimit: 0,
   users: null,
@@ -129,6 +137,27 @@ Deno.test("parseCli: the defaults, and each flag's own effect", async () => {
     [["--disable-sendfile"], { disableSendfile: true }],
     [["--max-cons", "0", "--max-cons-per-ip", "7"], { maxCons: 0, maxConsPerIp: 7 }],
     [["--max-login-attempts", "1000"], { maxLoginAttempts: 1000 }],
+    [["--backlog", "1000"], { backlog: 1000 }],
+    [["--defender-off"], { defender: null }],
+    [
+      [
+        ..."--defender-threshold 5 --defender-observation-time 60 --defender-ban-time 30".split(
+          " ",
+        ),
+        ..."--defender-max-ban-time 3600 --defender-allow 10.0.0.0/8 --defender-allow ::1".split(
+          " ",
+        ),
+      ],
+      {
+        defender: {
+          threshold: 5,
+          observationTime: 60,
+          banTime: 30,
+          maxBanTime: 3600,
+          allowList: ["10.0.0.0/8", "::1"],
+        },
+      },
+    ],
     [["--users", "users.toml"], { users: "users.toml" }],
     [["--db", "postgres://tsftpd@db/tsftpd"], { db: "postgres://tsftpd@db/tsftpd" }],
     [
@@ -208,6 +237,12 @@ Deno.test("parseCli: each refusal, word for word", async () => {
       "--db and -w/--write exclude each other (permissions come from the database)",
     ],
     [["-p", "x"], '--port must be a whole number from 0 to 65535, not "x"'],
+    [
+      ["--defender-allow", "10.0.0.0/33"],
+      "--defender-allow must be an IP address or a CIDR network (10.0.0.0/8, 2001:db8::/32), " +
+      'not "10.0.0.0/33"',
+    ],
+    [["--backlog", "0"], '--backlog must be a whole number from 1 to 1000000, not "0"'],
     [
       ["--write-limit", "10 MB/s"],
       "--write-limit must be bytes per second, a whole number with an optional K, M or G " +
@@ -445,11 +480,20 @@ Deno.test("createServers: the settings beyond pyftpdlib's flags reach the server
     ),
     ..."--nat-address-map 10.0.0.1=203.0.113.1 --log-prefix [%(username)s]".split(" "),
     ..."--msg-login Hello --msg-quit Bye".split(" "),
+    ..."--defender-threshold 7 --defender-allow 192.0.2.0/24".split(" "),
   ]) as CliConfig;
   const servers = await createServers(config, logger, await createAuthorizer(config, logger));
   try {
     assertEquals(servers.length, 2, "the -p listener and the --listen one");
     assert(servers[0].addr.port !== servers[1].addr.port);
+    const defender = servers[0].defender!;
+    assertEquals(servers[1].defender, defender, "one defender: banned on one listener, on all");
+    assertEquals([defender.threshold, defender.isAllowed("192.0.2.9")], [7, true]);
+    assertEquals(
+      defender.isAllowed("127.0.0.1"),
+      false,
+      "the allow-list given replaces the default",
+    );
     for (const { config } of servers) {
       assertEquals(config.dtp, {
         timeout: 7,

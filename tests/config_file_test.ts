@@ -35,12 +35,12 @@ const ERROR_CASES: [name: string, text: string, message: string][] = [
     "password, users, system_users, db, proxy_protocol, trusted_proxy, banner, msg_login, msg_quit, timeout, data_connect_timeout, " +
     "transfer_timeout, auth_failed_timeout, permit_foreign_addresses, permit_privileged_ports, " +
     "use_localtime, disable_sendfile, buffer_size, buffer_budget, concurrency, metrics; " +
-    "tables: [passive], [limits], [tls], [log])",
+    "tables: [passive], [limits], [defender], [tls], [log])",
   ],
   [
     "an unknown key in a table",
     `[limits]\nmax_cons = 5\nmax_connections = 5\n`,
-    ':3: unknown key "max_connections" in [limits] (known: max_cons, max_cons_per_ip, ' +
+    ':3: unknown key "max_connections" in [limits] (known: max_cons, max_cons_per_ip, backlog, ' +
     "max_login_attempts, read_limit, write_limit, max_line_length)",
   ],
   ["a table given as a value", `tls = true\n`, ":1: tls must be a table: write [tls]"],
@@ -212,6 +212,7 @@ Deno.test("--print-config: the settings in effect, flags over the file over the 
       "[limits]",
       `read_limit = "1M"`,
       `write_limit = "256K"`,
+      "[defender]",
       "[tls]",
       "[log]",
       `level = "debug"`,

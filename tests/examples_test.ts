@@ -49,21 +49,14 @@ async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
   return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
 }
 
-/** The raw test client, closed on disposal. */
-class TestClient extends FtpClient {
-  [Symbol.dispose](): void {
-    this.close();
-  }
-}
-
 /** Connects to `port` and logs in (asserting 331 and 230); the client is closed if that fails. */
 async function login(
   port: number,
   user = "user",
   password = "12345",
   hostname = "127.0.0.1",
-): Promise<TestClient> {
-  const client = await TestClient.connect(port, { hostname });
+): Promise<FtpClient> {
+  const client = await FtpClient.connect(port, { hostname });
   try {
     await client.login(user, password);
   } catch (error) {
@@ -92,7 +85,7 @@ function local(directory: string, sink: LogSink = () => {}) {
 
 /** The code a PASS gets after USER `user` on a fresh connection. */
 async function passCode(port: number, user: string, password: string): Promise<number> {
-  using client = await TestClient.connect(port);
+  using client = await FtpClient.connect(port);
   assertEquals((await client.command(`USER ${user}`)).code, 331);
   return (await client.command(`PASS ${password}`)).code;
 }
@@ -144,8 +137,8 @@ Deno.test("base_ftp_server: banner, user and read-only anonymous, passive ports,
   assertEquals((await anonymous.command("DELE up.txt")).code, 550, "anonymous is read-only");
 
   using others = new DisposableStack();
-  for (let i = 0; i < 3; i++) others.use(await TestClient.connect(port));
-  using sixth = await TestClient.connect(port);
+  for (let i = 0; i < 3; i++) others.use(await FtpClient.connect(port));
+  using sixth = await FtpClient.connect(port);
   assertEquals(sixth.greeting.code, 421, "a sixth connection from one address is refused");
   assertEquals(sixth.greeting.text, "Too many connections from the same IP address.");
 });
@@ -276,7 +269,7 @@ Deno.test("ftps: TLS required; curl --ssl-reqd and Python's FTP_TLS transfer und
   );
   const { port } = server.addr;
   {
-    using plain = await TestClient.connect(port);
+    using plain = await FtpClient.connect(port);
     assertEquals((await plain.command("USER user")).code, 550, "no login in clear text");
   }
 
@@ -451,7 +444,7 @@ Deno.test("context_manager: leaving the await using block, even by throwing, clo
   await using home = await tempDir();
   await Deno.writeTextFile(`${home.path}/hello.txt`, "hello");
   let port = 0;
-  let client: TestClient | undefined;
+  let client: FtpClient | undefined;
   try {
     const got = await contextManager.serveWhile(async (server) => {
       port = server.addr.port;

@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
+import { AbstractedFS } from "../mod.ts";
 import { FtpClient } from "./support/ftp_client.ts";
 import { diskTest, store, withServer } from "./support/server.ts";
 
@@ -115,16 +116,55 @@ diskTest("symlinks that resolve outside the home are refused, never followed", a
   });
 });
 
+for (const kernelJail of [true, false]) {
+  const jail = kernelJail ? "the kernel's jail" : "paths checked";
+  diskTest(
+    `a link to outside is removed and renamed as an entry of its directory (${jail})`,
+    async () => {
+      await withOutside(async (outside) => {
+        const abstractedFs = (root: string) => new AbstractedFS(root, undefined, { kernelJail });
+        await withServer({ abstractedFs }, async ({ port, home }) => {
+          await store.mkdir(`${home}/sub`);
+          await Deno.symlink(`${outside}/secret`, `${home}/sub/out-file`);
+          await Deno.symlink(outside, `${home}/out-dir`);
+          using client = await FtpClient.login(port);
+          assertEquals((await client.command("DELE sub/out-file")).code, 250);
+          assertEquals(await Deno.lstat(`${home}/sub/out-file`).catch(() => null), null);
+          assertEquals(await store.readTextFile(`${outside}/secret`), "secret", "the target stays");
+          assertEquals((await client.command("RNFR out-dir")).code, 350);
+          assertEquals((await client.command("RNTO sub/moved")).code, 250);
+          assert((await Deno.lstat(`${home}/sub/moved`)).isSymlink);
+          // What it points to is still out of reach under its new name.
+          for (const command of ["RETR sub/moved/secret", "STOR sub/moved/new"]) {
+            const data = await client.pasv();
+            assertEquals((await client.command(command)).code, 550, command);
+            data.close();
+          }
+          assertEquals((await client.command("DELE sub/moved/secret")).code, 550);
+          assertEquals(await store.readTextFile(`${outside}/secret`), "secret");
+          assertEquals(await Deno.lstat(`${outside}/new`).catch(() => null), null);
+        });
+      });
+    },
+  );
+}
+
 Deno.test("hostile path arguments: NUL, long names, odd separators", async () => {
-  await withServer({}, async ({ port }) => {
+  await withServer({}, async ({ port, logs }) => {
     const client = await FtpClient.login(port);
     try {
       assertEquals((await client.command("CWD a\0b")).code, 501);
-      assertEquals(
-        (await client.command("MKD " + "x".repeat(1000))).code,
-        550,
-        "name too long is a 550",
+      const long = await client.command("MKD " + "x".repeat(1000));
+      assertEquals([long.code, long.text], [550, "File name too long."]);
+      assert(
+        logs.some((line) =>
+          line.startsWith("[I") && line.endsWith("MKD refused: File name too long.")
+        ),
       );
+      const data = await client.pasv();
+      assertEquals((await client.command("STOR " + "y".repeat(256))).text, "File name too long.");
+      data.close();
+      assert(!logs.some((line) => line.includes("outside the home")), "not taken for an escape");
       assertEquals((await client.command("MKD ./a//b/")).code, 550, "no parent");
       assertEquals((await client.command("MKD ./a//")).text, '"/a" directory created.');
       assertEquals((await client.command("CWD //a/./")).text, '"/a" is the current directory.');

@@ -28,6 +28,11 @@ interface Script {
   title: string;
   /** Log in as `user` before the lines. */
   login: boolean;
+  /**
+   * The command lines. `DATA X` runs X over a passive connection; `WAIT X` sends X
+   * without reading a reply (a transfer waiting for its data connection), which the
+   * `ABOR` that follows ends (its two replies read).
+   */
   lines: string[];
   /** Run against the server with explicit FTPS (data connections required to be TLS). */
   tls?: boolean;
@@ -242,7 +247,7 @@ const SCRIPTS: Script[] = [
   {
     title: "STAT while a transfer waits for its data connection",
     login: true,
-    lines: ["PASV", "RETR f", "STAT"],
+    lines: ["PASV", "WAIT RETR f", "STAT", "ABOR"],
   },
   {
     title: "explicit FTPS: before and after AUTH TLS",
@@ -269,13 +274,13 @@ const SCRIPTS: Script[] = [
     title: "explicit FTPS: AUTH SSL protects the data connections at once",
     login: false,
     tls: true,
-    lines: ["AUTH SSL", "USER user", "PASS 12345", "PASV", "LIST"],
+    lines: ["AUTH SSL", "USER user", "PASS 12345", "PASV", "WAIT LIST", "ABOR"],
   },
   {
     title: "explicit FTPS: so does AUTH TLS-P",
     login: false,
     tls: true,
-    lines: ["AUTH TLS-P", "USER user", "PASS 12345", "PASV", "LIST"],
+    lines: ["AUTH TLS-P", "USER user", "PASS 12345", "PASV", "WAIT LIST", "ABOR"],
   },
   {
     title: "explicit FTPS: AUTH TLS-C does not",
@@ -302,10 +307,15 @@ async function run(script: Script, port: number, out: string[]): Promise<void> {
   const { ca } = await testCerts();
   if (!script.login) out.push(...client.greeting.lines.map(masked));
   try {
-    for (const line of script.lines) {
+    let waiting = false;
+    for (const scripted of script.lines) {
+      const line = scripted.replace(/^WAIT /, "");
       out.push(`> ${line.replaceAll("\0", "\\0")}`);
       const replies: Reply[] = [];
-      if (line.startsWith("DATA ")) {
+      if (scripted.startsWith("WAIT ")) {
+        await client.send(line);
+        waiting = true;
+      } else if (line.startsWith("DATA ")) {
         const data = await client.pasv();
         replies.push(await client.command(line.slice(5)));
         const bytes = new TextDecoder().decode(await readAll(data));
@@ -315,6 +325,8 @@ async function run(script: Script, port: number, out: string[]): Promise<void> {
         }
       } else {
         replies.push(await client.command(line));
+        if (waiting && line === "ABOR") replies.push(await client.reply());
+        waiting &&= line !== "ABOR";
       }
       for (const reply of replies) out.push(...reply.lines.map(masked));
       if (/^AUTH (TLS|SSL|TLS-C|TLS-P)$/.test(line) && replies[0].code === 234) {

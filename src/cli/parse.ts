@@ -80,6 +80,10 @@ export interface CliConfig {
   maxConsPerIp: number;
   maxLoginAttempts: number;
   maxLineLength: number;
+  /** Connections the kernel queues before they are accepted. */
+  backlog: number;
+  /** The defender's settings; `null` with `--defender-off`. */
+  defender: DefenderCliConfig | null;
   /** Most bytes per second received by each upload; 0: no limit. */
   readLimit: number;
   /** Most bytes per second sent by each download; 0: no limit. */
@@ -89,6 +93,15 @@ export interface CliConfig {
   printConfig: boolean;
   /** The settings this was made of, for `--print-config`. */
   effective: EffectiveSettings;
+}
+
+/** The defender part of the command line (seconds, points, allowed networks). */
+export interface DefenderCliConfig {
+  threshold: number;
+  observationTime: number;
+  banTime: number;
+  maxBanTime: number;
+  allowList: string[];
 }
 
 /** The FTPS part of the command line. */
@@ -317,6 +330,14 @@ export function cliConfig(effective: EffectiveSettings, print = false): CliConfi
     maxConsPerIp: values["max-cons-per-ip"],
     maxLoginAttempts: values["max-login-attempts"],
     maxLineLength: values["max-line-length"],
+    backlog: values.backlog,
+    defender: values["defender-off"] ? null : {
+      threshold: values["defender-threshold"],
+      observationTime: values["defender-observation-time"],
+      banTime: values["defender-ban-time"],
+      maxBanTime: values["defender-max-ban-time"],
+      allowList: values["defender-allow"],
+    },
     readLimit: values["read-limit"],
     writeLimit: values["write-limit"],
     tls: tlsConfig(values, together),

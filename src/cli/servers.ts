@@ -7,6 +7,7 @@
  */
 
 import type { Authorizer } from "../auth/authorizer.ts";
+import { Defender } from "../defender/defender.ts";
 import type { Logger } from "../log.ts";
 import { Metrics } from "../metrics.ts";
 import { formatAddress, isIPv4 } from "../net.ts";
@@ -88,6 +89,9 @@ function serverOptions(
     maxConsPerIp: config.maxConsPerIp,
     maxLoginAttempts: config.maxLoginAttempts,
     maxLineLength: config.maxLineLength,
+    backlog: config.backlog,
+    // One defender for every listener: an address banned on one is banned on all.
+    defender: config.defender ? new Defender({ ...config.defender, logger }) : false,
     logPrefix: config.logPrefix,
     metrics: config.metrics && new Metrics(),
     dtp: {

@@ -11,6 +11,8 @@
  */
 
 import { DEFAULT_DTP_OPTIONS } from "../data/dtp.ts";
+import { Defender } from "../defender/defender.ts";
+import { DEFAULT_BACKLOG } from "../server.ts";
 import { LOG_FORMATS } from "../log.ts";
 import { resolveHandlerOptions } from "../options.ts";
 import {
@@ -31,7 +33,7 @@ import {
 } from "./values.ts";
 
 /** The TOML tables settings are grouped in; settings of no section are top-level keys. */
-export type Section = "passive" | "limits" | "tls" | "log";
+export type Section = "passive" | "limits" | "defender" | "tls" | "log";
 
 /** One row of {@linkcode SETTINGS}. */
 export interface Setting<T = unknown, F extends FlagValue = FlagValue> {
@@ -59,6 +61,8 @@ export type AnySetting = Setting<any, any>;
 
 /** The defaults of the library's session options, which the command line shares. */
 const LIBRARY = resolveHandlerOptions({ authorizer: null as never });
+/** The defaults of the library's defender. */
+const DEFENDER = new Defender();
 
 const YEAR = 86400 * 365;
 
@@ -236,6 +240,51 @@ export const SETTINGS = {
     section: "limits",
     default: 0,
     help: "most connections from one address (default: 0, no limit)",
+  },
+  backlog: {
+    kind: integer(1, 1_000_000),
+    section: "limits",
+    default: DEFAULT_BACKLOG,
+    help: `connections the kernel queues before they are accepted (default:\n` +
+      `${DEFAULT_BACKLOG}; the kernel caps it at net.core.somaxconn)`,
+  },
+  "defender-off": {
+    kind: flag,
+    section: "defender",
+    default: false,
+    help: "do not ban addresses that brute-force logins or send garbage",
+  },
+  "defender-threshold": {
+    kind: integer(1, 1_000_000, "POINTS"),
+    section: "defender",
+    default: DEFENDER.threshold,
+    help: `the score that bans an address (default: ${DEFENDER.threshold}; a failed login\n` +
+      `is ${DEFENDER.points.loginFailed} points, a refused connection or bad command 1)`,
+  },
+  "defender-observation-time": {
+    kind: integer(1, YEAR, "SECONDS"),
+    section: "defender",
+    default: DEFENDER.observationTime,
+    help: `how far back points count (default: ${DEFENDER.observationTime})`,
+  },
+  "defender-ban-time": {
+    kind: integer(1, YEAR, "SECONDS"),
+    section: "defender",
+    default: DEFENDER.banTime,
+    help: `a first ban; each repeat offence doubles it (default: ${DEFENDER.banTime})`,
+  },
+  "defender-max-ban-time": {
+    kind: integer(1, YEAR, "SECONDS"),
+    section: "defender",
+    default: DEFENDER.maxBanTime,
+    help: `the longest ban (default: ${DEFENDER.maxBanTime})`,
+  },
+  "defender-allow": {
+    kind: networks,
+    section: "defender",
+    default: () => DEFENDER.allowList.map((network) => network.text),
+    help: "an address or CIDR network never banned; repeatable\n" +
+      `(default: ${DEFENDER.allowList.map((network) => network.text).join(", ")})`,
   },
   "max-login-attempts": {
     kind: integer(1, 1000),

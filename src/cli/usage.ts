@@ -11,6 +11,7 @@ const HEADINGS: Record<Section | "", string> = {
   "": "Options:",
   passive: "Passive mode ([passive] in a config file):",
   limits: "Limits ([limits]):",
+  defender: "Brute-force defence ([defender]):",
   tls: "FTPS, RFC 4217 ([tls]):",
   log: "Logging ([log]):",
 };

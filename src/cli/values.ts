@@ -7,10 +7,10 @@
  */
 
 import { isAbsolute, resolve } from "node:path";
+import { parseNetwork } from "../auth/networks.ts";
 import { canonicalIp, formatAddress, isIPv4 } from "../net.ts";
 import { formatSize, parseSize, SIZE_SYNTAX } from "../sizes.ts";
 import { isTable, kindOf } from "../toml_file.ts";
-import { parseNetwork } from "../auth/networks.ts";
 
 /**
  * A value a setting cannot take. {@linkcode ValueError.message} follows the

@@ -42,7 +42,9 @@ export const accessCommands: Record<string, CommandSpec> = {
     duringTransfer: true,
     help: "Syntax: QUIT (quit current session).",
     async run(ctx) {
-      // RFC 959: a transfer in progress completes, and its reply is sent, first.
+      // RFC 959: a transfer in progress completes, and its reply is sent, first; one
+      // still waiting for its data connection has nothing to complete, and is given up.
+      if (ctx.transfer && !ctx.transfer.dtp) await ctx.abortTransfer();
       await ctx.transfer?.done;
       const { authenticated, username } = ctx.session;
       const text = authenticated ? await ctx.login.authorizer.getMsgQuit(username) : "Goodbye.";

@@ -60,17 +60,22 @@ export function errorCode(error: unknown): string | undefined {
 }
 
 const STORAGE_FULL = new Set(["ENOSPC", "EDQUOT", "EFBIG"]);
+/** What a client asked for wrongly rather than what failed: logged, since the client may be probing. */
+const LOGGED = new Set(["ENAMETOOLONG"]);
 
 /**
  * A failed system call (an error with an errno name such as `ENOENT`) as the client
  * hears of it: a {@linkcode FilesystemError} whose text is the errno's sentence
  * (`"No such file or directory."`, never the real path), 452 when the disk or the
- * quota is full, 550 otherwise. Anything else is returned as it is: an
+ * quota is full, 550 otherwise (a name too long is also logged). Anything else is returned as it is: an
  * {@linkcode FTPError} already is a reply, and any other error is a bug.
  */
 export function toFilesystemError(error: unknown): unknown {
   const code = errorCode(error);
   if (code === undefined || error instanceof FTPError) return error;
   const text = (TEXT_BY_CODE[code] ?? "Operation failed") + ".";
-  return new FilesystemError(text, STORAGE_FULL.has(code) ? 452 : 550, { cause: error });
+  return new FilesystemError(text, STORAGE_FULL.has(code) ? 452 : 550, {
+    cause: error,
+    ...(LOGGED.has(code) && { log: "info" }),
+  });
 }

@@ -267,7 +267,9 @@ export class MemoryFS implements FileSystem {
     const dir = this.#node(posix.dirname(normal));
     if (!isDir(dir)) throw new FilesystemError("Not a directory.");
     const name = posix.basename(normal);
-    if (encoder.encode(name).length > NAME_MAX) throw new FilesystemError("File name too long.");
+    if (encoder.encode(name).length > NAME_MAX) {
+      throw new FilesystemError("File name too long.", 550, { log: "info" });
+    }
     return { dir, name };
   }
 

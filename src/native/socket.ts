@@ -21,7 +21,7 @@
  * @module
  */
 
-import { ipBytes } from "../net.ts";
+import { formatIPv6, ipBytes } from "../net.ts";
 import { LocalFileError, type Transport, writeAll } from "../transport.ts";
 import {
   accept4,
@@ -92,28 +92,6 @@ function socketAddress(hostname: string, port: number): {
   view.setUint16(2, port, false);
   bytes.set(ip, family === AF.INET ? 4 : 8);
   return { family, bytes };
-}
-
-/** An IPv6 address as the runtime writes one: zeros compressed (RFC 5952), IPv4-mapped dotted. */
-function formatIPv6(bytes: Uint8Array): string {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, 16);
-  const groups = Array.from({ length: 8 }, (_, i) => view.getUint16(2 * i, false));
-  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
-    return `::ffff:${bytes.subarray(12, 16).join(".")}`;
-  }
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let start = 0; start < 8;) {
-    let end = start;
-    while (end < 8 && groups[end] === 0) end++;
-    if (end - start > bestLength) [bestStart, bestLength] = [start, end - start];
-    start = end + 1;
-  }
-  const hex = groups.map((group) => group.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  const head = hex.slice(0, bestStart).join(":");
-  const tail = hex.slice(bestStart + bestLength).join(":");
-  return `${head}::${tail}`;
 }
 
 /** The address a `sockaddr` of `length` bytes holds. */

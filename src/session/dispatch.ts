@@ -17,6 +17,7 @@ import type {
   ResolvedPath,
 } from "../commands/table.ts";
 import type { DataChannel } from "../data/channel.ts";
+import type { DefenderEvent } from "../defender/defender.ts";
 import { FTPError } from "../errors.ts";
 import { OutsideHomeError } from "../fs/errors.ts";
 import type { FileSystem } from "../fs/filesystem.ts";
@@ -52,6 +53,8 @@ export interface DispatchHost {
   log(level: LogLevel, message: string, fields?: LogFields): void;
   /** Switches the control connection to TLS (AUTH). */
   secureControl(): Promise<void>;
+  /** Reports what the client did wrong to the defender (which may close the session). */
+  offence(event: DefenderEvent): Promise<void>;
   /** Ends the session. */
   close(): void;
 }
@@ -106,6 +109,7 @@ export async function dispatch(host: DispatchHost, line: string): Promise<void> 
     await host.reply(...(reply ?? LOCAL_ERROR_REPLY));
     // 421: the service is gone for this session (RFC 959), and the connection with it.
     if (reply?.[0] === 421) host.close();
+    else if (!spec) await host.offence("protocolError");
   }
 }
 

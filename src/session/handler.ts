@@ -10,6 +10,12 @@
 import type { ActiveTransfer, CommandTable, ProtocolState } from "../commands/table.ts";
 import type { BufferPool } from "../data/buffer_pool.ts";
 import { DataChannel } from "../data/channel.ts";
+import {
+  BANNED_REPLY,
+  type Defender,
+  type DefenderEvent,
+  type SessionOffences,
+} from "../defender/defender.ts";
 import { FTPError } from "../errors.ts";
 import type { FileSystem } from "../fs/filesystem.ts";
 import { DEFAULT_MLST_FACTS } from "../fs/facts.ts";
@@ -47,6 +53,8 @@ export interface SessionHost {
   readonly logger: Logger;
   /** The transfer buffers every session shares. */
   readonly buffers: BufferPool;
+  /** What bans abusive addresses, if anything: the session reports its client's offences. */
+  readonly defender?: Defender | null;
 }
 
 /** The names of the event callbacks. */
@@ -133,6 +141,7 @@ export class FTPHandler implements SessionInfo {
   readonly #replies: ReplyQueue;
   readonly #closing = new AbortController();
   #controlClosed: Promise<void> = Promise.resolve();
+  readonly #offences: SessionOffences | null;
   #lines: LineReader;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -151,6 +160,7 @@ export class FTPHandler implements SessionInfo {
     this.localIp = normalizeIp(local.hostname);
     this.localPort = local.port;
     this.#lines = new LineReader(conn, this.config.maxLineLength);
+    this.#offences = host.defender?.forSession(this.remoteIp) ?? null;
     this.data = new DataChannel(this.remoteIp, {
       connectTimeout: this.config.dataConnectTimeout,
       permitForeignAddresses: this.config.permitForeignAddresses,
@@ -185,6 +195,7 @@ export class FTPHandler implements SessionInfo {
         this.state.renameFrom = null;
         this.state.cwd = "/";
       },
+      offence: (event) => this.#offence(event),
       enter: (directory) => {
         this.state.cwd = directory;
       },
@@ -229,6 +240,7 @@ export class FTPHandler implements SessionInfo {
       reply: (code, text) => this.reply(code, text),
       log: (level, message, fields) => this.log(level, message, fields),
       secureControl: () => this.secureControl(),
+      offence: (event) => this.#offence(event),
       close: () => this.close(),
     };
   }
@@ -345,10 +357,12 @@ export class FTPHandler implements SessionInfo {
         const line = await this.#lines.next();
         if (line === null) break;
         this.#armIdleTimer();
-        if (line.kind === "too-long") await this.reply(500, "Command line too long.");
-        else if (line.kind === "not-utf8") {
-          await this.reply(500, "Command line is not valid UTF-8.");
-        } else await dispatch(host, line.text);
+        if (line.kind === "line") await dispatch(host, line.text);
+        else {
+          const what = line.kind === "too-long" ? "too long" : "is not valid UTF-8";
+          await this.reply(500, `Command line ${what}.`);
+          await this.#offence("protocolError");
+        }
       }
     } catch (error) {
       if (error instanceof TlsHandshakeError) this.log("warning", error.message);
@@ -401,6 +415,17 @@ export class FTPHandler implements SessionInfo {
     this.log("info", "FTP session closed (disconnect).", { event: "disconnect" });
     await ending;
     await this.emit("onDisconnect");
+  }
+
+  /**
+   * Reports the client's `event` to the defender; once its address is banned, the
+   * session is told so (421) and closed.
+   */
+  async #offence(event: DefenderEvent): Promise<void> {
+    if (!this.#offences || !await this.#offences.report(event) || this.#closed) return;
+    this.log("warning", `session closed: its address is banned (after ${event}).`);
+    await this.reply(421, BANNED_REPLY);
+    this.close();
   }
 
   /** (Re)starts the idle timer; never once closed (the timer would keep the process alive). */

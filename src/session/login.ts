@@ -14,6 +14,7 @@ import {
 } from "../auth/authorizer.ts";
 import type { LoginControl } from "../commands/table.ts";
 import type { DTPOptions } from "../data/dtp.ts";
+import type { DefenderEvent } from "../defender/defender.ts";
 import type { SessionInfo } from "../session_info.ts";
 import type { FileSystem } from "../fs/filesystem.ts";
 import type { LogFields, LogLevel } from "../log.ts";
@@ -37,6 +38,8 @@ export interface LoginHost {
     username: string,
     password?: string,
   ): Promise<void>;
+  /** Reports what the client did wrong to the defender (which may close the session). */
+  offence(event: DefenderEvent): Promise<void>;
   /** Forgets the settings and the data channel of the user who logged out. */
   reset(): void;
   /** Makes `directory` the current one: where the user who logged in starts. */
@@ -204,6 +207,8 @@ export class Login implements LoginControl {
       });
     } else host.log("info", `USER '${username}' failed login.`, { event: "login_failed" });
     await host.emit("onLoginFailed", username, password);
+    await host.offence("loginFailed");
+    if (host.closing.aborted) return;
     await delay(host.config.authFailedTimeout, host.closing);
     if (this.#failures >= host.config.maxLoginAttempts) {
       await host.reply(530, "Maximum login attempts. Disconnecting.");

@@ -62,6 +62,8 @@ function directionOf(job: TransferJob): TransferDirection {
 export class Transfers {
   readonly #host: TransferHost;
   #current: ActiveTransfer | null = null;
+  /** The transfer ABOR was given for, while it runs. */
+  #aborted: ActiveTransfer | null = null;
 
   /** The transfers of the session `host`. */
   constructor(host: TransferHost) {
@@ -74,7 +76,9 @@ export class Transfers {
   }
 
   /**
-   * Starts a transfer in the background: replies 125/150, opens the data connection,
+   * Starts a transfer in the background: waits for the data connection (up to
+   * `dataConnectTimeout`), replies 125/150 once it is made (as vsftpd does: a
+   * client that never connects hears 425 alone), upgrades it to TLS under PROT P,
    * runs the job, closes it, replies 226 (or 425/426/451/452/522) and logs it.
    */
   start(job: TransferJob): void {
@@ -82,13 +86,18 @@ export class Transfers {
     this.#current = transfer;
     transfer.done = this.#run(transfer).finally(() => {
       if (this.#current === transfer) this.#current = null;
+      if (this.#aborted === transfer) this.#aborted = null;
     });
   }
 
-  /** Aborts the transfer in progress; resolves once its final reply was sent. */
+  /**
+   * Aborts the transfer in progress, or stops waiting for its data connection;
+   * resolves once its final reply was sent.
+   */
   async abort(): Promise<void> {
     const transfer = this.#current;
     if (!transfer) return;
+    this.#aborted = transfer;
     transfer.dtp?.abort("aborted");
     this.#host.data.close();
     await transfer.done;
@@ -104,20 +113,10 @@ export class Transfers {
     const { job } = transfer;
     let failure: unknown = null;
     try {
-      if (host.data.connected) {
-        await host.reply(
-          125,
-          job.preliminary ?? "Data connection already open. Transfer starting.",
-        );
-      } else {
-        await host.reply(
-          150,
-          job.preliminary ?? "File status okay. About to open data connection.",
-        );
-      }
-      const { conn, carrier } = await this.#connect(job.direction);
+      const alreadyOpen = host.data.connected;
+      const { conn, carrier } = await this.#connect(job, alreadyOpen);
       transfer.dtp = new host.config.dtpHandler(conn, host.dtp, host.buffers);
-      if (host.closed) transfer.dtp.abort("aborted");
+      if (host.closed || this.#aborted === transfer) transfer.dtp.abort("aborted");
       try {
         await job.run(transfer.dtp);
       } finally {
@@ -127,7 +126,9 @@ export class Transfers {
         host.log("debug", `${what} data path: ${path} (${carrier})`);
       }
     } catch (error) {
-      failure = error;
+      // ABOR while waiting for the data connection: the transfer was aborted, not refused.
+      const abortedWaiting = this.#aborted === transfer && error instanceof DataConnectError;
+      failure = abortedWaiting ? new TransferError("aborted", error) : error;
     }
     try {
       job.close?.();
@@ -145,15 +146,28 @@ export class Transfers {
   }
 
   /**
-   * The data connection, under TLS with PROT P (resuming the control session, if
-   * required), and what carries it, for the log: `native socket`, `runtime socket`,
-   * with `, TLS` under PROT P.
+   * The data connection, once made, after the preliminary reply (125 when it was
+   * `alreadyOpen`), under TLS with PROT P (resuming the control session, if
+   * required), and what carries it, for the log: `native socket`, `runtime
+   * socket`, with `, TLS` under PROT P.
    */
   async #connect(
-    direction: TransferJob["direction"],
+    job: TransferJob,
+    alreadyOpen: boolean,
   ): Promise<{ conn: Transport; carrier: string }> {
     const { config, data, protP } = this.#host;
     const conn = await data.connect();
+    if (alreadyOpen) {
+      await this.#host.reply(
+        125,
+        job.preliminary ?? "Data connection already open. Transfer starting.",
+      );
+    } else {
+      await this.#host.reply(
+        150,
+        job.preliminary ?? "File status okay. About to open data connection.",
+      );
+    }
     const socket = conn instanceof NativeConn ? "native socket" : "runtime socket";
     // Without it the TLS close_notify after the last bytes waits out the client's delayed ACK.
     if (config.tcpNoDelay) conn.setNoDelay(true);
@@ -163,7 +177,7 @@ export class Transfers {
       config.metrics,
       "data",
       upgradeToTls(conn, tls.context, config.dataConnectTimeout * 1000, {
-        upload: direction === "receive",
+        upload: job.direction === "receive",
       }),
     );
     if (tls.requireSessionReuse && !transport.sessionReused) {

@@ -34,8 +34,13 @@ export function writeAndClose(conn: Deno.Conn, data: Uint8Array): Promise<void> 
   return send(conn, data);
 }
 
-/** A control connection with assertion shortcuts. */
-export class FtpClient extends RawClient {
+/** A control connection with assertion shortcuts; `using` closes it. */
+export class FtpClient extends RawClient implements Disposable {
+  /** Closes the control connection. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   /** Connects with implicit TLS (verified against `caCerts`) and reads the greeting. */
   static async connectTls(port: number, caCerts: string[]): Promise<FtpClient> {
     const conn = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts });

@@ -81,3 +81,50 @@ print(got)
   );
   return Number(out.trim());
 }
+
+/**
+ * Connects to 127.0.0.1:`port` from the source address `source`, reads the
+ * greeting, then sends each of `lines`, reading one reply after each; resolves to
+ * the first line of every reply (`null` where the server had closed the
+ * connection: nothing is sent after that).
+ */
+export async function dialogueFrom(
+  source: string,
+  port: number,
+  lines: string[] = [],
+): Promise<(string | null)[]> {
+  const out = await python(
+    `
+import json, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=20, source_address=(sys.argv[1], 0))
+f = s.makefile("rb")
+def reply():
+    try:
+        first = f.readline()
+        if first[3:4] == b"-":
+            while True:
+                line = f.readline()
+                if not line or (line[:3] == first[:3] and line[3:4] == b" "):
+                    break
+    except ConnectionResetError:
+        return None
+    return first.decode("utf-8", "replace").rstrip("\\r\\n") or None
+replies = [reply()]
+for line in json.loads(sys.argv[3]):
+    if replies[-1] is None:
+        break
+    try:
+        s.sendall(line.encode() + b"\\r\\n")
+    except OSError:
+        replies.append(None)
+        break
+    replies.append(reply())
+s.close()
+print(json.dumps(replies))
+`,
+    source,
+    String(port),
+    JSON.stringify(lines),
+  );
+  return JSON.parse(out);
+}

@@ -17,6 +17,8 @@ import { FTPServer, type FTPServerOptions } from "./server.ts";
 import { TlsConfigError, type TLSOptions } from "./tls.ts";
 import { VERSION } from "./version.ts";
 import { systemReason } from "./errors.ts";
+import { WorkersUnavailable } from "./workers/processes.ts";
+import { sharedWithWorkers } from "./workers/role.ts";
 
 export { CliError };
 
@@ -43,6 +45,8 @@ export interface CliConfig {
   maxCons: number;
   maxConsPerIp: number;
   maxLoginAttempts: number;
+  /** Processes serving clients (`--workers`; `--concurrency multi-proc`/`multi-thread`): 1 is this one alone, 0 one per core. */
+  workers: number;
   tls: TlsCliConfig | null;
 }
 
@@ -92,7 +96,10 @@ Options:
       --max-cons N             most simultaneous connections (default: 512; 0: no limit)
       --max-cons-per-ip N      most connections from one address (default: 0, no limit)
       --max-login-attempts N   failed logins before disconnecting (default: 3)
-      --concurrency MODEL      async (the only model available yet)
+      --workers N              serve with N processes sharing the port (Linux); 0 or auto:
+                               one per core (default: 1, this process alone)
+      --concurrency MODEL      async (one process), multi-proc or multi-thread (both: --workers
+                               auto, unless --workers is given)
 
 FTPS (RFC 4217):
       --tls                    offer AUTH TLS (explicit FTPS); needs --certfile or --self-signed
@@ -163,6 +170,7 @@ export function parseCli(args: string[]): CliConfig | "help" | "version" {
         "max-cons-per-ip": { type: "string" },
         "max-login-attempts": { type: "string" },
         concurrency: { type: "string" },
+        workers: { type: "string" },
         tls: { type: "boolean" },
         certfile: { type: "string" },
         keyfile: { type: "string" },
@@ -180,15 +188,7 @@ export function parseCli(args: string[]): CliConfig | "help" | "version" {
   }
   if (values.help) return "help";
   if (values.version) return "version";
-  const concurrency = values.concurrency ?? "async";
-  if (concurrency !== "async") {
-    if (concurrency === "multi-thread" || concurrency === "multi-proc") {
-      throw new CliError(`--concurrency ${concurrency} is not available yet; only async is`);
-    }
-    throw new CliError(
-      `--concurrency must be async, multi-thread or multi-proc, not ${JSON.stringify(concurrency)}`,
-    );
-  }
+  const workers = parseWorkers(values.concurrency, values.workers);
   if (values.username !== undefined && values.password === undefined) {
     throw new CliError("-u/--username needs -P/--password");
   }
@@ -232,8 +232,29 @@ export function parseCli(args: string[]): CliConfig | "help" | "version" {
     maxCons: integer("--max-cons", values["max-cons"] ?? "512", 0, 1_000_000),
     maxConsPerIp: integer("--max-cons-per-ip", values["max-cons-per-ip"] ?? "0", 0, 1_000_000),
     maxLoginAttempts: integer("--max-login-attempts", values["max-login-attempts"] ?? "3", 1, 1000),
+    workers,
     tls: parseTlsFlags(values),
   };
+}
+
+/**
+ * The number of processes `--concurrency` and `--workers` ask for (0: one per
+ * core). The seed's multi-proc and multi-thread both map onto workers: in Deno a
+ * thread is an isolate that shares no session with another, as a process, and
+ * processes also survive one another's crash.
+ */
+function parseWorkers(concurrency: string | undefined, workers: string | undefined): number {
+  if (concurrency !== undefined && !["async", "multi-proc", "multi-thread"].includes(concurrency)) {
+    throw new CliError(
+      `--concurrency must be async, multi-thread or multi-proc, not ${JSON.stringify(concurrency)}`,
+    );
+  }
+  if (workers === undefined) return concurrency === undefined || concurrency === "async" ? 1 : 0;
+  const count = workers === "auto" ? 0 : integer("--workers", workers, 0, 1024);
+  if (concurrency === "async" && count !== 1) {
+    throw new CliError("--concurrency async is one process: it excludes --workers");
+  }
+  return count;
 }
 
 /** The FTPS flags; `null` when FTPS is not asked for. */
@@ -317,7 +338,11 @@ async function tlsOptions(
     "::1",
     ...(isIPv4(hostname) && hostname !== "0.0.0.0" ? [hostname] : []),
   ];
-  const generated = await generateSelfSigned([...new Set(names)]);
+  // One certificate for the supervisor and every worker.
+  const generated = await sharedWithWorkers(
+    "SELF_SIGNED_CERTIFICATE",
+    () => generateSelfSigned([...new Set(names)]),
+  );
   logger.warning(
     `generated a self-signed certificate; its SHA-256 fingerprint is ${generated.fingerprint}`,
   );
@@ -330,6 +355,9 @@ function listen(options: FTPServerOptions): FTPServer {
   } catch (error) {
     if (error instanceof TlsConfigError) {
       throw new CliError(`cannot use the certificate: ${error.message}`, 1);
+    }
+    if (error instanceof WorkersUnavailable || error instanceof RangeError) {
+      throw new CliError(`cannot start workers: ${error.message}`, 1);
     }
     throw new CliError(
       `cannot listen on ${options.hostname}:${options.port}: ${listenFailure(error)}`,
@@ -387,6 +415,7 @@ export async function createServers(
     maxCons: config.maxCons,
     maxConsPerIp: config.maxConsPerIp,
     maxLoginAttempts: config.maxLoginAttempts,
+    workers: config.workers,
     ...(tls && { tls: { ...tls, implicit: config.tls!.implicit } }),
   };
   const servers = [listen(options)];

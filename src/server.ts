@@ -5,6 +5,7 @@
  * @module
  */
 
+import { ConnectionCounts } from "./connection_limits.ts";
 import { BufferPool } from "./data/buffer_pool.ts";
 import { Logger } from "./log.ts";
 import { normalizeIp } from "./net.ts";
@@ -19,6 +20,9 @@ import {
 import { FTPHandler, type SessionHost } from "./session/handler.ts";
 import { formatReply } from "./session/replies.ts";
 import { writeAll } from "./transport.ts";
+import { passiveSlice } from "./workers/passive_slice.ts";
+import { type ProcessRole, processRole, taggedLogger } from "./workers/processes.ts";
+import type { SupervisedServer, Supervisor } from "./workers/supervisor.ts";
 
 /** A session class: {@linkcode FTPHandler} or a subclass of it. */
 export type FTPHandlerClass = new (conn: Deno.Conn, host: SessionHost) => FTPHandler;
@@ -41,6 +45,14 @@ export interface FTPServerOptions extends FTPHandlerOptions {
   logger?: Logger;
   /** Log the whole configuration at start-up at info level, not only at debug (the CLI's `-V`). */
   verbose?: boolean;
+  /**
+   * Processes that serve clients (default 1; 0 or `"auto"`: one per core). With
+   * more than one, this process supervises that many workers, each a copy of this
+   * program, sharing the port (Linux's `SO_REUSEPORT`); the program must make the
+   * same servers in the same order in every process (see `isWorker`). Elsewhere
+   * than on Linux, one process serves, with a warning.
+   */
+  workers?: number | "auto";
 }
 
 /** Options of {@linkcode FTPServer.serve}. */
@@ -85,22 +97,62 @@ export class FTPServer implements SessionHost {
   readonly #handler: FTPHandlerClass;
   readonly #sessions = new Set<FTPHandler>();
   readonly #tasks = new Set<Promise<void>>();
-  readonly #perIp = new Map<string, number>();
+  readonly #counts = new ConnectionCounts();
   readonly #verbose: boolean;
+  /** With workers: this process's part; `null` when it serves alone. */
+  readonly #role: ProcessRole | null;
+  /** With workers: this server's number among the program's servers. */
+  #number = 0;
   #serving: Promise<void> | null = null;
   #closed = false;
 
   /** Binds the listening socket; throws `Deno.errors.AddrInUse` and the like at once. */
   constructor(options: FTPServerOptions) {
-    this.config = resolveHandlerOptions(options);
-    this.logger = options.logger ?? new Logger();
+    const logger = options.logger ?? new Logger();
+    const role = processRole(options.workers ?? 1, (message) => logger.warning(message));
+    if (role && options.listener) {
+      throw new TypeError("a server with workers opens its listener: give hostname and port");
+    }
+    const config = resolveHandlerOptions(options);
+    if (role?.kind === "worker") {
+      const { index, count } = role.role;
+      this.config = { ...config, passivePorts: passiveSlice(config.passivePorts, index, count) };
+      this.logger = taggedLogger(logger, `[worker ${index}]`);
+    } else {
+      // Throws before any worker starts when the range cannot be split among them.
+      if (role) passiveSlice(config.passivePorts, 1, role.supervisor.count);
+      this.config = config;
+      this.logger = logger;
+    }
     this.buffers = new BufferPool(this.config.dtp.bufferSize, this.config.dtp.bufferBudget);
     this.maxCons = options.maxCons ?? 512;
     this.maxConsPerIp = options.maxConsPerIp ?? 0;
     this.#handler = options.handler ?? FTPHandler;
     this.#verbose = options.verbose ?? false;
+    this.#role = role;
+    const hostname = options.hostname ?? "0.0.0.0";
+    if (role?.kind === "worker") {
+      this.#number = role.server;
+      const port = role.role.ports[role.server];
+      this.#listener = Deno.listen({ hostname, port, reusePort: true });
+      role.link.listening(role.server);
+      return;
+    }
     this.#listener = options.listener ??
-      Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port ?? 21 });
+      Deno.listen({ hostname, port: options.port ?? 21, reusePort: role !== null });
+    if (role) this.#number = role.supervisor.register(this.#supervised());
+  }
+
+  /** What the supervisor needs of this server. */
+  #supervised(): SupervisedServer {
+    return {
+      port: this.addr.port,
+      limits: this,
+      logger: this.logger,
+      // Connections are the workers' to accept, from now on.
+      onListening: () => this.close(),
+      onStarted: () => this.#logStartup(),
+    };
   }
 
   /** The address the server listens on. */
@@ -118,7 +170,10 @@ export class FTPServer implements SessionHost {
    * `handleExit` (the default), SIGINT and SIGTERM close every session and end it.
    */
   serve(options: ServeOptions = {}): Promise<void> {
-    this.#serving ??= this.#acceptLoop(options.handleExit ?? true, options.signal);
+    const handleExit = options.handleExit ?? true;
+    this.#serving ??= this.#role?.kind === "supervisor"
+      ? this.#supervise(handleExit, options.signal)
+      : this.#acceptLoop(handleExit, options.signal);
     return this.#serving;
   }
 
@@ -141,6 +196,7 @@ export class FTPServer implements SessionHost {
   /** Stops accepting, disconnects every client, and resolves once every session has ended. */
   async closeAll(): Promise<void> {
     this.close();
+    if (this.#role?.kind === "supervisor") await this.#role.supervisor.stop();
     for (const session of this.#sessions) session.close();
     await Promise.all([this.#serving, ...this.#tasks]);
   }
@@ -155,8 +211,19 @@ export class FTPServer implements SessionHost {
     const ports = config.passivePorts;
     const { hostname, port } = this.addr;
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+    if (this.#role?.kind === "worker") {
+      const { index, count } = this.#role.role;
+      const slice = ports ? `${ports[0]}->${ports[ports.length - 1]}` : "None";
+      logger.info(`worker ${index} of ${count} serving ${host}:${port}, pid=${Deno.pid}`);
+      logger.info(`passive ports of worker ${index}: ${slice}`);
+      return;
+    }
     logger.info(`>>> starting FTP server on ${host}:${port}, pid=${Deno.pid} <<<`);
-    logger.info("concurrency model: async");
+    logger.info(
+      this.#role?.kind === "supervisor"
+        ? `concurrency model: multi-process, ${this.#role.supervisor.count} workers sharing the port`
+        : "concurrency model: async",
+    );
     if (config.abstractedFs === localDisk) {
       if (KernelResolver.available()) logger.info("jail: the kernel's (openat2 beneath each home)");
       else {
@@ -205,9 +272,21 @@ export class FTPServer implements SessionHost {
     }
   }
 
+  /** Runs the workers (this server's and the program's others') until they stop. */
+  async #supervise(handleExit: boolean, signal?: AbortSignal): Promise<void> {
+    const { supervisor } = this.#role as { supervisor: Supervisor };
+    try {
+      await supervisor.serve({ handleExit, signal });
+    } finally {
+      this.close();
+      this.logger.info(">>> shutting down FTP server <<<");
+    }
+  }
+
   async #acceptLoop(handleExit: boolean, signal?: AbortSignal): Promise<void> {
     this.#logStartup();
     using _exit = handleExit ? this.#closeOnExitSignals() : null;
+    using _link = this.#role?.kind === "worker" ? this.#role.link.attach(this) : null;
     using _abort = signal ? this.#closeWhenAborted(signal) : null;
     while (!this.#closed) {
       let conn: Deno.TcpConn;
@@ -257,7 +336,13 @@ export class FTPServer implements SessionHost {
 
   async #admit(conn: Deno.Conn): Promise<void> {
     const ip = normalizeIp((conn.remoteAddr as Deno.NetAddr).hostname);
-    const refusal = this.#refusal(ip);
+    const link = this.#role?.kind === "worker" ? this.#role.link : null;
+    let refusal = link ? await link.admit(this.#number, ip) : this.#counts.admit(ip, this);
+    if (!refusal && link && this.#closed) {
+      // Closed while the supervisor was asked: closeAll has no session to close for it.
+      link.release(this.#number, ip);
+      refusal = "Server shutting down.";
+    }
     if (refusal) {
       this.logger.info(`${ip}:${(conn.remoteAddr as Deno.NetAddr).port} refused: ${refusal}`);
       await writeAll(conn, encoder.encode(formatReply(421, refusal))).catch(() => {});
@@ -266,7 +351,6 @@ export class FTPServer implements SessionHost {
     }
     const session = new this.#handler(conn, this);
     this.#sessions.add(session);
-    this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
     try {
       await session.handle();
     } catch (error) {
@@ -274,19 +358,8 @@ export class FTPServer implements SessionHost {
       session.close();
     } finally {
       this.#sessions.delete(session);
-      const left = (this.#perIp.get(ip) ?? 1) - 1;
-      if (left > 0) this.#perIp.set(ip, left);
-      else this.#perIp.delete(ip);
+      if (link) link.release(this.#number, ip);
+      else this.#counts.release(ip);
     }
-  }
-
-  #refusal(ip: string): string | null {
-    if (this.maxCons > 0 && this.#sessions.size >= this.maxCons) {
-      return "Too many connections. Service temporarily unavailable.";
-    }
-    if (this.maxConsPerIp > 0 && (this.#perIp.get(ip) ?? 0) >= this.maxConsPerIp) {
-      return "Too many connections from the same IP address.";
-    }
-    return null;
   }
 }

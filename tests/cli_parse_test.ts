@@ -38,6 +38,7 @@ const DEFAULTS: CliConfig = {
   maxCons: 512,
   maxConsPerIp: 0,
   maxLoginAttempts: 3,
+  workers: 1,
   users: null,
   tls: null,
 };
@@ -74,6 +75,14 @@ Deno.test("parseCli: the defaults, and each flag's own effect", () => {
     [["--max-cons", "0", "--max-cons-per-ip", "7"], { maxCons: 0, maxConsPerIp: 7 }],
     [["--max-login-attempts", "1000"], { maxLoginAttempts: 1000 }],
     [["--users", "users.toml"], { users: "users.toml" }],
+    [["--workers", "2"], { workers: 2 }],
+    [["--workers", "0"], { workers: 0 }],
+    [["--workers", "auto"], { workers: 0 }],
+    [["--concurrency", "async"], { workers: 1 }],
+    [["--concurrency", "async", "--workers", "1"], { workers: 1 }],
+    [["--concurrency", "multi-proc"], { workers: 0 }],
+    [["--concurrency", "multi-thread"], { workers: 0 }],
+    [["--concurrency", "multi-proc", "--workers", "3"], { workers: 3 }],
   ];
   for (const [args, changed] of cases) {
     assertEquals(parseCli(args), { ...DEFAULTS, ...changed }, args.join(" "));
@@ -130,13 +139,11 @@ Deno.test("parseCli: each refusal, word for word", () => {
     [["-r", "20-70000"], '--range end must be a whole number from 1 to 65535, not "70000"'],
     [["-r", "20-10"], "--range start (20) is above its end (10)"],
     [
-      ["--concurrency", "multi-thread"],
-      "--concurrency multi-thread is not available yet; only async is",
+      ["--concurrency", "async", "--workers", "2"],
+      "--concurrency async is one process: it excludes --workers",
     ],
-    [
-      ["--concurrency", "multi-proc"],
-      "--concurrency multi-proc is not available yet; only async is",
-    ],
+    [["--workers", "x"], '--workers must be a whole number from 0 to 1024, not "x"'],
+    [["--workers", "1025"], '--workers must be a whole number from 0 to 1024, not "1025"'],
     [
       ["--concurrency", "bogus"],
       '--concurrency must be async, multi-thread or multi-proc, not "bogus"',

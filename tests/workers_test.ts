@@ -4,6 +4,7 @@
  * a killed worker is started again, and SIGTERM ends every process with status 0.
  */
 
+import * as tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { RunningCli, withCli } from "./support/cli.ts";
@@ -219,5 +220,51 @@ Deno.test("--workers 2: workers end when their supervisor is killed", async () =
       for (const pid of pids.filter(exists)) Deno.kill(pid, "SIGKILL");
       await running.stop("SIGKILL");
     }
+  });
+});
+
+/** The SHA-256 fingerprint of the certificate an implicit FTPS listener on `port` presents. */
+function presentedFingerprint(port: number): Promise<{ fingerprint: string; localPort: number }> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false }, () => {
+      const fingerprint = socket.getPeerCertificate().fingerprint256;
+      const localPort = socket.localPort!;
+      socket.once("data", () => {
+        socket.end();
+        resolve({ fingerprint, localPort });
+      });
+    });
+    socket.once("error", reject);
+  });
+}
+
+Deno.test("--workers 2 with --implicit-port and --self-signed: both listeners on every worker, one certificate", async () => {
+  await withDir(async (dir) => {
+    const args = ["--workers", "2", "--tls", "--self-signed", "--implicit-port", "0"];
+    await withCli(args, dir, async (running) => {
+      const fingerprints = [...running.log.matchAll(/its SHA-256 fingerprint is ([0-9A-F:]+)$/gm)]
+        .map((match) => match[1]);
+      assertEquals(fingerprints.length, 3, `the supervisor's and each worker's:\n${running.log}`);
+      assertEquals(new Set(fingerprints).size, 1, "one certificate for all");
+      const starts = [...running.log.matchAll(/>>> starting FTP server on 127\.0\.0\.1:(\d+)/g)];
+      const implicitPort = Number(starts[1][1]);
+      const workersOf = (port: number) =>
+        new Set(
+          [...running.log.matchAll(
+            new RegExp(`\\[worker (\\d+)\\] worker \\d of 2 serving 127\\.0\\.0\\.1:${port},`, "g"),
+          )]
+            .map((match) => match[1]),
+        );
+      assertEquals(workersOf(running.port), new Set(["1", "2"]), running.log);
+      assertEquals(workersOf(implicitPort), new Set(["1", "2"]), running.log);
+      const reached = new Set<number>();
+      for (let i = 0; i < 40 && reached.size < 2; i++) {
+        const { fingerprint, localPort } = await presentedFingerprint(implicitPort);
+        assertEquals(fingerprint, fingerprints[0]);
+        await running.waitForLog(`127.0.0.1:${localPort}-[] FTP session opened`);
+        reached.add(workerOf(running.log, localPort)!);
+      }
+      assertEquals(reached, new Set([1, 2]), "implicit FTPS sessions on both workers");
+    });
   });
 });

@@ -97,6 +97,7 @@ export type {
 } from "./src/fs/filesystem.ts";
 export { formatListLine, type ListLine, listLines } from "./src/fs/listing.ts";
 export { MemoryFS, type MemoryFSOptions } from "./src/fs/memory_fs.ts";
+export { FilesystemThreads, type FilesystemThreadsOptions } from "./src/fs/threads.ts";
 export { ftpNorm, quote } from "./src/fs/virtual_path.ts";
 export { fileSink, Logger, type LogLevel, type LogSink, stderrSink } from "./src/log.ts";
 export type { FTPHandlerOptions, HandlerConfig } from "./src/options.ts";

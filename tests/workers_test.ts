@@ -268,3 +268,37 @@ Deno.test("--workers 2 with --implicit-port and --self-signed: both listeners on
     });
   });
 });
+
+Deno.test("examples/multiprocess.ts: a library script run again as each worker", async () => {
+  await withDir(async (dir) => {
+    const script = fileURLToPath(new URL("../examples/multiprocess.ts", import.meta.url));
+    const running = new RunningCli(
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", script, dir, "0", "2"],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn(),
+    );
+    try {
+      await running.waitForLog(/>>> starting FTP server on 0\.0\.0\.0:(\d+)/);
+      running.port = Number(/>>> starting FTP server on 0\.0\.0\.0:(\d+)/.exec(running.log)![1]);
+      assertEquals(workerPids(running.log).size, 2, running.log);
+      const reached = new Set<number>();
+      for (let i = 0; i < 40 && reached.size < 2; i++) {
+        const client = await FtpClient.login(running.port);
+        const localPort = (client.conn.localAddr as Deno.NetAddr).port;
+        assertEquals((await client.list("NLST")).trim(), "hello.txt");
+        await client.expect("QUIT", 221);
+        client.close();
+        await running.waitForLog(`127.0.0.1:${localPort}-[] FTP session closed`);
+        reached.add(workerOf(running.log, localPort)!);
+      }
+      assertEquals(reached, new Set([1, 2]), running.log);
+    } finally {
+      const status = await running.stop("SIGTERM");
+      assertEquals(status.code, 0, running.log);
+    }
+    assertEquals(running.stdout, `sharing ${dir} on port ${running.port}\n`, "printed once");
+  });
+});

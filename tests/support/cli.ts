@@ -62,12 +62,15 @@ export class RunningCli {
   /** The port it listens on. */
   port = 0;
   #log = "";
+  #stdout = "";
   #ended = false;
   readonly #drained: Promise<void>;
 
   constructor(child: Deno.ChildProcess) {
     this.child = child;
-    const stdout = child.stdout.pipeTo(new WritableStream());
+    const stdout = child.stdout.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({ write: (text) => void (this.#stdout += text) }),
+    );
     const stderr = (async () => {
       const streaming = new TextDecoder();
       for await (const chunk of child.stderr) {
@@ -76,6 +79,11 @@ export class RunningCli {
       this.#ended = true;
     })();
     this.#drained = Promise.all([stdout, stderr]).then(() => {});
+  }
+
+  /** Everything printed on stdout so far. */
+  get stdout(): string {
+    return this.#stdout;
   }
 
   /** Everything logged so far. */

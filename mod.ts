@@ -110,8 +110,7 @@ export {
   type ServeOptions,
 } from "./src/server.ts";
 export { type EventName, FTPHandler, type SessionHost } from "./src/session/handler.ts";
-export { isWorker, sharedWithWorkers } from "./src/workers/role.ts";
-export { WorkersUnavailable } from "./src/workers/processes.ts";
+export { isWorker, sharedWithWorkers, WorkersUnavailable } from "./src/workers/role.ts";
 export { FTPError, type FTPErrorOptions } from "./src/errors.ts";
 export {
   type CertificatePem,

@@ -17,8 +17,7 @@ import { FTPServer, type FTPServerOptions } from "./server.ts";
 import { TlsConfigError, type TLSOptions } from "./tls.ts";
 import { VERSION } from "./version.ts";
 import { systemReason } from "./errors.ts";
-import { WorkersUnavailable } from "./workers/processes.ts";
-import { sharedWithWorkers } from "./workers/role.ts";
+import { sharedWithWorkers, WorkersUnavailable } from "./workers/role.ts";
 
 export { CliError };
 
@@ -486,7 +485,10 @@ async function run(args: string[]): Promise<number> {
       ? reloadOnHangup(authorizer, logger)
       : null;
     // Each server closes its sessions on SIGINT and SIGTERM.
-    await Promise.all(servers.map((server) => server.serve()));
+    await Promise.all(servers.map((server) => server.serve())).catch((error) => {
+      if (!(error instanceof WorkersUnavailable)) throw error;
+      throw new CliError(`cannot start workers: ${error.message}`, 1);
+    });
     return 0;
   } finally {
     if (authorizer instanceof UsersFileAuthorizer) authorizer.close();

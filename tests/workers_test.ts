@@ -7,7 +7,7 @@
 import * as tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { RunningCli, withCli } from "./support/cli.ts";
+import { runCli, RunningCli, withCli } from "./support/cli.ts";
 import { FtpClient } from "./support/ftp_client.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
@@ -301,4 +301,41 @@ Deno.test("examples/multiprocess.ts: a library script run again as each worker",
     }
     assertEquals(running.stdout, `sharing ${dir} on port ${running.port}\n`, "printed once");
   });
+});
+
+Deno.test("a worker that ends before the server is up stops everything, with status 1", async () => {
+  await withDir(async (dir) => {
+    const script = `${dir}/server.ts`;
+    const mod = new URL("../mod.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      script,
+      `import { DummyAuthorizer, FTPServer, isWorker } from "${mod}";
+if (isWorker() && Deno.env.get("TSFTPD_WORKER")!.includes('"index":2')) throw new Error("no start");
+const server = new FTPServer({ hostname: "127.0.0.1", port: 0, authorizer: new DummyAuthorizer(), workers: 2 });
+await server.serve();
+`,
+    );
+    // A script outside this repository: --unstable-net is the command line's, passed on.
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "--unstable-net", script],
+      stdin: "null",
+    }).output();
+    const log = new TextDecoder().decode(output.stderr);
+    assertEquals(output.code, 1, log);
+    assertMatch(log, /worker 2 \(pid \d+\) exited with status 1 before the server was up/);
+    assertMatch(log, /stopping 2 workers/);
+    assert(!log.includes(">>> starting FTP server"), "never said to be up");
+  });
+});
+
+Deno.test("--workers 2 with a one-port range: refused before any worker starts, status 1", async () => {
+  const { code, stdout, stderr } = await runCli(
+    ["-i", "127.0.0.1", "-p", "0", "--workers", "2", "-r", "47330-47330"],
+  );
+  assertEquals([code, stdout], [1, ""]);
+  assertEquals(
+    stderr,
+    "tsftpd: cannot start workers: 1 passive ports cannot be shared among 2 workers: " +
+      "give each worker at least one\n",
+  );
 });

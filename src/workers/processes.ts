@@ -7,15 +7,9 @@
  */
 
 import { Logger, type LogLevel } from "../log.ts";
-import { nextServerNumber, type WorkerRole, workerRole } from "./role.ts";
+import { nextServerNumber, type WorkerRole, workerRole, WorkersUnavailable } from "./role.ts";
 import { Supervisor } from "./supervisor.ts";
 import { type WorkerLink, workerLink } from "./worker_link.ts";
-
-/** Workers cannot run here as asked (a permission or flag is missing). */
-export class WorkersUnavailable extends Error {
-  /** Always `"WorkersUnavailable"`. */
-  override name = "WorkersUnavailable";
-}
 
 /** The part a server plays when it runs on several processes. */
 export type ProcessRole =

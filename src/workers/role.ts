@@ -11,6 +11,12 @@ export const WORKER_ENV = "TSFTPD_WORKER";
 /** The prefix of the environment variables {@linkcode sharedWithWorkers} hands values through. */
 const SHARED_ENV_PREFIX = "TSFTPD_SHARED_";
 
+/** Workers cannot run as asked: a permission or flag is missing, or a worker could not start. */
+export class WorkersUnavailable extends Error {
+  /** Always `"WorkersUnavailable"`. */
+  override name = "WorkersUnavailable";
+}
+
 /** What the supervisor tells a worker. */
 export interface WorkerRole {
   /** This worker's number, from 1. */

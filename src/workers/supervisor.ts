@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { ConnectionCounts, type ConnectionLimits, UNLIMITED } from "../connection_limits.ts";
 import type { Logger } from "../log.ts";
 import { MessageChannel, type SupervisorMessage, type WorkerMessage } from "./channel.ts";
-import { WORKER_ENV, type WorkerRole } from "./role.ts";
+import { WORKER_ENV, type WorkerRole, WorkersUnavailable } from "./role.ts";
 
 /** What the supervisor needs of each server it runs workers for. */
 export interface SupervisedServer {
@@ -114,7 +114,8 @@ export class Supervisor {
 
   /**
    * Starts the workers (once, for every server registered by then) and resolves
-   * when they have all stopped; rejects when one cannot start.
+   * when they have all stopped; rejects with a `WorkersUnavailable` when one ends
+   * before every worker listens.
    */
   serve(options: SuperviseOptions): Promise<void> {
     options.signal?.addEventListener("abort", () => void this.stop(), { once: true });
@@ -197,7 +198,9 @@ export class Supervisor {
   /** A worker is gone while the server runs: it is started again, or, before the server was up, everything stops. */
   #died(slot: WorkerSlot, what: string): void {
     if (!this.#started) {
-      this.#failure = new Error(`worker ${slot.index} ${what} before the server was up`);
+      this.#failure = new WorkersUnavailable(
+        `worker ${slot.index} ${what} before the server was up`,
+      );
       this.#logger.error(this.#failure.message);
       void this.stop();
       return;

@@ -306,8 +306,11 @@ export class FTPServer implements SessionHost {
 
   /** Closes everything on SIGINT and SIGTERM, until disposed. */
   #closeOnExitSignals(): Disposable {
+    // A worker leaves SIGINT (a terminal's Ctrl-C reaches every process) to its supervisor.
     const signals = Deno.build.os === "windows"
       ? ["SIGINT"] as const
+      : this.#role?.kind === "worker"
+      ? ["SIGTERM"] as const
       : ["SIGINT", "SIGTERM"] as const;
     const exit = () => {
       this.logger.info("received an exit signal: closing every session.");

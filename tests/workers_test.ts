@@ -339,3 +339,58 @@ Deno.test("--workers 2 with a one-port range: refused before any worker starts, 
       "give each worker at least one\n",
   );
 });
+
+Deno.test("--workers 2: SIGINT to every process (a terminal's Ctrl-C) is the supervisor's to act on", async () => {
+  await withDir(async (dir) => {
+    const log = await withCli(["--workers", "2"], dir, async (running) => {
+      const pids = workerPids(running.log);
+      for (const pid of pids.values()) Deno.kill(pid, "SIGINT");
+      // The workers go on serving, untouched.
+      const reached = new Set<number>();
+      for (let i = 0; i < 40 && reached.size < 2; i++) {
+        const client = await FtpClient.login(running.port, "anonymous", "guest@");
+        const localPort = (client.conn.localAddr as Deno.NetAddr).port;
+        assertEquals((await client.list("NLST")).trim(), "hello.txt");
+        await client.expect("QUIT", 221);
+        client.close();
+        await running.waitForLog(`127.0.0.1:${localPort}-[] FTP session closed`);
+        reached.add(workerOf(running.log, localPort)!);
+      }
+      assertEquals(reached, new Set([1, 2]));
+      assertEquals(workerPids(running.log), pids, "the same workers");
+      running.child.kill("SIGINT");
+      await running.waitForLog("received an exit signal: stopping every worker.");
+    });
+    assert(!log.includes("starting it again"), log);
+  });
+});
+
+Deno.test("--workers 2 --users: SIGHUP to the supervisor re-reads the file in every worker", async () => {
+  await withDir(async (dir) => {
+    for (const name of ["a", "b"]) {
+      await Deno.mkdir(`${dir}/${name}`);
+      await Deno.writeTextFile(`${dir}/${name}/${name}.txt`, "");
+    }
+    const file = `${dir}/users.toml`;
+    const anonymousIn = (home: string) => `[[user]]\nname = "anonymous"\nhome = "${home}"\n`;
+    await Deno.writeTextFile(file, anonymousIn("a"));
+    await withCli(["--workers", "2", "--users", file], dir, async (running) => {
+      await Deno.writeTextFile(file, anonymousIn("b"));
+      const from = running.log.length;
+      running.child.kill("SIGHUP");
+      // The supervisor's own copy, and each worker's.
+      await running.waitForLog(/(users file reloaded: [^]*){3}/, from);
+      const reached = new Set<number>();
+      for (let i = 0; i < 40 && reached.size < 2; i++) {
+        const client = await FtpClient.login(running.port, "anonymous", "guest@");
+        const localPort = (client.conn.localAddr as Deno.NetAddr).port;
+        assertEquals((await client.list("NLST")).trim(), "b.txt");
+        await client.expect("QUIT", 221);
+        client.close();
+        await running.waitForLog(`127.0.0.1:${localPort}-[] FTP session closed`);
+        reached.add(workerOf(running.log, localPort)!);
+      }
+      assertEquals(reached, new Set([1, 2]));
+    });
+  });
+});

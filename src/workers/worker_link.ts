@@ -33,8 +33,11 @@ export class WorkerLink {
     this.#role = role;
     this.#channel = this.#connect();
     // The supervisor passes SIGHUP on to every worker: it must not end one that has
-    // no use for it (a signal listener does not keep the process alive).
+    // no use for it. SIGINT (a terminal's Ctrl-C reaches every process of the group)
+    // is the supervisor's, which then stops the workers in order. A signal listener
+    // does not keep the process alive.
     Deno.addSignalListener("SIGHUP", () => {});
+    Deno.addSignalListener("SIGINT", () => {});
   }
 
   async #connect(): Promise<MessageChannel<SupervisorMessage, WorkerMessage> | null> {

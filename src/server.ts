@@ -150,7 +150,7 @@ export class FTPServer implements SessionHost {
       limits: this,
       logger: this.logger,
       // Connections are the workers' to accept, from now on.
-      onListening: () => this.close(),
+      onListening: () => this.#closeListener(),
       onStarted: () => this.#logStartup(),
     };
   }
@@ -182,8 +182,16 @@ export class FTPServer implements SessionHost {
     return this.serve(options);
   }
 
-  /** Stops accepting clients; connected ones are served to the end. */
+  /**
+   * Stops accepting clients; connected ones are served to the end. With workers,
+   * every worker stops accepting, and ends once its last session has.
+   */
   close(): void {
+    this.#closeListener();
+    if (this.#role?.kind === "supervisor") void this.#role.supervisor.drain();
+  }
+
+  #closeListener(): void {
     if (this.#closed) return;
     this.#closed = true;
     try {
@@ -195,7 +203,7 @@ export class FTPServer implements SessionHost {
 
   /** Stops accepting, disconnects every client, and resolves once every session has ended. */
   async closeAll(): Promise<void> {
-    this.close();
+    this.#closeListener();
     if (this.#role?.kind === "supervisor") await this.#role.supervisor.stop();
     for (const session of this.#sessions) session.close();
     await Promise.all([this.#serving, ...this.#tasks]);
@@ -278,7 +286,7 @@ export class FTPServer implements SessionHost {
     try {
       await supervisor.serve({ handleExit, signal });
     } finally {
-      this.close();
+      this.#closeListener();
       this.logger.info(">>> shutting down FTP server <<<");
     }
   }

@@ -394,3 +394,50 @@ Deno.test("--workers 2 --users: SIGHUP to the supervisor re-reads the file in ev
     });
   });
 });
+
+Deno.test("library, 2 workers: close() stops accepting everywhere and serves open sessions to their end", async () => {
+  await withDir(async (dir) => {
+    const script = `${dir}/server.ts`;
+    const mod = new URL("../mod.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      script,
+      `import { DummyAuthorizer, FTPServer } from "${mod}";
+const authorizer = new DummyAuthorizer();
+authorizer.addAnonymous(${JSON.stringify(dir)});
+const server = new FTPServer({ hostname: "127.0.0.1", port: 0, authorizer, workers: 2 });
+Deno.addSignalListener("SIGUSR1", () => server.close());
+await server.serve();
+`,
+    );
+    const running = new RunningCli(
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", "--unstable-net", script],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn(),
+    );
+    let client: FtpClient | undefined;
+    try {
+      await running.waitForLog(/>>> starting FTP server on 127\.0\.0\.1:(\d+)/);
+      running.port = Number(/starting FTP server on 127\.0\.0\.1:(\d+)/.exec(running.log)![1]);
+      client = await FtpClient.login(running.port, "anonymous", "guest@");
+      running.child.kill("SIGUSR1");
+      await running.waitForLog(/draining 2 workers/);
+      await running.waitForLog(/(\[worker \d\] >>> shutting down FTP server <<<[^]*){2}/);
+      const refused = await Deno.connect({ hostname: "127.0.0.1", port: running.port }).then(
+        (conn) => (conn.close(), false),
+        (error) => error instanceof Deno.errors.ConnectionRefused,
+      );
+      assert(refused, "no worker accepts any more");
+      const names = (await client.list("NLST")).trim().split("\r\n").sort();
+      assertEquals(names, ["hello.txt", "server.ts"], "the open session goes on");
+      await client.expect("QUIT", 221);
+      assertEquals((await running.child.status).code, 0, running.log);
+      assert(!running.log.includes("starting it again"), running.log);
+    } finally {
+      client?.close();
+      await running.stop("SIGKILL");
+    }
+  });
+});

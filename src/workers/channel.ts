@@ -23,7 +23,9 @@ export type SupervisorMessage =
   /** The answer to the `admit` numbered `id`: the refusal (a 421's text), or `null` to serve. */
   | { type: "admit"; id: number; refusal: string | null }
   /** Close every session and end. */
-  | { type: "stop" };
+  | { type: "stop" }
+  /** Stop accepting clients, and end once the last session has. */
+  | { type: "drain" };
 
 const encoder = new TextEncoder();
 

@@ -81,7 +81,9 @@ export class Supervisor {
   #running: Promise<void> | null = null;
   #socket = "";
   #started = false;
-  #stopping = false;
+  /** How the workers are being ended, once they are: `drain` lets their sessions finish. */
+  #ending: "drain" | "stop" | null = null;
+  #grace: ReturnType<typeof setTimeout> | undefined;
   #failure: Error | null = null;
 
   /** A supervisor of `count` workers, each started with `args` (default: this process's own). */
@@ -128,12 +130,30 @@ export class Supervisor {
 
   /** Asks every worker to close its sessions and end; resolves once all have. */
   stop(): Promise<void> {
-    if (!this.#stopping) {
-      this.#stopping = true;
-      if (this.#running) void this.#stopWorkers();
-      else this.#done.resolve();
+    return this.#end("stop");
+  }
+
+  /** Asks every worker to stop accepting clients and to end once its sessions have; resolves once all have. */
+  drain(): Promise<void> {
+    return this.#end("drain");
+  }
+
+  get #stopping(): boolean {
+    return this.#ending !== null;
+  }
+
+  #end(how: "drain" | "stop"): Promise<void> {
+    const ended = this.#done.promise.catch(() => {});
+    if (this.#ending === "stop" || this.#ending === how) return ended;
+    const first = this.#ending === null;
+    this.#ending = how;
+    if (!this.#running) this.#done.resolve();
+    else {
+      this.#logger.info(`${how === "stop" ? "stopping" : "draining"} ${this.#count} workers`);
+      this.#tellWorkers(how);
+      if (first) void this.#awaitWorkers();
     }
-    return this.#done.promise.catch(() => {});
+    return ended;
   }
 
   get #logger(): Logger {
@@ -215,23 +235,27 @@ export class Supervisor {
     }, delay);
   }
 
-  async #stopWorkers(): Promise<void> {
-    this.#logger.info(`stopping ${this.#count} workers`);
+  /** Sends every worker `how` (one not connected yet is sent SIGTERM); after a stop, kills those still there after a while. */
+  #tellWorkers(how: "drain" | "stop"): void {
     for (const slot of this.#slots) {
       clearTimeout(slot.restart);
-      if (slot.channel) slot.channel.send({ type: "stop" });
+      if (slot.channel) slot.channel.send({ type: how });
       else tryKill(slot.child, "SIGTERM");
     }
-    const exits = this.#slots.map((slot) => slot.child?.status);
-    const timer = setTimeout(() => {
+    if (how === "drain") return;
+    this.#grace = setTimeout(() => {
       for (const slot of this.#slots) {
         if (!slot.child) continue;
         this.#logger.warning(`worker ${slot.index} did not end in time: killing it`);
         tryKill(slot.child, "SIGKILL");
       }
     }, STOP_GRACE_MS);
-    await Promise.all(exits);
-    clearTimeout(timer);
+  }
+
+  /** Resolves (or rejects, after a failed start) once every worker has ended. */
+  async #awaitWorkers(): Promise<void> {
+    await Promise.all(this.#slots.map((slot) => slot.child?.status));
+    clearTimeout(this.#grace);
     if (this.#failure) this.#done.reject(this.#failure);
     else this.#done.resolve();
   }
@@ -258,7 +282,7 @@ export class Supervisor {
         slot = this.#slots[message.worker - 1];
         if (!slot || slot.child?.pid !== message.pid) break;
         slot.channel = channel;
-        if (this.#stopping) channel.send({ type: "stop" });
+        if (this.#ending) channel.send({ type: this.#ending });
       } else if (!slot || slot.channel !== channel) break;
       else if (message.type === "listening") this.#listening(slot, message.server);
       else if (message.type === "admit") {

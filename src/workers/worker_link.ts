@@ -11,6 +11,8 @@ import type { WorkerRole } from "./role.ts";
 
 /** A server as its worker's link sees it. */
 export interface LinkedServer {
+  /** Stops accepting clients; connected ones are served to the end. */
+  close(): void;
   /** Disconnects every client and resolves once every session has ended. */
   closeAll(): Promise<void>;
 }
@@ -57,6 +59,7 @@ export class WorkerLink {
   async #listen(channel: MessageChannel<SupervisorMessage, WorkerMessage>): Promise<void> {
     for await (const message of channel) {
       if (message.type === "stop") this.#stop();
+      else if (message.type === "drain") this.#drain();
       else {
         this.#waiting.get(message.id)?.(message.refusal);
         this.#waiting.delete(message.id);
@@ -104,8 +107,16 @@ export class WorkerLink {
     };
   }
 
-  #stop(): void {
+  /** Every server stops accepting; the link closes once none is attached. */
+  #drain(): void {
     if (this.#stopping) return;
+    this.#stopping = true;
+    for (const server of this.#servers) server.close();
+    if (this.#servers.size === 0) void this.#close();
+  }
+
+  #stop(): void {
+    if (this.#closed) return;
     this.#stopping = true;
     for (const resolve of this.#waiting.values()) resolve(STOPPING);
     this.#waiting.clear();

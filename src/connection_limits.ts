@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { ConnectionRefusal } from "./metrics.ts";
+
 /** The limits on simultaneous connections; 0 is no limit. */
 export interface ConnectionLimits {
   /** Most simultaneous connections. */
@@ -16,11 +18,6 @@ export interface ConnectionLimits {
 
 /** No limit at all: for counts that only record what another count admitted. */
 export const UNLIMITED: ConnectionLimits = { maxCons: 0, maxConsPerIp: 0 };
-
-/** The 421 text for a connection beyond `maxCons`. */
-export const TOO_MANY_CONNECTIONS = "Too many connections. Service temporarily unavailable.";
-/** The 421 text for a connection beyond `maxConsPerIp`. */
-export const TOO_MANY_FROM_IP = "Too many connections from the same IP address.";
 
 /** Open connections, in all and by IP address. */
 export class ConnectionCounts {
@@ -39,12 +36,12 @@ export class ConnectionCounts {
 
   /**
    * Counts one more connection from `ip` if `limits` let it in; otherwise counts
-   * nothing and returns the refusal, the text of a 421.
+   * nothing and returns the limit it is over.
    */
-  admit(ip: string, limits: ConnectionLimits): string | null {
-    if (limits.maxCons > 0 && this.#total >= limits.maxCons) return TOO_MANY_CONNECTIONS;
+  admit(ip: string, limits: ConnectionLimits): ConnectionRefusal | null {
+    if (limits.maxCons > 0 && this.#total >= limits.maxCons) return "max_cons";
     const fromIp = this.#perIp.get(ip) ?? 0;
-    if (limits.maxConsPerIp > 0 && fromIp >= limits.maxConsPerIp) return TOO_MANY_FROM_IP;
+    if (limits.maxConsPerIp > 0 && fromIp >= limits.maxConsPerIp) return "max_cons_per_ip";
     this.#total++;
     this.#perIp.set(ip, fromIp + 1);
     return null;

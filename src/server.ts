@@ -8,7 +8,8 @@
 import { ConnectionCounts } from "./connection_limits.ts";
 import { BufferPool } from "./data/buffer_pool.ts";
 import { Logger } from "./log.ts";
-import { normalizeIp } from "./net.ts";
+import type { ConnectionRefusal } from "./metrics.ts";
+import { formatAddress, normalizeIp } from "./net.ts";
 import { KernelResolver } from "./fs/resolver.ts";
 import { nativeSocketsAvailable } from "./native/socket.ts";
 import {
@@ -21,7 +22,7 @@ import { FTPHandler, type SessionHost } from "./session/handler.ts";
 import { formatReply } from "./session/replies.ts";
 import { writeAll } from "./transport.ts";
 import { passiveSlice } from "./workers/passive_slice.ts";
-import { type ProcessRole, processRole, taggedLogger } from "./workers/processes.ts";
+import { type ProcessRole, processRole, workerLogger } from "./workers/processes.ts";
 import type { SupervisedServer, Supervisor } from "./workers/supervisor.ts";
 
 /** A session class: {@linkcode FTPHandler} or a subclass of it. */
@@ -64,6 +65,15 @@ export interface ServeOptions {
 }
 
 const encoder = new TextEncoder();
+
+/** The text of the 421 refusing a connection over each limit. */
+const REFUSALS: Record<ConnectionRefusal, string> = {
+  max_cons: "Too many connections. Service temporarily unavailable.",
+  max_cons_per_ip: "Too many connections from the same IP address.",
+};
+
+/** The 421 text for a client that comes while a worker stops. */
+const STOPPING = "Server shutting down.";
 
 /** How long to pause accepting after a failed accept (out of file descriptors, ...). */
 const ACCEPT_RETRY_MS = 100;
@@ -117,7 +127,7 @@ export class FTPServer implements SessionHost {
     if (role?.kind === "worker") {
       const { index, count } = role.role;
       this.config = { ...config, passivePorts: passiveSlice(config.passivePorts, index, count) };
-      this.logger = taggedLogger(logger, `[worker ${index}]`);
+      this.logger = workerLogger(logger, index);
     } else {
       // Throws before any worker starts when the range cannot be split among them.
       if (role) passiveSlice(config.passivePorts, 1, role.supervisor.count);
@@ -218,15 +228,15 @@ export class FTPServer implements SessionHost {
     const { config, logger } = this;
     const ports = config.passivePorts;
     const { hostname, port } = this.addr;
-    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+    const address = formatAddress(hostname, port);
     if (this.#role?.kind === "worker") {
       const { index, count } = this.#role.role;
       const slice = ports ? `${ports[0]}->${ports[ports.length - 1]}` : "None";
-      logger.info(`worker ${index} of ${count} serving ${host}:${port}, pid=${Deno.pid}`);
+      logger.info(`worker ${index} of ${count} serving ${address}, pid=${Deno.pid}`);
       logger.info(`passive ports of worker ${index}: ${slice}`);
       return;
     }
-    logger.info(`>>> starting FTP server on ${host}:${port}, pid=${Deno.pid} <<<`);
+    logger.info(`>>> starting FTP server on ${address}, pid=${Deno.pid} <<<`);
     logger.info(
       this.#role?.kind === "supervisor"
         ? `concurrency model: multi-process, ${this.#role.supervisor.count} workers sharing the port`
@@ -275,7 +285,7 @@ export class FTPServer implements SessionHost {
       );
     } else {
       logger.info(
-        "data path: native sockets, sendfile(2) for plain TYPE I downloads from the disk",
+        "data path: native sockets, sendfile(2) and splice(2) for plain TYPE I transfers of the disk",
       );
     }
   }
@@ -346,21 +356,33 @@ export class FTPServer implements SessionHost {
   }
 
   async #admit(conn: Deno.Conn): Promise<void> {
+    const { metrics } = this.config;
     const ip = normalizeIp((conn.remoteAddr as Deno.NetAddr).hostname);
+    const port = (conn.remoteAddr as Deno.NetAddr).port;
     const link = this.#role?.kind === "worker" ? this.#role.link : null;
-    let refusal = link ? await link.admit(this.#number, ip) : this.#counts.admit(ip, this);
-    if (!refusal && link && this.#closed) {
-      // Closed while the supervisor was asked: closeAll has no session to close for it.
-      link.release(this.#number, ip);
-      refusal = "Server shutting down.";
+    const refusal = link ? await link.admit(this.#number, ip) : this.#counts.admit(ip, this);
+    if (refusal === "stopping" || (!refusal && link && this.#closed)) {
+      // The worker is stopping (closed while the supervisor was asked: closeAll has no session to close).
+      if (!refusal) link!.release(this.#number, ip);
+      await writeAll(conn, encoder.encode(formatReply(421, STOPPING))).catch(() => {});
+      conn.close();
+      return;
     }
     if (refusal) {
-      this.logger.info(`${ip}:${(conn.remoteAddr as Deno.NetAddr).port} refused: ${refusal}`);
-      await writeAll(conn, encoder.encode(formatReply(421, refusal))).catch(() => {});
+      const text = REFUSALS[refusal];
+      metrics?.connectionRefused(refusal);
+      this.logger.info(`${ip}:${port} refused: ${text}`, {
+        event: "connection_refused",
+        remote_ip: ip,
+        remote_port: port,
+        reason: refusal,
+      });
+      await writeAll(conn, encoder.encode(formatReply(421, text))).catch(() => {});
       conn.close();
       return;
     }
     const session = new this.#handler(conn, this);
+    metrics?.sessionOpened();
     this.#sessions.add(session);
     try {
       await session.handle();
@@ -368,6 +390,7 @@ export class FTPServer implements SessionHost {
       this.logger.error(`session ${ip} failed: ${(error as Error)?.stack ?? error}`);
       session.close();
     } finally {
+      metrics?.sessionClosed();
       this.#sessions.delete(session);
       if (link) link.release(this.#number, ip);
       else this.#counts.release(ip);

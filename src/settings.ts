@@ -8,6 +8,7 @@
 import type { Authorizer } from "./auth/authorizer.ts";
 import type { DTPHandlerClass, DTPOptions } from "./data/dtp.ts";
 import type { FileSystem } from "./fs/filesystem.ts";
+import type { Metrics } from "./metrics.ts";
 import type { SessionInfo } from "./session_info.ts";
 import type { TlsConfig, TLSOptions } from "./tls.ts";
 
@@ -41,9 +42,9 @@ export interface SessionOptions {
   /** Disable Nagle's algorithm on control and data connections (default true). */
   tcpNoDelay?: boolean;
   /**
-   * Plain data connections on native sockets, and plain TYPE I downloads of files
-   * that have a descriptor (the local disk's) sent with `sendfile(2)` (default
-   * true). Only on Linux with FFI granted; elsewhere, or `false`, the runtime's
+   * Plain data connections on native sockets, and plain TYPE I transfers of files
+   * that have a descriptor (the local disk's) made by the kernel: downloads with
+   * `sendfile(2)`, uploads with `splice(2)` (default true). Only on Linux with FFI granted; elsewhere, or `false`, the runtime's
    * sockets stream every transfer.
    */
   useSendfile?: boolean;
@@ -61,6 +62,8 @@ export interface SessionOptions {
   maxLineLength?: number;
   /** FTPS (RFC 4217): the certificate and the TLS requirements; without it, AUTH is refused. */
   tls?: TLSOptions;
+  /** Counts sessions, logins, transfers and refusals (default: nothing is counted); servers may share one. */
+  metrics?: Metrics | null;
 }
 
 /** {@linkcode SessionOptions} with every default filled in: what a command handler sees. */

@@ -34,9 +34,16 @@ export interface Transport extends Reader, Writer {
    * `offset` without copying them through this process (`sendfile(2)`), and
    * resolves to how many: 0 at the end of the file. Only a native socket has it. A
    * failure of the connection rejects as {@linkcode Writer.write} does; one of the
-   * file with a {@linkcode SendFileError}.
+   * file with a {@linkcode LocalFileError}.
    */
   sendFile?(fd: number, offset: number, count: number): Promise<number>;
+  /**
+   * Receives up to `count` (> 0) bytes into the open file descriptor `fd` at byte
+   * `offset` without copying them through this process (`splice(2)`), and
+   * resolves to how many: 0 once the peer has closed its side. Only a native
+   * socket has it. Failures reject as {@linkcode Transport.sendFile}'s do.
+   */
+  receiveFile?(fd: number, offset: number, count: number): Promise<number>;
 }
 
 /** Writes all of `p`, however many calls it takes. */
@@ -46,15 +53,16 @@ export async function writeAll(writer: Writer, p: Uint8Array): Promise<void> {
 }
 
 /**
- * What {@linkcode Transport.sendFile} rejects with when reading the file failed
- * (rather than the connection); `cause` is the system's error.
+ * What {@linkcode Transport.sendFile} and {@linkcode Transport.receiveFile} reject
+ * with when reading or writing the file failed (rather than the connection);
+ * `cause` is the system's error.
  */
-export class SendFileError extends Error {
-  /** Always `"SendFileError"`. */
-  override name = "SendFileError";
+export class LocalFileError extends Error {
+  /** Always `"LocalFileError"`. */
+  override name = "LocalFileError";
 
-  /** The failure `cause` of the file being sent. */
-  constructor(cause: Error) {
-    super(`reading the file failed: ${cause.message}`, { cause });
+  /** The failure `cause` of the file being read (`"reading"`) or written. */
+  constructor(doing: "reading" | "writing", cause: Error) {
+    super(`${doing} the file failed: ${cause.message}`, { cause });
   }
 }

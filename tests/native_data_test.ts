@@ -8,6 +8,7 @@
 import { AbstractedFS, FTPHandler, MemoryFS } from "../mod.ts";
 import { KernelResolver } from "../src/fs/resolver.ts";
 import { nativeSocketsAvailable } from "../src/native/socket.ts";
+import { writeAll } from "../src/transport.ts";
 import { assert, assertBytesEqual, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { testCerts } from "./support/certs.ts";
 import { randomBytes } from "./support/data.ts";
@@ -216,6 +217,112 @@ Deno.test({
 });
 
 Deno.test({
+  name: "splice writes TYPE I STOR, REST + STOR and STOU to the disk; TYPE A and APPE stream",
+  ignore,
+  async fn() {
+    await withServer({}, async ({ port, home, logs }) => {
+      const bytes = randomBytes(3 * MiB + 5);
+      const client = await FtpClient.login(port);
+      try {
+        await client.command("TYPE I");
+        await client.store("up", bytes);
+        assertBytesEqual(await Deno.readFile(`${home}/up`), bytes);
+        await client.store("up", bytes.subarray(0, 1000));
+        assertBytesEqual(await Deno.readFile(`${home}/up`), bytes.subarray(0, 1000), "truncated");
+        assertEquals((await client.command("REST 600")).code, 350);
+        await client.store("up", bytes.subarray(5000, 9000));
+        const resumed = await Deno.readFile(`${home}/up`);
+        assertBytesEqual(resumed.subarray(0, 600), bytes.subarray(0, 600), "kept before REST");
+        assertBytesEqual(resumed.subarray(600), bytes.subarray(5000, 9000), "written from REST");
+        const [unique] = await client.store("", bytes, "STOU");
+        const name = /FILE: (\S+)/.exec(unique.text)![1];
+        assertBytesEqual(await Deno.readFile(`${home}/${name}`), bytes);
+        await client.store("up", encoder.encode("!"), "APPE");
+        assertEquals((await Deno.stat(`${home}/up`)).size, 4601, "appended");
+        await client.command("TYPE A");
+        await client.store("text", encoder.encode("one\r\ntwo\r\n"));
+        assertEquals(await Deno.readTextFile(`${home}/text`), "one\ntwo\n");
+      } finally {
+        client.close();
+      }
+      assertEquals(dataPaths(logs), [
+        ...Array(3).fill("STOR splice (native socket)"),
+        "STOU splice (native socket)",
+        "APPE stream (native socket)",
+        "STOR stream (native socket)",
+      ]);
+      const sizes = logs.flatMap((line) =>
+        /STOR \S+ completed=1 bytes=(\d+)/.exec(line)?.[1] ?? []
+      );
+      assertEquals(sizes, [String(bytes.length), "1000", "4000", "10"], "byte counts logged");
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "fast path: ABOR mid-upload answers 426 then 226 and keeps what arrived; a stalled upload times out",
+  ignore,
+  async fn() {
+    const [Handler, incomplete] = recordingHandler("onIncompleteFileReceived");
+    const options = { handler: Handler, dtp: { timeout: 0.5 } };
+    await withServer(options, async ({ port, home, logs }) => {
+      const client = await FtpClient.login(port);
+      try {
+        await client.command("TYPE I");
+        const data = await client.pasv();
+        assertEquals((await client.command("STOR partial")).code, 125);
+        const chunk = randomBytes(MiB);
+        await writeAll(data, chunk);
+        await waitFor(() => Deno.statSync(`${home}/partial`).size === MiB);
+        await client.send("ABOR");
+        assertEquals((await client.reply()).code, 426);
+        assertEquals((await client.reply()).code, 226);
+        data.close();
+        assertBytesEqual(await Deno.readFile(`${home}/partial`), chunk, "what arrived is kept");
+
+        const idle = await client.pasv();
+        assertEquals((await client.command("STOR idle")).code, 125);
+        const end = await client.reply();
+        assertEquals(end.code, 426);
+        assertStringIncludes(end.text, "timed out");
+        idle.close();
+        assertEquals((await client.command("NOOP")).code, 200, "the session goes on");
+      } finally {
+        client.close();
+      }
+      await waitFor(() => incomplete.length === 2);
+      assertEquals(incomplete, [`${home}/partial`, `${home}/idle`]);
+      assertEquals(dataPaths(logs), Array(2).fill("STOR splice (native socket)"));
+    });
+  },
+});
+
+Deno.test({
+  name: "fast path: readLimit holds the upload rate",
+  ignore,
+  async fn() {
+    const options = { dtp: { bufferSize: 64 * 1024, readLimit: 128 * 1024, timeout: 0.3 } };
+    await withServer(options, async ({ port, home, logs }) => {
+      const bytes = randomBytes(256 * 1024);
+      const client = await FtpClient.login(port);
+      try {
+        await client.command("TYPE I");
+        await client.store("f", bytes);
+      } finally {
+        client.close();
+      }
+      assertBytesEqual(await Deno.readFile(`${home}/f`), bytes, "received whole");
+      assertEquals(dataPaths(logs), ["STOR splice (native socket)"]);
+      // 256 KiB at 128 KiB/s take 1 s at the least after the first 128 KiB (a lower bound only).
+      const line = logs.find((l) => l.includes("STOR") && l.includes("completed=1"));
+      const seconds = Number(/seconds=([\d.]+)/.exec(line ?? "")?.[1]);
+      assert(seconds >= 0.9, `took ${seconds} s: the limit was not kept`);
+    });
+  },
+});
+
+Deno.test({
   name: "fast path: a client that stops reading hits the data timeout (426)",
   ignore,
   async fn() {
@@ -293,7 +400,7 @@ Deno.test({
       }
       assertEquals(dataPaths(logs), [
         "RETR sendfile (native socket)",
-        "STOR stream (native socket)",
+        "STOR splice (native socket)",
       ]);
     });
   },
@@ -334,7 +441,7 @@ Deno.test({
       assertEquals(dataPaths(logs), [
         "RETR sendfile (native socket)",
         "RETR sendfile (native socket)",
-        "STOR stream (native socket)",
+        "STOR splice (native socket)",
       ]);
     });
   },
@@ -375,7 +482,7 @@ Deno.test({
       }
       assertEquals(dataPaths(logs), [
         "RETR sendfile (native socket)",
-        "STOR stream (native socket)",
+        "STOR splice (native socket)",
         "RETR sendfile (native socket)",
       ]);
     });

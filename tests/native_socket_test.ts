@@ -6,7 +6,7 @@
 
 import { AT_FDCWD, O, openat2 } from "../src/native/libc.ts";
 import { NativeConn, NativeListener, nativeSocketsAvailable } from "../src/native/socket.ts";
-import { SendFileError } from "../src/transport.ts";
+import { LocalFileError } from "../src/transport.ts";
 import { assert, assertBytesEqual, assertEquals } from "./support/assert.ts";
 import { randomBytes } from "./support/data.ts";
 import { readAll } from "./support/ftp_client.ts";
@@ -179,7 +179,7 @@ Deno.test({
       // A descriptor not open for reading: the file's failure, not the connection's.
       using writeOnly = openat2(AT_FDCWD, `${dir}/f`, O.WRONLY, 0);
       const failure = await rejection(conn.sendFile(writeOnly.fd, 0, 1));
-      assert(failure instanceof SendFileError, String(failure));
+      assert(failure instanceof LocalFileError, String(failure));
       assertEquals((failure.cause as { code?: string }).code, "EBADF");
       conn.close();
     } finally {

@@ -396,6 +396,21 @@ Deno.test("BufferPool: sizes bounded by largest and budget, the fair size floore
   assertEquals(pool.fit(grown).length, MiB, "alone again: the largest");
 });
 
+Deno.test("BufferPool: a share without a buffer counts in the fair size until disposed, once", async () => {
+  const { BufferPool } = await import("../src/data/buffer_pool.ts");
+  const KiB = 1024;
+  const MiB = 1024 * KiB;
+  const pool = new BufferPool(MiB, 4 * MiB);
+  const shares = Array.from({ length: 8 }, () => pool.share());
+  assertEquals([pool.inUse, pool.fairSize], [8, 512 * KiB], "eight shares of a 4 MiB slab");
+  const buffer = pool.acquire();
+  assertEquals(buffer.length, 256 * KiB, "a buffer's size counts the shares too");
+  for (const share of shares) share[Symbol.dispose]();
+  shares[0][Symbol.dispose]();
+  assertEquals(pool.inUse, 1, "disposing twice leaves once");
+  assertEquals(pool.fit(buffer).length, MiB, "the buffer grows back once the shares are gone");
+});
+
 Deno.test("BufferPool: a random workload never hands out overlapping blocks, and all merge back", async () => {
   const { BufferPool, MIN_BUFFER_SIZE } = await import("../src/data/buffer_pool.ts");
   const MiB = 1024 * 1024;
@@ -564,4 +579,23 @@ Deno.test("account files: ids by name, the first name of an id, odd lines skippe
   } finally {
     await Deno.remove(path);
   }
+});
+
+Deno.test("SharedRate: debits add up across movers, idle time is not saved up, 0 is refused", async () => {
+  const { SharedRate } = await import("../src/data/shared_rate.ts");
+  const rate = new SharedRate(1000);
+  const first = rate.debit(100);
+  const second = rate.debit(100);
+  assert(first > 90 && first <= 100, `100 bytes at 1000/s: ${first} ms`);
+  assert(second > first + 90, `the second mover waits behind the first: ${second} ms`);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const later = rate.debit(100);
+  assert(later > 90 && later <= 100, `after a pause, no burst and no debt: ${later} ms`);
+  let refused: unknown;
+  try {
+    new SharedRate(0);
+  } catch (error) {
+    refused = error;
+  }
+  assert(refused instanceof RangeError, "a rate of 0 is refused");
 });

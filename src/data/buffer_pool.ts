@@ -42,7 +42,7 @@ export class BufferPool {
     }
   }
 
-  /** How many buffers are out. */
+  /** How many transfers hold a buffer or a share ({@linkcode BufferPool.share}). */
   get inUse(): number {
     return this.#inUse;
   }
@@ -82,6 +82,23 @@ export class BufferPool {
     if (offset === undefined) return buffer;
     this.#giveBack(buffer);
     return this.#cut(offset, size);
+  }
+
+  /**
+   * Counts one more transfer in the fair share without a buffer, until disposed:
+   * one that the kernel moves (`sendfile`, `splice`) in steps of
+   * {@linkcode BufferPool.fairSize}, so that its steps shrink as more transfers
+   * run, as buffers do.
+   */
+  share(): Disposable {
+    this.#inUse++;
+    let held = true;
+    return {
+      [Symbol.dispose]: () => {
+        if (held) this.#inUse--;
+        held = false;
+      },
+    };
   }
 
   /** Gives a buffer back at the end of a transfer. */

@@ -77,7 +77,8 @@ export function toFileStat(info: Deno.FileInfo): FileStat {
 
 /**
  * A file on disk, read or written with its failures as {@linkcode FilesystemError}s.
- * A reader may also hold a descriptor of the same file for `sendfile(2)`.
+ * It may also hold a descriptor of the same file for the zero-copy data path
+ * (`sendfile(2)` from a reader's, `splice(2)` into a writer's).
  */
 class DiskFile implements FileReader, FileWriter {
   readonly #file: Deno.FsFile;
@@ -108,7 +109,9 @@ class DiskFile implements FileReader, FileWriter {
 
   async write(p: Uint8Array): Promise<number> {
     try {
-      return await this.#file.write(p);
+      const n = await this.#file.write(p);
+      this.#position += n;
+      return n;
     } catch (error) {
       throw toFilesystemError(error);
     }
@@ -241,20 +244,21 @@ export class AbstractedFS implements FileSystem {
     using reach = await io(() => this.#resolver.reach(path, true));
     const file = await this.#openRegular(path, reach, { read: true });
     if (offset > 0) await positioned(file, () => file.seek(offset, Deno.SeekMode.Start));
-    return new DiskFile(file, offset, this.#sendfileDescriptor(reach));
+    return new DiskFile(file, offset, this.#nativeDescriptor(reach, O.RDONLY));
   }
 
   /**
-   * A descriptor of the file `reach` leads to, for `sendfile(2)`: the descriptor
-   * the kernel resolved beneath the root, reopened for reading through its
-   * `/proc/self/fd/N` (so the very file checked, whatever was renamed since);
-   * `null` without the kernel's jail, when `open` is overridden, or when it cannot
-   * be had (no descriptor left): the file is then streamed.
+   * A descriptor of the file `reach` leads to, for the zero-copy data path: the
+   * descriptor the kernel resolved beneath the root, reopened for reading
+   * (`O.RDONLY`) or writing (`O.WRONLY`) through its `/proc/self/fd/N` (so the very
+   * file checked, whatever was renamed since); `null` without the kernel's jail,
+   * when `open` is overridden, or when it cannot be had (no descriptor left): the
+   * file is then streamed.
    */
-  #sendfileDescriptor(reach: Reach): Descriptor | null {
+  #nativeDescriptor(reach: Reach, flags: number): Descriptor | null {
     if (!this.kernelJail || this.open !== AbstractedFS.prototype.open) return null;
     try {
-      return openat2(AT_FDCWD, reach.path, O.RDONLY, 0);
+      return openat2(AT_FDCWD, reach.path, flags, 0);
     } catch {
       return null;
     }
@@ -269,13 +273,16 @@ export class AbstractedFS implements FileSystem {
         await file.truncate(mode.offset);
         await file.seek(mode.offset, Deno.SeekMode.Start);
       });
-      return new DiskFile(file);
+      return new DiskFile(file, mode.offset, this.#nativeDescriptor(reach, O.WRONLY));
     }
     using reach = await io(() => this.#resolver.create(path, false));
-    const options = "append" in mode
-      ? { append: true, create: true }
-      : { write: true, create: true, truncate: true };
-    return new DiskFile(await this.#openRegular(path, reach, options));
+    if ("append" in mode) {
+      // Appends stream: only `O_APPEND` keeps two sessions appending at once apart.
+      return new DiskFile(await this.#openRegular(path, reach, { append: true, create: true }));
+    }
+    const options = { write: true, create: true, truncate: true };
+    const file = await this.#openRegular(path, reach, options);
+    return new DiskFile(file, 0, this.#nativeDescriptor(reach, O.WRONLY));
   }
 
   /** Creates a file with a new name starting with `prefix` in the directory `dir`, open for writing. */
@@ -288,7 +295,7 @@ export class AbstractedFS implements FileSystem {
           write: true,
           createNew: !this.kernelJail,
         });
-        return { path, file: new DiskFile(file) };
+        return { path, file: new DiskFile(file, 0, this.#nativeDescriptor(reach, O.WRONLY)) };
       } catch (error) {
         if (errorCode(error) !== "EEXIST") {
           throw toFilesystemError(error);

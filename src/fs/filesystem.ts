@@ -85,11 +85,14 @@ export interface FactEntry {
   perm: string;
 }
 
-/** An open file's descriptor and a reader's place in it, for the zero-copy data path. */
+/** An open file's descriptor and a reader's or writer's place in it, for the zero-copy data path. */
 export interface FileDescriptor {
-  /** The descriptor, open for reading; it belongs to the reader and is closed with it. */
+  /**
+   * The descriptor, open for reading (a reader's) or writing (a writer's); it
+   * belongs to the reader or writer and is closed with it.
+   */
   readonly fd: number;
-  /** The byte the reader's next read would start at. */
+  /** The byte the next read or write would start at. */
   readonly position: number;
 }
 
@@ -111,6 +114,14 @@ export interface FileReader extends Reader {
 export interface FileWriter extends Writer {
   /** Releases the file; what was written stays. */
   close(): void;
+  /**
+   * The file's descriptor and this writer's position, so that an upload can be
+   * written by the kernel (`splice(2)` from the data connection, at offsets of its
+   * own: the writer's position is left alone); `null` or absent when there is
+   * none, as for {@linkcode FileReader.descriptor}. Appending writers have none
+   * (only the runtime's own append keeps concurrent appends apart).
+   */
+  descriptor?(): FileDescriptor | null;
 }
 
 /** Where {@linkcode FileSystem.openWrite} starts writing. */
@@ -127,6 +138,16 @@ export type WriteMode =
  * (`MemoryFS`), or anything else that implements it.
  */
 export interface FileSystem {
+  /**
+   * The virtual directory a session starts in (default `/`): the home, for a
+   * storage that shows more than the home (`UnixFilesystem`).
+   */
+  readonly startDirectory?: string;
+  /**
+   * The real path of the virtual `path`, as the authorizer's permissions and the
+   * file callbacks name paths (default: `path` under the home the authorizer gave).
+   */
+  ftp2fs?(path: string): string;
   /** The facts of `path`, following symlinks. */
   stat(path: string): Promise<FileStat>;
   /** The facts of `path`, not following a final symlink. */

@@ -1,6 +1,6 @@
 /**
  * The C library through FFI, on Linux: the system calls the runtime does not offer.
- * This is the only module that calls `Deno.dlopen`.
+ * It is opened by `library.ts`, as `libcrypt.ts` is.
  *
  * Two kinds of call:
  *
@@ -10,12 +10,13 @@
  *   `errno` is thread-local, and only reliable right after a call made on the
  *   thread that reads it: that is why these calls are synchronous.
  * - **Non-blocking** (`nonblocking: true`: run on one of the runtime's worker
- *   threads, resolving a promise): `epoll_wait` alone, through which
- *   `reactor.ts` waits for every socket at once. Its `errno` cannot be read
- *   (it belongs to the worker thread); a failure is asked again synchronously.
+ *   threads, resolving a promise): `epoll_wait`, through which `reactor.ts`
+ *   waits for every socket at once, and `splice` from a pipe into a file, which
+ *   can wait on the disk. Their `errno` cannot be read (it belongs to the worker
+ *   thread); a failure is asked again synchronously.
  *
- * The calls that can say `EAGAIN` (`recv`, `send`, `sendfile`, `accept4`,
- * `connect`, `shutdown`) return `-errno` instead of throwing, as the kernel does,
+ * The calls that can say `EAGAIN` (`recv`, `send`, `sendfile`, `splice`,
+ * `accept4`, `connect`, `shutdown`) return `-errno` instead of throwing, as the kernel does,
  * because they are the hot path of every transfer; the others throw a
  * {@linkcode SystemError}. Every length handed to the kernel is that of the
  * buffer handed with it, so no call can read or write past a buffer; offsets and
@@ -27,6 +28,8 @@
  *
  * @module
  */
+
+import { linuxLibrary, type Symbols } from "./library.ts";
 
 const SYMBOLS = {
   // `openat2` has no libc wrapper: `syscall(SYS_openat2, dirfd, path, &how, sizeof how)`.
@@ -64,6 +67,19 @@ const SYMBOLS = {
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  splice: {
+    parameters: ["i32", "buffer", "i32", "buffer", "usize", "u32"],
+    result: "isize",
+  },
+  // The same call on a worker thread: from a pipe into a file, which can wait on the disk.
+  splice_to_file: {
+    name: "splice",
+    parameters: ["i32", "buffer", "i32", "buffer", "usize", "u32"],
+    result: "isize",
+    nonblocking: true,
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** `openat2`'s number, the same in every Linux architecture's table (5.6+). */
@@ -100,6 +116,7 @@ export const AF = { INET: 2, INET6: 10 } as const;
 /** The `errno` values the socket code acts on. */
 export const E = {
   INTR: 4,
+  IO: 5,
   AGAIN: 11,
   NFILE: 23,
   MFILE: 24,
@@ -194,26 +211,13 @@ export class SystemError extends Error {
   }
 }
 
-type Library = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-let library: Library | null | undefined;
+type Library = Symbols<typeof SYMBOLS>;
 
 /**
  * The C library, or `null` where it cannot be had: another system than Linux, or
  * FFI not granted. Opened once per process.
  */
-export function libc(): Library | null {
-  if (library !== undefined) return library;
-  library = null;
-  if (Deno.build.os !== "linux") return library;
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return library;
-  try {
-    library = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  } catch {
-    // No glibc (a musl system names it otherwise): the callers fall back.
-  }
-  return library;
-}
+export const libc: () => Library | null = linuxLibrary("libc.so.6", SYMBOLS);
 
 function lib(): Library {
   const symbols = libc();
@@ -429,6 +433,88 @@ export function sendfile(socket: number, file: number, offset: number, count: nu
   checkRange("count", count, 0, MAX_IO);
   const position = new BigInt64Array([BigInt(offset)]);
   return orErrno(lib().sendfile(socket, file, position, BigInt(count)));
+}
+
+// --- Pipes and splice ---------------------------------------------------------
+
+const F_SETPIPE_SZ = 1031;
+const F_GETPIPE_SZ = 1032;
+/** `splice` flags: move pages rather than copy them where it can; never wait. */
+const SPLICE_F_MOVE = 1;
+const SPLICE_F_NONBLOCK = 2;
+
+/** A pipe's two ends, closed exactly once by `using`. */
+export interface Pipe extends Disposable {
+  /** The end that is read. */
+  readonly reader: Descriptor;
+  /** The end that is written. */
+  readonly writer: Descriptor;
+}
+
+/** `pipe2(O_NONBLOCK | O_CLOEXEC)`: a pipe whose ends never wait. */
+export function pipe(): Pipe {
+  const ends = new Int32Array(2);
+  check("pipe2", lib().pipe2(new Uint8Array(ends.buffer), O.NONBLOCK | O.CLOEXEC));
+  const reader = new Descriptor(ends[0]);
+  const writer = new Descriptor(ends[1]);
+  return {
+    reader,
+    writer,
+    [Symbol.dispose]() {
+      reader[Symbol.dispose]();
+      writer[Symbol.dispose]();
+    },
+  };
+}
+
+/**
+ * Asks for a pipe of `size` bytes (`F_SETPIPE_SZ`); resolves to the size it has,
+ * which stays as it was when the system refuses (over `/proc/sys/fs/pipe-max-size`,
+ * or the user's pipe pages spent).
+ */
+export function setPipeSize(fd: number, size: number): number {
+  checkFd(fd);
+  checkRange("pipe size", size, 1, 0x7fffffff);
+  const result = lib().fcntl(fd, F_SETPIPE_SZ, size);
+  return result >= 0 ? result : check("fcntl", lib().fcntl(fd, F_GETPIPE_SZ, 0));
+}
+
+/**
+ * `splice(socket, NULL, pipe, NULL, count, MOVE | NONBLOCK)`: bytes moved from a
+ * socket's receive queue into a pipe without a copy through this process (0 at
+ * the end of the stream), or `-errno` (`-EAGAIN`: nothing to move yet).
+ */
+export function spliceFromSocket(socket: number, pipeWriter: number, count: number): number {
+  checkFd(socket);
+  checkFd(pipeWriter);
+  checkRange("count", count, 1, MAX_IO);
+  return orErrno(
+    lib().splice(socket, null, pipeWriter, null, BigInt(count), SPLICE_F_MOVE | SPLICE_F_NONBLOCK),
+  );
+}
+
+/**
+ * `splice(pipe, NULL, file, &offset, count, MOVE)` on a worker thread (writing a
+ * file can wait on the disk): bytes moved from the pipe into `file` at `offset`
+ * (the file's own position is left alone), or `-errno`.
+ */
+export async function spliceToFile(
+  pipeReader: number,
+  file: number,
+  offset: number,
+  count: number,
+): Promise<number> {
+  checkFd(pipeReader);
+  checkFd(file);
+  checkRange("offset", offset, 0, Number.MAX_SAFE_INTEGER);
+  checkRange("count", count, 1, MAX_IO);
+  const position = new BigInt64Array([BigInt(offset)]);
+  const n = Number(
+    await lib().splice_to_file(pipeReader, null, file, position, BigInt(count), SPLICE_F_MOVE),
+  );
+  if (n >= 0) return n;
+  // The worker thread's errno is out of reach: ask again here, where it can be read.
+  return orErrno(lib().splice(pipeReader, null, file, position, BigInt(count), SPLICE_F_MOVE));
 }
 
 // --- epoll and eventfd -------------------------------------------------------

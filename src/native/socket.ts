@@ -22,7 +22,7 @@
  */
 
 import { ipBytes } from "../net.ts";
-import { SendFileError, type Transport, writeAll } from "../transport.ts";
+import { LocalFileError, type Transport, writeAll } from "../transport.ts";
 import {
   accept4,
   AF,
@@ -34,16 +34,21 @@ import {
   intOption,
   libc,
   listen,
+  type Pipe,
+  pipe,
   recv,
   send,
   sendfile,
   setIntOption,
+  setPipeSize,
   SHUT,
   shutdown,
   SO,
   socket,
   socketName,
   SOL,
+  spliceFromSocket,
+  spliceToFile,
   SystemError,
   TCP,
 } from "./libc.ts";
@@ -53,6 +58,8 @@ import { forget, readable, writable } from "./reactor.ts";
 const SOCKADDR_SIZE = 28;
 /** Connections a passive listener queues before it accepts (as the runtime's own listeners). */
 const BACKLOG = 128;
+/** The fewest bytes `receiveFile` gathers in its pipe before writing them, short of the stream's end. */
+const SPLICE_BATCH = 64 * 1024;
 /** Bytes read per chunk of {@linkcode NativeConn.readable}. */
 const STREAM_CHUNK = 64 * 1024;
 
@@ -200,6 +207,11 @@ class Socket implements Disposable {
     return this.#descriptor.fd;
   }
 
+  /** Whether it is still open. */
+  get open(): boolean {
+    return this.#descriptor.open;
+  }
+
   [Symbol.dispose](): void {
     if (!this.#descriptor.open) return;
     forget(this.#descriptor.fd);
@@ -312,6 +324,10 @@ export class NativeConn implements Transport, Disposable {
   /** This end's address. */
   readonly localAddr: Deno.NetAddr;
   readonly #socket: Socket;
+  /** The pipe uploads are spliced through, made by the first `receiveFile`, and its size. */
+  #pipe: { ends: Pipe; size: number } | null = null;
+  /** A pipe's drain into a file running on a worker thread: the pipe is closed after it. */
+  #draining: Promise<unknown> | null = null;
   #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
 
@@ -379,7 +395,7 @@ export class NativeConn implements Transport, Disposable {
    * with `sendfile(2)`, the bytes going from the page cache to the socket without
    * a copy through this process; resolves to how many, 0 at the end of the file.
    * Waits (in the reactor) while the socket's buffer is full. A failure of the
-   * connection rejects as `write` does; one of the file with a `SendFileError`.
+   * connection rejects as `write` does; one of the file with a `LocalFileError`.
    */
   async sendFile(file: number, offset: number, count: number): Promise<number> {
     if (count <= 0) throw new RangeError(`sendFile count ${count} is not positive`);
@@ -390,9 +406,73 @@ export class NativeConn implements Transport, Disposable {
       if (n === -E.AGAIN) await writable(fd);
       else if (n !== -E.INTR) {
         const error = socketError("sendfile", -n);
-        throw error instanceof SystemError ? new SendFileError(error) : error;
+        throw error instanceof SystemError ? new LocalFileError("reading", error) : error;
       }
     }
+  }
+
+  /**
+   * Receives up to `count` (> 0) bytes into the open file `file` at byte `offset`
+   * with `splice(2)`, socket to pipe to file, the bytes never copied through this
+   * process; resolves to how many, 0 once the peer has closed its side. Waits (in
+   * the reactor) while nothing has arrived; the pipe's drain into the file runs on
+   * a worker thread. A failure of the connection rejects as `read` does; one of the
+   * file (a full disk) with a `LocalFileError`.
+   */
+  async receiveFile(file: number, offset: number, count: number): Promise<number> {
+    if (count <= 0) throw new RangeError(`receiveFile count ${count} is not positive`);
+    const { ends, size } = this.#pipe ??= this.#openPipe(count);
+    const wanted = Math.min(count, size);
+    // Each drain costs a worker thread's turn: wait for a batch worth it, unless the stream ended.
+    const batch = Math.min(wanted, SPLICE_BATCH);
+    let moved = 0;
+    while (moved < wanted) {
+      const fd = this.#socket.fd;
+      const n = spliceFromSocket(fd, ends.writer.fd, wanted - moved);
+      if (n > 0) moved += n;
+      else if (n === 0) break;
+      else if (n === -E.AGAIN) {
+        if (moved >= batch) break;
+        await readable(fd);
+      } else if (n !== -E.INTR) throw socketError("splice", -n);
+    }
+    const drain = this.#drain(ends.reader.fd, file, offset, moved);
+    this.#draining = drain;
+    try {
+      await drain;
+    } finally {
+      this.#draining = null;
+      if (!this.#socket.open) this.#closePipe();
+    }
+    return moved;
+  }
+
+  /** A pipe for `receiveFile`, as large as `count` where the system allows it. */
+  #openPipe(count: number): { ends: Pipe; size: number } {
+    const ends = socketCall(() => pipe());
+    try {
+      return { ends, size: socketCall(() => setPipeSize(ends.writer.fd, count)) };
+    } catch (error) {
+      ends[Symbol.dispose]();
+      throw error;
+    }
+  }
+
+  /** Moves the `count` bytes waiting in the pipe into `file` at `offset`. */
+  async #drain(pipeReader: number, file: number, offset: number, count: number): Promise<void> {
+    for (let written = 0; written < count;) {
+      const n = await spliceToFile(pipeReader, file, offset + written, count - written);
+      if (n <= 0) {
+        const failure = new SystemError("splice", n < 0 ? -n : E.IO);
+        throw new LocalFileError("writing", failure);
+      }
+      written += n;
+    }
+  }
+
+  #closePipe(): void {
+    this.#pipe?.ends[Symbol.dispose]();
+    this.#pipe = null;
   }
 
   /** Ends this side of the stream (`shutdown(SHUT_WR)`): the peer reads to its end, then sees it. */
@@ -437,6 +517,8 @@ export class NativeConn implements Transport, Disposable {
   /** Closes both directions at once; pending reads and writes reject with `BadResource`. Closing again does nothing. */
   close(): void {
     this.#socket[Symbol.dispose]();
+    // A drain running on a worker thread still uses the pipe: it closes it when done.
+    if (this.#draining === null) this.#closePipe();
   }
 
   /** Closes it, for `using`. */

@@ -10,7 +10,8 @@ import type { ActiveTransfer, TransferJob } from "../commands/table.ts";
 import type { BufferPool } from "../data/buffer_pool.ts";
 import { type DataChannel, DataConnectError } from "../data/channel.ts";
 import { type DTPOptions, TransferError } from "../data/dtp.ts";
-import type { LogLevel } from "../log.ts";
+import type { LogFields, LogLevel } from "../log.ts";
+import { countHandshake, type TransferDirection, type TransferResult } from "../metrics.ts";
 import { NativeConn } from "../native/socket.ts";
 import type { HandlerConfig } from "../options.ts";
 import { TlsHandshakeError, upgradeToTls } from "../tls.ts";
@@ -41,9 +42,20 @@ export interface TransferHost {
   /** Sends a reply. */
   reply(code: number, text: string): Promise<void>;
   /** Writes a log line about the session. */
-  log(level: LogLevel, message: string): void;
+  log(level: LogLevel, message: string, fields?: LogFields): void;
   /** Runs a file event callback. */
   emit(event: FileEvent, file: string): Promise<void>;
+}
+
+/** How a transfer that failed with `failure` (`null`: none) ended. */
+function transferResult(failure: unknown): TransferResult {
+  if (failure === null) return "completed";
+  return failure instanceof TransferError && failure.failure === "aborted" ? "aborted" : "failed";
+}
+
+/** Which way a job's file goes, as an operator says it. */
+function directionOf(job: TransferJob): TransferDirection {
+  return job.direction === "send" ? "download" : "upload";
 }
 
 /** At most one transfer at a time, run in the background while the session reads commands. */
@@ -90,7 +102,6 @@ export class Transfers {
   async #run(transfer: ActiveTransfer): Promise<void> {
     const host = this.#host;
     const { job } = transfer;
-    let completed = false;
     let failure: unknown = null;
     try {
       if (host.data.connected) {
@@ -111,10 +122,10 @@ export class Transfers {
         await job.run(transfer.dtp);
       } finally {
         const what = job.path === undefined ? job.command : `${job.command} ${job.path}`;
-        const path = transfer.dtp.zeroCopy ? "sendfile" : "stream";
+        const zeroCopy = job.direction === "send" ? "sendfile" : "splice";
+        const path = transfer.dtp.zeroCopy ? zeroCopy : "stream";
         host.log("debug", `${what} data path: ${path} (${carrier})`);
       }
-      completed = true;
     } catch (error) {
       failure = error;
     }
@@ -123,10 +134,14 @@ export class Transfers {
     } catch (error) {
       // The file could not be released (a storage's commit failed): not complete.
       failure ??= new TransferError("file", error);
-      completed = false;
+    }
+    const result = transferResult(failure);
+    // Counted before the final reply, so that a scrape after it sees the transfer.
+    if (job.path !== undefined) {
+      host.config.metrics?.transferEnded(directionOf(job), result, transfer.dtp?.bytes ?? 0);
     }
     await host.reply(...this.#finalReply(failure));
-    await this.#logTransfer(transfer, completed);
+    await this.#finish(transfer, result);
   }
 
   /**
@@ -144,9 +159,13 @@ export class Transfers {
     if (config.tcpNoDelay) conn.setNoDelay(true);
     const tls = config.tls;
     if (!protP || !tls) return { conn, carrier: socket };
-    const transport = await upgradeToTls(conn, tls.context, config.dataConnectTimeout * 1000, {
-      upload: direction === "receive",
-    });
+    const transport = await countHandshake(
+      config.metrics,
+      "data",
+      upgradeToTls(conn, tls.context, config.dataConnectTimeout * 1000, {
+        upload: direction === "receive",
+      }),
+    );
     if (tls.requireSessionReuse && !transport.sessionReused) {
       transport.close();
       throw new TlsHandshakeError(
@@ -189,14 +208,30 @@ export class Transfers {
     return LOCAL_ERROR_REPLY;
   }
 
-  async #logTransfer(transfer: ActiveTransfer, completed: boolean): Promise<void> {
+  /**
+   * A file transfer's end, after its final reply (listings have none): its one log
+   * line and its callback.
+   */
+  async #finish(transfer: ActiveTransfer, result: TransferResult): Promise<void> {
     const { job, dtp } = transfer;
     if (job.path === undefined) return;
     const bytes = dtp?.bytes ?? 0;
     const seconds = (dtp?.seconds ?? 0).toFixed(3);
+    const completed = result === "completed";
+    const direction = directionOf(job);
     this.#host.log(
       completed ? "info" : "warning",
       `${job.command} ${job.path} completed=${completed ? 1 : 0} bytes=${bytes} seconds=${seconds}`,
+      {
+        event: "transfer",
+        command: job.command,
+        path: job.path,
+        direction,
+        bytes,
+        seconds: Number(seconds),
+        completed,
+        result,
+      },
     );
     const event = job.direction === "send"
       ? (completed ? "onFileSent" : "onIncompleteFileSent")

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { ConnectionRefusal } from "../metrics.ts";
 import { writeAll } from "../transport.ts";
 
 /** What a worker tells its supervisor. */
@@ -20,8 +21,8 @@ export type WorkerMessage =
 
 /** What the supervisor tells a worker. */
 export type SupervisorMessage =
-  /** The answer to the `admit` numbered `id`: the refusal (a 421's text), or `null` to serve. */
-  | { type: "admit"; id: number; refusal: string | null }
+  /** The answer to the `admit` numbered `id`: the limit the client is over, or `null` to serve. */
+  | { type: "admit"; id: number; refusal: ConnectionRefusal | null }
   /** Close every session and end. */
   | { type: "stop" }
   /** Stop accepting clients, and end once the last session has. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Logger, type LogLevel } from "../log.ts";
+import { Logger, type LogLevel, type LogRecord } from "../log.ts";
 import { nextServerNumber, type WorkerRole, workerRole, WorkersUnavailable } from "./role.ts";
 import { Supervisor } from "./supervisor.ts";
 import { type WorkerLink, workerLink } from "./worker_link.ts";
@@ -69,14 +69,16 @@ export function processRole(
   return { kind: "supervisor", supervisor };
 }
 
-/** A logger that writes through `logger`, each message after `tag` (`[worker 2]`). */
-export function taggedLogger(logger: Logger, tag: string): Logger {
+/** A logger that writes through `logger`, each line's text after `[worker N]` (in JSON, with a `worker` field). */
+export function workerLogger(logger: Logger, worker: number): Logger {
   return new (class extends Logger {
     override enabled(level: LogLevel): boolean {
       return logger.enabled(level);
     }
-    override log(level: LogLevel, message: string): void {
-      logger.log(level, `${tag} ${message}`);
+    override write(record: Omit<LogRecord, "time">): void {
+      const tag = `[worker ${worker}]`;
+      const prefix = record.prefix === undefined ? tag : `${tag} ${record.prefix}`;
+      logger.write({ ...record, prefix, fields: { ...record.fields, worker } });
     }
   })();
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { ConnectionRefusal } from "../metrics.ts";
 import { MessageChannel, type SupervisorMessage, type WorkerMessage } from "./channel.ts";
 import type { WorkerRole } from "./role.ts";
 
@@ -17,14 +18,14 @@ export interface LinkedServer {
   closeAll(): Promise<void>;
 }
 
-/** The refusal of a client that comes while the worker is stopping. */
-const STOPPING = "Server shutting down.";
+/** Whether a client may be served: `null`, or the limit it is over, or `"stopping"` (the worker is). */
+export type Admission = ConnectionRefusal | "stopping" | null;
 
 /** A worker's connection to its supervisor; one per worker process (see {@linkcode workerLink}). */
 export class WorkerLink {
   readonly #role: WorkerRole;
   readonly #servers = new Set<LinkedServer>();
-  readonly #waiting = new Map<number, (refusal: string | null) => void>();
+  readonly #waiting = new Map<number, (admission: Admission) => void>();
   readonly #channel: Promise<MessageChannel<SupervisorMessage, WorkerMessage> | null>;
   #nextId = 0;
   #stopping = false;
@@ -78,11 +79,11 @@ export class WorkerLink {
     void this.#send({ type: "listening", server });
   }
 
-  /** Asks whether server number `server` may serve a client from `ip`: the refusal, or `null`. */
-  async admit(server: number, ip: string): Promise<string | null> {
-    if (this.#stopping) return STOPPING;
+  /** Asks whether server number `server` may serve a client from `ip`. */
+  async admit(server: number, ip: string): Promise<Admission> {
+    if (this.#stopping) return "stopping";
     const id = this.#nextId++;
-    const answer = new Promise<string | null>((resolve) => this.#waiting.set(id, resolve));
+    const answer = new Promise<Admission>((resolve) => this.#waiting.set(id, resolve));
     await this.#send({ type: "admit", id, server, ip });
     return answer;
   }
@@ -118,7 +119,7 @@ export class WorkerLink {
   #stop(): void {
     if (this.#closed) return;
     this.#stopping = true;
-    for (const resolve of this.#waiting.values()) resolve(STOPPING);
+    for (const resolve of this.#waiting.values()) resolve("stopping");
     this.#waiting.clear();
     for (const server of this.#servers) void server.closeAll();
     if (this.#servers.size === 0) void this.#close();

@@ -23,6 +23,7 @@ import { formatReply } from "./session/replies.ts";
 import { writeAll } from "./transport.ts";
 import { passiveSlice } from "./workers/passive_slice.ts";
 import { type ProcessRole, processRole, workerLogger } from "./workers/processes.ts";
+import { WorkersUnavailable } from "./workers/role.ts";
 import type { SupervisedServer, Supervisor } from "./workers/supervisor.ts";
 
 /** A session class: {@linkcode FTPHandler} or a subclass of it. */
@@ -144,6 +145,13 @@ export class FTPServer implements SessionHost {
     if (role?.kind === "worker") {
       this.#number = role.server;
       const port = role.role.ports[role.server];
+      if (port === undefined) {
+        throw new WorkersUnavailable(
+          `this worker makes more servers with workers (${
+            role.server + 1
+          }) than its supervisor did`,
+        );
+      }
       this.#listener = Deno.listen({ hostname, port, reusePort: true });
       role.link.listening(role.server);
       return;

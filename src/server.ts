@@ -18,7 +18,8 @@ import {
   localDisk,
   resolveHandlerOptions,
 } from "./options.ts";
-import { FTPHandler, type SessionHost } from "./session/handler.ts";
+import { FTPHandler, type Proxied, type SessionHost } from "./session/handler.ts";
+import { ProxyHeaderReader, type ProxyProtocolOptions } from "./proxy_protocol.ts";
 import { formatReply } from "./session/replies.ts";
 import { writeAll } from "./transport.ts";
 import { passiveSlice } from "./workers/passive_slice.ts";
@@ -27,7 +28,11 @@ import { WorkersUnavailable } from "./workers/role.ts";
 import type { SupervisedServer, Supervisor } from "./workers/supervisor.ts";
 
 /** A session class: {@linkcode FTPHandler} or a subclass of it. */
-export type FTPHandlerClass = new (conn: Deno.Conn, host: SessionHost) => FTPHandler;
+export type FTPHandlerClass = new (
+  conn: Deno.Conn,
+  host: SessionHost,
+  proxied?: Proxied,
+) => FTPHandler;
 
 /** Options of {@linkcode FTPServer}: where to listen, the limits, and every session option. */
 export interface FTPServerOptions extends FTPHandlerOptions {
@@ -55,6 +60,14 @@ export interface FTPServerOptions extends FTPHandlerOptions {
    * than on Linux, one process serves, with a warning.
    */
   workers?: number | "auto";
+  /**
+   * Behind a load balancer: every connection must come from one of these trusted
+   * proxies and start with a PROXY protocol header (v1 or v2), whose client
+   * address the session then uses (logs, limits, the passive data check). A
+   * connection from elsewhere, or without a valid header in time, is closed
+   * without a greeting and logged. Default: no PROXY protocol.
+   */
+  proxyProtocol?: ProxyProtocolOptions;
 }
 
 /** Options of {@linkcode FTPServer.serve}. */
@@ -114,10 +127,16 @@ export class FTPServer implements SessionHost {
   readonly #role: ProcessRole | null;
   /** With workers: this server's number among the program's servers. */
   #number = 0;
+  readonly #proxy: ProxyHeaderReader | null;
+  /** Connections whose PROXY header is being read: closed by {@linkcode closeAll}. */
+  readonly #unintroduced = new Set<Deno.Conn>();
   #serving: Promise<void> | null = null;
   #closed = false;
 
-  /** Binds the listening socket; throws `Deno.errors.AddrInUse` and the like at once. */
+  /**
+   * Binds the listening socket; throws `Deno.errors.AddrInUse` and the like at
+   * once, and a `ProxyHeaderError` for a trusted proxy that is no address.
+   */
   constructor(options: FTPServerOptions) {
     const logger = options.logger ?? new Logger();
     const role = processRole(options.workers ?? 1, (message) => logger.warning(message));
@@ -140,16 +159,16 @@ export class FTPServer implements SessionHost {
     this.maxConsPerIp = options.maxConsPerIp ?? 0;
     this.#handler = options.handler ?? FTPHandler;
     this.#verbose = options.verbose ?? false;
+    this.#proxy = options.proxyProtocol ? new ProxyHeaderReader(options.proxyProtocol) : null;
     this.#role = role;
     const hostname = options.hostname ?? "0.0.0.0";
     if (role?.kind === "worker") {
       this.#number = role.server;
       const port = role.role.ports[role.server];
       if (port === undefined) {
+        const made = role.server + 1;
         throw new WorkersUnavailable(
-          `this worker makes more servers with workers (${
-            role.server + 1
-          }) than its supervisor did`,
+          `a worker made ${made} servers with workers, the supervisor fewer`,
         );
       }
       this.#listener = Deno.listen({ hostname, port, reusePort: true });
@@ -223,6 +242,7 @@ export class FTPServer implements SessionHost {
   async closeAll(): Promise<void> {
     this.#closeListener();
     if (this.#role?.kind === "supervisor") await this.#role.supervisor.stop();
+    for (const conn of this.#unintroduced) conn.close();
     for (const session of this.#sessions) session.close();
     await Promise.all([this.#serving, ...this.#tasks]);
   }
@@ -260,6 +280,10 @@ export class FTPServer implements SessionHost {
       }
     }
     logger.info(`masquerade (NAT) address: ${config.masqueradeAddress ?? "None"}`);
+    if (this.#proxy) {
+      const proxies = this.#proxy.trusted.map((network) => network.text).join(", ");
+      logger.info(`PROXY protocol: required, from ${proxies}`);
+    }
     logger.info(`passive ports: ${ports ? `${ports[0]}->${ports[ports.length - 1]}` : "None"}`);
     if (config.tls) {
       const { implicit, controlRequired, dataRequired, requireSessionReuse } = config.tls;
@@ -365,8 +389,11 @@ export class FTPServer implements SessionHost {
 
   async #admit(conn: Deno.Conn): Promise<void> {
     const { metrics } = this.config;
-    const ip = normalizeIp((conn.remoteAddr as Deno.NetAddr).hostname);
-    const port = (conn.remoteAddr as Deno.NetAddr).port;
+    const proxied = await this.#introduce(conn);
+    if (proxied === null) return;
+    const remote = proxied?.client ?? conn.remoteAddr as Deno.NetAddr;
+    const ip = normalizeIp(remote.hostname);
+    const port = remote.port;
     const link = this.#role?.kind === "worker" ? this.#role.link : null;
     const refusal = link ? await link.admit(this.#number, ip) : this.#counts.admit(ip, this);
     if (refusal === "stopping" || (!refusal && link && this.#closed)) {
@@ -389,7 +416,7 @@ export class FTPServer implements SessionHost {
       conn.close();
       return;
     }
-    const session = new this.#handler(conn, this);
+    const session = new this.#handler(conn, this, proxied);
     metrics?.sessionOpened();
     this.#sessions.add(session);
     try {
@@ -402,6 +429,33 @@ export class FTPServer implements SessionHost {
       this.#sessions.delete(session);
       if (link) link.release(this.#number, ip);
       else this.#counts.release(ip);
+    }
+  }
+
+  /**
+   * Reads the PROXY header of `conn` when the server is behind proxies: the client
+   * it names, or `null` once `conn` is closed for want of a valid one (logged);
+   * `undefined` without the PROXY protocol.
+   */
+  async #introduce(conn: Deno.Conn): Promise<Proxied | null | undefined> {
+    if (!this.#proxy) return undefined;
+    this.#unintroduced.add(conn);
+    try {
+      return { client: await this.#proxy.read(conn), proxies: this.#proxy.trusted };
+    } catch (error) {
+      const { hostname, port } = conn.remoteAddr as Deno.NetAddr;
+      const peer = `${normalizeIp(hostname)}:${port}`;
+      if (!this.#closed) {
+        this.logger.warning(`${peer} closed without a greeting: ${(error as Error).message}`);
+      }
+      try {
+        conn.close();
+      } catch {
+        // Closed by the header's timeout.
+      }
+      return null;
+    } finally {
+      this.#unintroduced.delete(conn);
     }
   }
 }

@@ -133,6 +133,7 @@ export type {
 } from "./src/fs/filesystem.ts";
 export { formatListLine, type ListLine, listLines } from "./src/fs/listing.ts";
 export { MemoryFS, type MemoryFSOptions } from "./src/fs/memory_fs.ts";
+export { FilesystemThreads, type FilesystemThreadsOptions } from "./src/fs/threads.ts";
 export { type PrivsepAccount, PrivsepFS, type PrivsepOptions } from "./src/fs/privsep_fs.ts";
 export { UnixFilesystem } from "./src/fs/unix_fs.ts";
 export { ftpNorm, quote } from "./src/fs/virtual_path.ts";
@@ -184,6 +185,7 @@ export {
   type ProxyParse,
   type ProxyProtocolOptions,
 } from "./src/proxy_protocol.ts";
+export { isWorker, sharedWithWorkers, WorkersUnavailable } from "./src/workers/role.ts";
 export { FTPError, type FTPErrorOptions } from "./src/errors.ts";
 export {
   type CertificatePem,

@@ -167,27 +167,38 @@ async function writeConfig(path: string, text: string): Promise<string> {
   return path;
 }
 
-/** tsftpd itself, from this working tree, run as `deno task start` runs it (same flags). */
-const tsftpd: PeerSetup = async (layout) => {
-  const version = await $`deno run -A main.ts --version`.cwd(layout.root).text();
-  const config = JSON.parse(await Deno.readTextFile(`${layout.root}/deno.json`));
-  const start = (config.tasks.start as string).split(" ")
-    .map((word) => word === "main.ts" ? `${layout.root}/main.ts` : word);
-  const args = ["-i", "127.0.0.1", "-p", "PORT", "-d", "HOME", "-u", "bench", "-P", PASSWORD];
-  args.push("-w", "--max-cons", "0");
-  return {
-    version: `${version.trim()} (working tree)`,
-    user: "bench",
-    password: PASSWORD,
-    forks: false,
-    notes: `\`${config.tasks.start} ${args.join(" ")}\` (\`deno task start\`)`,
-    command: (port) =>
-      Promise.resolve([
-        ...start,
-        ...args.map((arg) => arg === "PORT" ? `${port}` : arg === "HOME" ? layout.home : arg),
-      ]),
+/**
+ * tsftpd itself, from this working tree, run as `deno task start` runs it (same flags), with
+ * `extra` flags after them.
+ */
+function tsftpdWith(extra: string[]): PeerSetup {
+  return async (layout) => {
+    const version = await $`deno run -A main.ts --version`.cwd(layout.root).text();
+    const config = JSON.parse(await Deno.readTextFile(`${layout.root}/deno.json`));
+    const start = (config.tasks.start as string).split(" ")
+      .map((word) => word === "main.ts" ? `${layout.root}/main.ts` : word);
+    const args = ["-i", "127.0.0.1", "-p", "PORT", "-d", "HOME", "-u", "bench", "-P", PASSWORD];
+    args.push("-w", "--max-cons", "0", ...extra);
+    return {
+      version: `${version.trim()} (working tree)`,
+      user: "bench",
+      password: PASSWORD,
+      // With workers, ftpbench's memory column sees the supervisor alone.
+      forks: extra.includes("--workers"),
+      notes: `\`${config.tasks.start} ${args.join(" ")}\` (\`deno task start\`)`,
+      command: (port) =>
+        Promise.resolve([
+          ...start,
+          ...args.map((arg) => arg === "PORT" ? `${port}` : arg === "HOME" ? layout.home : arg),
+        ]),
+    };
   };
-};
+}
+
+/** tsftpd in one process. */
+const tsftpd = tsftpdWith([]);
+/** tsftpd with two workers sharing the port (`--workers 2`), to set beside one process. */
+const tsftpdTwoWorkers = tsftpdWith(["--workers", "2"]);
 
 const PYFTPDLIB_SERVER = `
 import sys
@@ -398,6 +409,7 @@ const ftpSrv: PeerSetup = async (layout) => {
 /** Every server compare.ts knows, by name, in the default order. */
 export const PEERS: Record<string, PeerSetup> = {
   tsftpd,
+  "tsftpd-2-workers": tsftpdTwoWorkers,
   pyftpdlib,
   vsftpd,
   proftpd,

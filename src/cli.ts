@@ -23,6 +23,7 @@ import type { Logger } from "./log.ts";
 import type { FTPServer } from "./server.ts";
 import { writeAll } from "./transport.ts";
 import { VERSION } from "./version.ts";
+import { WorkersUnavailable } from "./workers/role.ts";
 
 export { CliError, createAuthorizer, createServers, parseCli, USAGE };
 export type { CliConfig, TlsCliConfig } from "./cli/parse.ts";
@@ -82,7 +83,10 @@ async function run(args: string[]): Promise<number> {
       ...(authorizer instanceof UsersFileAuthorizer ? [reloadUsers(authorizer, logger)] : []),
     ], logger);
     // Each server closes its sessions on SIGINT and SIGTERM.
-    await Promise.all(servers.map((server) => server.serve()));
+    await Promise.all(servers.map((server) => server.serve())).catch((error) => {
+      if (!(error instanceof WorkersUnavailable)) throw error;
+      throw new CliError(`cannot start workers: ${error.message}`, 1);
+    });
     return 0;
   } finally {
     if (authorizer instanceof UsersFileAuthorizer) authorizer.close();

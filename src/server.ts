@@ -5,6 +5,7 @@
  * @module
  */
 
+import { ConnectionCounts } from "./connection_limits.ts";
 import { BufferPool } from "./data/buffer_pool.ts";
 import { BANNED_REPLY, Defender, type DefenderOptions } from "./defender/defender.ts";
 import { Logger } from "./log.ts";
@@ -22,6 +23,10 @@ import { FTPHandler, type Proxied, type SessionHost } from "./session/handler.ts
 import { ProxyHeaderReader, type ProxyProtocolOptions } from "./proxy_protocol.ts";
 import { formatReply } from "./session/replies.ts";
 import { writeAll } from "./transport.ts";
+import { passiveSlice } from "./workers/passive_slice.ts";
+import { type ProcessRole, processRole, workerLogger } from "./workers/processes.ts";
+import { WorkersUnavailable } from "./workers/role.ts";
+import type { SupervisedServer, Supervisor } from "./workers/supervisor.ts";
 
 /** A session class: {@linkcode FTPHandler} or a subclass of it. */
 export type FTPHandlerClass = new (
@@ -48,6 +53,14 @@ export interface FTPServerOptions extends FTPHandlerOptions {
   logger?: Logger;
   /** Log the whole configuration at start-up at info level, not only at debug (the CLI's `-V`). */
   verbose?: boolean;
+  /**
+   * Processes that serve clients (default 1; 0 or `"auto"`: one per core). With
+   * more than one, this process supervises that many workers, each a copy of this
+   * program, sharing the port (Linux's `SO_REUSEPORT`); the program must make the
+   * same servers in the same order in every process (see `isWorker`). Elsewhere
+   * than on Linux, one process serves, with a warning.
+   */
+  workers?: number | "auto";
   /**
    * Behind a load balancer: every connection must come from one of these trusted
    * proxies and start with a PROXY protocol header (v1 or v2), whose client
@@ -89,6 +102,8 @@ const REFUSALS: Record<ConnectionRefusal, string> = {
 
 /** Connections the kernel queues before they are accepted, unless told (`backlog`). */
 export const DEFAULT_BACKLOG = 4096;
+/** The 421 text for a client that comes while a worker stops. */
+const STOPPING = "Server shutting down.";
 
 /** How long to pause accepting after a failed accept (out of file descriptors, ...). */
 const ACCEPT_RETRY_MS = 100;
@@ -124,8 +139,12 @@ export class FTPServer implements SessionHost {
   readonly #handler: FTPHandlerClass;
   readonly #sessions = new Set<FTPHandler>();
   readonly #tasks = new Set<Promise<void>>();
-  readonly #perIp = new Map<string, number>();
+  readonly #counts = new ConnectionCounts();
   readonly #verbose: boolean;
+  /** With workers: this process's part; `null` when it serves alone. */
+  readonly #role: ProcessRole | null;
+  /** With workers: this server's number among the program's servers. */
+  #number = 0;
   readonly #proxy: ProxyHeaderReader | null;
   /** Connections whose PROXY header is being read: closed by {@linkcode closeAll}. */
   readonly #unintroduced = new Set<Deno.Conn>();
@@ -137,8 +156,22 @@ export class FTPServer implements SessionHost {
    * once, and a `ProxyHeaderError` for a trusted proxy that is no address.
    */
   constructor(options: FTPServerOptions) {
-    this.config = resolveHandlerOptions(options);
-    this.logger = options.logger ?? new Logger();
+    const logger = options.logger ?? new Logger();
+    const role = processRole(options.workers ?? 1, (message) => logger.warning(message));
+    if (role && options.listener) {
+      throw new TypeError("a server with workers opens its listener: give hostname and port");
+    }
+    const config = resolveHandlerOptions(options);
+    if (role?.kind === "worker") {
+      const { index, count } = role.role;
+      this.config = { ...config, passivePorts: passiveSlice(config.passivePorts, index, count) };
+      this.logger = workerLogger(logger, index);
+    } else {
+      // Throws before any worker starts when the range cannot be split among them.
+      if (role) passiveSlice(config.passivePorts, 1, role.supervisor.count);
+      this.config = config;
+      this.logger = logger;
+    }
     this.buffers = new BufferPool(this.config.dtp.bufferSize, this.config.dtp.bufferBudget);
     this.maxCons = options.maxCons ?? 512;
     this.maxConsPerIp = options.maxConsPerIp ?? 0;
@@ -150,11 +183,37 @@ export class FTPServer implements SessionHost {
       : options.defender instanceof Defender
       ? options.defender
       : new Defender({ logger: this.logger, ...options.defender });
-    this.#listener = options.listener ?? Deno.listen({
-      hostname: options.hostname ?? "0.0.0.0",
-      port: options.port ?? 21,
-      tcpBacklog: options.backlog ?? DEFAULT_BACKLOG,
-    });
+    this.#role = role;
+    const hostname = options.hostname ?? "0.0.0.0";
+    const tcpBacklog = options.backlog ?? DEFAULT_BACKLOG;
+    if (role?.kind === "worker") {
+      this.#number = role.server;
+      const port = role.role.ports[role.server];
+      if (port === undefined) {
+        const made = role.server + 1;
+        throw new WorkersUnavailable(
+          `a worker made ${made} servers with workers, the supervisor fewer`,
+        );
+      }
+      this.#listener = Deno.listen({ hostname, port, reusePort: true, tcpBacklog });
+      role.link.listening(role.server);
+      return;
+    }
+    this.#listener = options.listener ??
+      Deno.listen({ hostname, port: options.port ?? 21, reusePort: role !== null, tcpBacklog });
+    if (role) this.#number = role.supervisor.register(this.#supervised());
+  }
+
+  /** What the supervisor needs of this server. */
+  #supervised(): SupervisedServer {
+    return {
+      port: this.addr.port,
+      limits: this,
+      logger: this.logger,
+      // Connections are the workers' to accept, from now on.
+      onListening: () => this.#closeListener(),
+      onStarted: () => this.#logStartup(),
+    };
   }
 
   /** The address the server listens on. */
@@ -172,7 +231,10 @@ export class FTPServer implements SessionHost {
    * `handleExit` (the default), SIGINT and SIGTERM close every session and end it.
    */
   serve(options: ServeOptions = {}): Promise<void> {
-    this.#serving ??= this.#acceptLoop(options.handleExit ?? true, options.signal);
+    const handleExit = options.handleExit ?? true;
+    this.#serving ??= this.#role?.kind === "supervisor"
+      ? this.#supervise(handleExit, options.signal)
+      : this.#acceptLoop(handleExit, options.signal);
     return this.#serving;
   }
 
@@ -181,8 +243,16 @@ export class FTPServer implements SessionHost {
     return this.serve(options);
   }
 
-  /** Stops accepting clients; connected ones are served to the end. */
+  /**
+   * Stops accepting clients; connected ones are served to the end. With workers,
+   * every worker stops accepting, and ends once its last session has.
+   */
   close(): void {
+    this.#closeListener();
+    if (this.#role?.kind === "supervisor") void this.#role.supervisor.drain();
+  }
+
+  #closeListener(): void {
     if (this.#closed) return;
     this.#closed = true;
     try {
@@ -194,7 +264,8 @@ export class FTPServer implements SessionHost {
 
   /** Stops accepting, disconnects every client, and resolves once every session has ended. */
   async closeAll(): Promise<void> {
-    this.close();
+    this.#closeListener();
+    if (this.#role?.kind === "supervisor") await this.#role.supervisor.stop();
     for (const conn of this.#unintroduced) conn.close();
     for (const session of this.#sessions) session.close();
     await Promise.all([this.#serving, ...this.#tasks]);
@@ -209,8 +280,20 @@ export class FTPServer implements SessionHost {
     const { config, logger } = this;
     const ports = config.passivePorts;
     const { hostname, port } = this.addr;
-    logger.info(`>>> starting FTP server on ${formatAddress(hostname, port)}, pid=${Deno.pid} <<<`);
-    logger.info("concurrency model: async");
+    const address = formatAddress(hostname, port);
+    if (this.#role?.kind === "worker") {
+      const { index, count } = this.#role.role;
+      const slice = ports ? `${ports[0]}->${ports[ports.length - 1]}` : "None";
+      logger.info(`worker ${index} of ${count} serving ${address}, pid=${Deno.pid}`);
+      logger.info(`passive ports of worker ${index}: ${slice}`);
+      return;
+    }
+    logger.info(`>>> starting FTP server on ${address}, pid=${Deno.pid} <<<`);
+    logger.info(
+      this.#role?.kind === "supervisor"
+        ? `concurrency model: multi-process, ${this.#role.supervisor.count} workers sharing the port`
+        : "concurrency model: async",
+    );
     if (config.abstractedFs === localDisk) {
       if (KernelResolver.available()) logger.info("jail: the kernel's (openat2 beneath each home)");
       else {
@@ -264,9 +347,21 @@ export class FTPServer implements SessionHost {
     }
   }
 
+  /** Runs the workers (this server's and the program's others') until they stop. */
+  async #supervise(handleExit: boolean, signal?: AbortSignal): Promise<void> {
+    const { supervisor } = this.#role as { supervisor: Supervisor };
+    try {
+      await supervisor.serve({ handleExit, signal });
+    } finally {
+      this.#closeListener();
+      this.logger.info(">>> shutting down FTP server <<<");
+    }
+  }
+
   async #acceptLoop(handleExit: boolean, signal?: AbortSignal): Promise<void> {
     this.#logStartup();
     using _exit = handleExit ? this.#closeOnExitSignals() : null;
+    using _link = this.#role?.kind === "worker" ? this.#role.link.attach(this) : null;
     using _abort = signal ? this.#closeWhenAborted(signal) : null;
     while (!this.#closed) {
       let conn: Deno.TcpConn;
@@ -286,8 +381,11 @@ export class FTPServer implements SessionHost {
 
   /** Closes everything on SIGINT and SIGTERM, until disposed. */
   #closeOnExitSignals(): Disposable {
+    // A worker leaves SIGINT (a terminal's Ctrl-C reaches every process) to its supervisor.
     const signals = Deno.build.os === "windows"
       ? ["SIGINT"] as const
+      : this.#role?.kind === "worker"
+      ? ["SIGTERM"] as const
       : ["SIGINT", "SIGTERM"] as const;
     const exit = () => {
       this.logger.info("received an exit signal: closing every session.");
@@ -321,7 +419,19 @@ export class FTPServer implements SessionHost {
     const remote = proxied?.client ?? conn.remoteAddr as Deno.NetAddr;
     const ip = normalizeIp(remote.hostname);
     const port = remote.port;
-    const refusal = await this.defender?.isBanned(ip) ? "banned" : this.#refusal(ip);
+    const link = this.#role?.kind === "worker" ? this.#role.link : null;
+    const refusal = await this.defender?.isBanned(ip)
+      ? "banned"
+      : link
+      ? await link.admit(this.#number, ip)
+      : this.#counts.admit(ip, this);
+    if (refusal === "stopping" || (!refusal && link && this.#closed)) {
+      // The worker is stopping (closed while the supervisor was asked: closeAll has no session to close).
+      if (!refusal) link!.release(this.#number, ip);
+      await writeAll(conn, encoder.encode(formatReply(421, STOPPING))).catch(() => {});
+      conn.close();
+      return;
+    }
     if (refusal) {
       const text = REFUSALS[refusal];
       metrics?.connectionRefused(refusal);
@@ -341,7 +451,6 @@ export class FTPServer implements SessionHost {
     const session = new this.#handler(conn, this, proxied);
     metrics?.sessionOpened();
     this.#sessions.add(session);
-    this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
     try {
       await session.handle();
     } catch (error) {
@@ -350,9 +459,8 @@ export class FTPServer implements SessionHost {
     } finally {
       metrics?.sessionClosed();
       this.#sessions.delete(session);
-      const left = (this.#perIp.get(ip) ?? 1) - 1;
-      if (left > 0) this.#perIp.set(ip, left);
-      else this.#perIp.delete(ip);
+      if (link) link.release(this.#number, ip);
+      else this.#counts.release(ip);
     }
   }
 
@@ -381,14 +489,5 @@ export class FTPServer implements SessionHost {
     } finally {
       this.#unintroduced.delete(conn);
     }
-  }
-
-  /** The limit a new connection from `ip` is over, if any. */
-  #refusal(ip: string): ConnectionRefusal | null {
-    if (this.maxCons > 0 && this.#sessions.size >= this.maxCons) return "max_cons";
-    if (this.maxConsPerIp > 0 && (this.#perIp.get(ip) ?? 0) >= this.maxConsPerIp) {
-      return "max_cons_per_ip";
-    }
-    return null;
   }
 }

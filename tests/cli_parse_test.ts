@@ -62,6 +62,7 @@ const DEFAULTS: Config = {
   },
   readLimit: 0,
   writeLimit: 0,
+  workers: 1,
   users: null,
   systemUsers: false,
   db: null,
@@ -173,6 +174,14 @@ Deno.test("parseCli: the defaults, and each flag's own effect", async () => {
     [["--metrics", "[::1]:0"], { metrics: { hostname: "::1", port: 0 } }],
     [["--metrics", "localhost:9100"], { metrics: { hostname: "localhost", port: 9100 } }],
     [["--system-users"], { systemUsers: true }],
+    [["--workers", "2"], { workers: 2 }],
+    [["--workers", "0"], { workers: 0 }],
+    [["--workers", "auto"], { workers: 0 }],
+    [["--concurrency", "async"], { workers: 1 }],
+    [["--concurrency", "async", "--workers", "1"], { workers: 1 }],
+    [["--concurrency", "multi-proc"], { workers: 0 }],
+    [["--concurrency", "multi-thread"], { workers: 0 }],
+    [["--concurrency", "multi-proc", "--workers", "3"], { workers: 3 }],
   ];
   for (const [args, changed] of cases) {
     assertEquals(await parse(args), { ...DEFAULTS, ...changed }, args.join(" "));
@@ -283,13 +292,11 @@ Deno.test("parseCli: each refusal, word for word", async () => {
     [["-r", "20-70000"], '--range end must be a whole number from 1 to 65535, not "70000"'],
     [["-r", "20-10"], "--range start (20) is above its end (10)"],
     [
-      ["--concurrency", "multi-thread"],
-      "--concurrency multi-thread is not available yet; only async is",
+      ["--concurrency", "async", "--workers", "2"],
+      "--concurrency async is one process: it excludes --workers",
     ],
-    [
-      ["--concurrency", "multi-proc"],
-      "--concurrency multi-proc is not available yet; only async is",
-    ],
+    [["--workers", "x"], '--workers must be a whole number from 0 to 1024, not "x"'],
+    [["--workers", "1025"], '--workers must be a whole number from 0 to 1024, not "1025"'],
     [
       ["--concurrency", "bogus"],
       '--concurrency must be async, multi-thread or multi-proc, not "bogus"',

@@ -310,6 +310,7 @@ Deno.test("--help and -h print the usage on stdout and exit 0", async () => {
         "--max-cons-per-ip",
         "--max-login-attempts",
         "--concurrency",
+        "--workers",
       ]
     ) {
       assertStringIncludes(stdout, option, `${flag} documents ${option}`);
@@ -370,15 +371,11 @@ Deno.test("usage errors exit 2 with one message and no stack trace", async (t) =
     ["a range that runs backwards", ["-r", "9000-8000", ...SAFE], /--range.*9000.*8000/],
     ["a range past 65535", ["-r", "65000-70000", ...SAFE], /--range.*70000/],
     [
-      "--concurrency multi-thread",
-      ["--concurrency", "multi-thread", ...SAFE],
-      /multi-thread.*not available yet/,
+      "--concurrency async with --workers",
+      ["--concurrency", "async", "--workers", "2", ...SAFE],
+      /--concurrency async .*excludes --workers/,
     ],
-    [
-      "--concurrency multi-proc",
-      ["--concurrency", "multi-proc", ...SAFE],
-      /multi-proc.*not available yet/,
-    ],
+    ["--workers bogus", ["--workers", "bogus", ...SAFE], /--workers.*bogus/],
     ["--concurrency bogus", ["--concurrency", "bogus", ...SAFE], /--concurrency.*bogus/],
     ["a NAT address that is not an IP", ["-n", "not-an-ip", ...SAFE], /--nat-address.*not-an-ip/],
     ["--max-cons -1", ["--max-cons", "-1", ...SAFE], /--max-cons/],

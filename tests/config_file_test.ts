@@ -34,7 +34,7 @@ const ERROR_CASES: [name: string, text: string, message: string][] = [
     ':3: unknown key "prot" (known: interface, port, listen, write, directory, username, ' +
     "password, users, system_users, db, proxy_protocol, trusted_proxy, banner, msg_login, msg_quit, timeout, data_connect_timeout, " +
     "transfer_timeout, auth_failed_timeout, permit_foreign_addresses, permit_privileged_ports, " +
-    "use_localtime, disable_sendfile, buffer_size, buffer_budget, concurrency, metrics; " +
+    "use_localtime, disable_sendfile, buffer_size, buffer_budget, concurrency, workers, metrics; " +
     "tables: [passive], [limits], [defender], [tls], [log])",
   ],
   [
@@ -120,9 +120,14 @@ const ERROR_CASES: [name: string, text: string, message: string][] = [
     ":2: FTPS needs a certificate: tls.certfile FILE, or tls.self_signed to generate one",
   ],
   [
-    "a concurrency model not available",
-    `concurrency = "multi-proc"\n`,
-    ":1: concurrency multi-proc is not available yet; only async is",
+    "one process and workers",
+    `concurrency = "async"\nworkers = 2\n`,
+    ":2: concurrency async is one process: it excludes workers",
+  ],
+  [
+    "workers neither a number nor auto",
+    `workers = "many"\n`,
+    ':1: workers must be a whole number from 0 to 1024, not "many"',
   ],
 ];
 

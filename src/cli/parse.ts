@@ -88,6 +88,8 @@ export interface CliConfig {
   readLimit: number;
   /** Most bytes per second sent by each download; 0: no limit. */
   writeLimit: number;
+  /** Processes serving clients (`--workers`, `--concurrency`): 1 is this one alone, 0 one per core. */
+  workers: number;
   tls: TlsCliConfig | null;
   /** `--print-config`: print {@linkcode CliConfig.effective} and exit. */
   printConfig: boolean;
@@ -263,13 +265,7 @@ const EXCLUSIVE: readonly [SettingName, readonly (readonly [SettingName, string]
 export function cliConfig(effective: EffectiveSettings, print = false): CliConfig {
   const { values } = effective;
   const together = new Together(effective.origins);
-  const concurrency = values.concurrency;
-  if (concurrency !== "async") {
-    together.fail(
-      "concurrency",
-      (label) => `${label("concurrency")} ${concurrency} is not available yet; only async is`,
-    );
-  }
+  const workers = workerCount(values, together);
   if (values.username !== null && values.password === null) {
     together.fail("username", (label) => `${label("username")} needs ${label("password")}`);
   }
@@ -340,10 +336,37 @@ export function cliConfig(effective: EffectiveSettings, print = false): CliConfi
     },
     readLimit: values["read-limit"],
     writeLimit: values["write-limit"],
+    workers,
     tls: tlsConfig(values, together),
     printConfig: print,
     effective,
   };
+}
+
+/**
+ * The number of processes `--concurrency` and `--workers` ask for (0: one per
+ * core). The seed's multi-proc and multi-thread both map onto workers: in Deno a
+ * thread is an isolate that shares no session with another, as a process, and
+ * processes also survive one another's crash.
+ */
+function workerCount(values: Settings, together: Together): number {
+  const concurrency = values.concurrency;
+  if (!together.given("workers")) return concurrency === "async" ? 1 : 0;
+  if (concurrency === "async" && together.given("concurrency") && values.workers !== 1) {
+    together.fail(
+      "workers",
+      (label) => `${label("concurrency")} async is one process: it excludes ${label("workers")}`,
+    );
+  }
+  if (values.workers !== 1 && values.metrics !== null) {
+    together.fail(
+      "workers",
+      (label) =>
+        `${label("workers")} and ${label("metrics")} exclude each other (each worker ` +
+        "counts its own sessions; the metrics are not summed across them yet)",
+    );
+  }
+  return values.workers;
 }
 
 /** The FTPS settings; `null` when FTPS is not asked for. */

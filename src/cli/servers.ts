@@ -15,6 +15,7 @@ import { FTPServer, type FTPServerOptions } from "../server.ts";
 import { TlsConfigError, type TLSOptions } from "../tls.ts";
 import { CliError, listenFailure } from "./errors.ts";
 import type { CliConfig, TlsCliConfig } from "./parse.ts";
+import { sharedWithWorkers, WorkersUnavailable } from "../workers/role.ts";
 
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -42,7 +43,11 @@ async function tlsOptions(
     "::1",
     ...(isIPv4(hostname) && hostname !== "0.0.0.0" ? [hostname] : []),
   ];
-  const generated = await generateSelfSigned([...new Set(names)]);
+  // One certificate for the supervisor and every worker.
+  const generated = await sharedWithWorkers(
+    "SELF_SIGNED_CERTIFICATE",
+    () => generateSelfSigned([...new Set(names)]),
+  );
   logger.warning(
     `generated a self-signed certificate; its SHA-256 fingerprint is ${generated.fingerprint}`,
   );
@@ -55,6 +60,9 @@ function listen(options: FTPServerOptions): FTPServer {
   } catch (error) {
     if (error instanceof TlsConfigError) {
       throw new CliError(`cannot use the certificate: ${error.message}`, 1);
+    }
+    if (error instanceof WorkersUnavailable || error instanceof RangeError) {
+      throw new CliError(`cannot start workers: ${error.message}`, 1);
     }
     const address = formatAddress(options.hostname!, options.port!);
     throw new CliError(`cannot listen on ${address}: ${listenFailure(error)}`, 1);
@@ -92,6 +100,7 @@ function serverOptions(
     backlog: config.backlog,
     // One defender for every listener: an address banned on one is banned on all.
     defender: config.defender ? new Defender({ ...config.defender, logger }) : false,
+    workers: config.workers,
     logPrefix: config.logPrefix,
     metrics: config.metrics && new Metrics(),
     dtp: {

@@ -30,6 +30,7 @@ import {
   portRange,
   size,
   text,
+  workerCount,
 } from "./values.ts";
 
 /** The TOML tables settings are grouped in; settings of no section are top-level keys. */
@@ -203,7 +204,14 @@ export const SETTINGS = {
   concurrency: {
     kind: choice("MODEL", ["async", "multi-thread", "multi-proc"]),
     default: "async",
-    help: "async (the only model available yet)",
+    help: "async (one process), multi-proc or multi-thread (both: --workers auto,\n" +
+      "unless --workers is given)",
+  },
+  workers: {
+    kind: workerCount,
+    default: 1,
+    help: "serve with N processes sharing the port (Linux); 0 or auto: one per\n" +
+      "core (default: 1, this process alone)",
   },
   metrics: {
     kind: hostAndPort,

@@ -79,6 +79,18 @@ export function integer(min: number, max: number, metavar = "N"): Kind<number> {
   };
 }
 
+/** A number of worker processes, or `auto` (stored as 0): one per core. */
+export const workerCount: Kind<number> = (() => {
+  const count = integer(0, 1024);
+  const read = (value: unknown, base: string) =>
+    value === "auto"
+      ? 0
+      : typeof value === "string"
+      ? count.fromFlag(value)
+      : count.fromToml(value, base);
+  return { metavar: "N", fromFlag: (text) => read(text, ""), fromToml: read, toToml: (n) => n };
+})();
+
 /** A byte count (`256K`, `1.5M`); TOML also takes an integer. */
 export function size(what: string): Kind<number> {
   const read = (value: unknown) =>

@@ -90,15 +90,23 @@ export class RunningCli {
   /** The port it listens on. */
   port = 0;
   #log = "";
+  #stdout = "";
   #ended = false;
   readonly #drained: Promise<void>;
 
   /** Collects the log of `child`; its standard output goes to `onStdoutLine`, line by line, if given. */
   constructor(child: Deno.ChildProcess, onStdoutLine?: (line: string) => void) {
     this.child = child;
-    const stdout = onStdoutLine
-      ? child.stdout.pipeThrough(new TextDecoderStream()).pipeTo(lineSplitter(onStdoutLine))
-      : child.stdout.pipeTo(new WritableStream());
+    const lines = onStdoutLine ? lineSplitter(onStdoutLine).getWriter() : null;
+    const stdout = child.stdout.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({
+        write: async (text) => {
+          this.#stdout += text;
+          await lines?.write(text);
+        },
+        close: async () => await lines?.close(),
+      }),
+    );
     const stderr = (async () => {
       const streaming = new TextDecoder();
       for await (const chunk of child.stderr) {
@@ -107,6 +115,11 @@ export class RunningCli {
       this.#ended = true;
     })();
     this.#drained = Promise.all([stdout, stderr]).then(() => {});
+  }
+
+  /** Everything printed on stdout so far. */
+  get stdout(): string {
+    return this.#stdout;
   }
 
   /** Everything logged so far. */

@@ -42,6 +42,11 @@ export {
 } from "./src/auth/hashes.ts";
 export type { Network } from "./src/auth/networks.ts";
 export {
+  SystemAuthorizer,
+  type SystemAuthorizerOptions,
+  type SystemUserOverride,
+} from "./src/auth/system_authorizer.ts";
+export {
   UnixAuthorizer,
   type UnixAuthorizerOptions,
   type UnixUserOverride,

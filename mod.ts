@@ -61,6 +61,7 @@ export {
   UsersFileError,
   type UsersFileSummary,
 } from "./src/auth/users_file.ts";
+export { WindowsAuthorizer, type WindowsAuthorizerOptions } from "./src/auth/windows.ts";
 export { protoCmds } from "./src/commands/proto_cmds.ts";
 export type {
   ActiveTransfer,

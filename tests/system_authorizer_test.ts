@@ -11,8 +11,6 @@
 import {
   AuthenticationFailed,
   AuthorizerError,
-  FTPServer,
-  Logger,
   LoginRefused,
   SystemAuthorizer,
   type SystemAuthorizerOptions,
@@ -20,6 +18,7 @@ import {
 } from "../mod.ts";
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { FtpClient } from "./support/ftp_client.ts";
+import { withServer } from "./support/server.ts";
 import { withTempDir } from "./support/temp_dir.ts";
 
 /** One account of the table: its password and home. */
@@ -88,25 +87,11 @@ function tableAuthorizer(options: TableOptions, warnings: string[] = []): TableA
 }
 
 /** Runs `body` against a server of `authorizer`, with the log lines written so far. */
-async function withAuthorizer(
+function withAuthorizer(
   authorizer: SystemAuthorizer,
   body: (port: number, logs: string[]) => Promise<void>,
 ): Promise<void> {
-  const logs: string[] = [];
-  const server = new FTPServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    authorizer,
-    authFailedTimeout: 0.05,
-    logger: new Logger({ level: "debug", sink: (line) => logs.push(line) }),
-  });
-  const serving = server.serve();
-  try {
-    await body(server.addr.port, logs);
-  } finally {
-    await server.closeAll();
-    await serving;
-  }
+  return withServer({ authorizer }, ({ port, logs }) => body(port, logs));
 }
 
 /** The final reply code to `PASS password` for `user`. */

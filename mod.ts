@@ -18,6 +18,7 @@ export {
   AuthenticationFailed,
   type Authorizer,
   AuthorizerError,
+  AuthorizerUnavailable,
   LoginRefused,
   type Permission,
   PERMISSION_LETTERS,
@@ -51,6 +52,21 @@ export {
   type UnixAuthorizerOptions,
   type UnixUserOverride,
 } from "./src/auth/unix.ts";
+export {
+  DatabaseAuthorizer,
+  type DatabaseAuthorizerOptions,
+  type DatabaseProblem,
+} from "./src/auth/database_authorizer.ts";
+export { AccountStore, type StoredAccount } from "./src/db/accounts.ts";
+export {
+  connectDatabase,
+  DatabaseError,
+  type DatabaseOptions,
+  initSchema,
+  SCHEMA_VERSION,
+  type Sql,
+} from "./src/db/database.ts";
+export { SessionRegistry, type SessionRegistryOptions } from "./src/db/sessions.ts";
 export {
   parseUsersFile,
   type ParseUsersFileOptions,
@@ -145,7 +161,21 @@ export {
   type FTPServerOptions,
   type ServeOptions,
 } from "./src/server.ts";
-export { type EventName, FTPHandler, type SessionHost } from "./src/session/handler.ts";
+export {
+  type EventName,
+  FTPHandler,
+  type Proxied,
+  type SessionHost,
+} from "./src/session/handler.ts";
+export {
+  parseProxyHeader,
+  type ParseProxyOptions,
+  type ProxyHeader,
+  ProxyHeaderError,
+  ProxyHeaderReader,
+  type ProxyParse,
+  type ProxyProtocolOptions,
+} from "./src/proxy_protocol.ts";
 export { FTPError, type FTPErrorOptions } from "./src/errors.ts";
 export {
   type CertificatePem,

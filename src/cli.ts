@@ -7,11 +7,13 @@
 
 import { PRIVSEP_CHILD_COMMAND, runChild } from "./fs/privsep_child.ts";
 import { UsersFileAuthorizer } from "./auth/users_file.ts";
+import { DatabaseAuthorizer } from "./auth/database_authorizer.ts";
 import { createAuthorizer } from "./cli/authorizer.ts";
 import { checkConfigCommand } from "./cli/check_config.ts";
 import { CliError } from "./cli/errors.ts";
 import { onHangup, reloadUsers } from "./cli/hangup.ts";
 import { hashPasswordCommand } from "./cli/hash_password.ts";
+import { dbCommand, userCommand } from "./cli/db_commands.ts";
 import { openLog, startMetricsEndpoint } from "./cli/ops.ts";
 import { type CliConfig, parseCli } from "./cli/parse.ts";
 import { formatConfig } from "./cli/print_config.ts";
@@ -48,6 +50,8 @@ async function metricsEndpoint(
 async function run(args: string[]): Promise<number> {
   if (args[0] === "hash-password") return await hashPasswordCommand(args.slice(1));
   if (args[0] === "check-config") return await checkConfigCommand(args.slice(1));
+  if (args[0] === "db") return await dbCommand(args.slice(1));
+  if (args[0] === "user") return await userCommand(args.slice(1));
   if (args[0] === PRIVSEP_CHILD_COMMAND) {
     // Not a user's command: how a compiled binary serves a system user's files as that user.
     await runChild(args[1] ?? "");
@@ -82,6 +86,7 @@ async function run(args: string[]): Promise<number> {
     return 0;
   } finally {
     if (authorizer instanceof UsersFileAuthorizer) authorizer.close();
+    if (authorizer instanceof DatabaseAuthorizer) await authorizer.close();
   }
 }
 

@@ -17,12 +17,17 @@ import {
   localDisk,
   resolveHandlerOptions,
 } from "./options.ts";
-import { FTPHandler, type SessionHost } from "./session/handler.ts";
+import { FTPHandler, type Proxied, type SessionHost } from "./session/handler.ts";
+import { ProxyHeaderReader, type ProxyProtocolOptions } from "./proxy_protocol.ts";
 import { formatReply } from "./session/replies.ts";
 import { writeAll } from "./transport.ts";
 
 /** A session class: {@linkcode FTPHandler} or a subclass of it. */
-export type FTPHandlerClass = new (conn: Deno.Conn, host: SessionHost) => FTPHandler;
+export type FTPHandlerClass = new (
+  conn: Deno.Conn,
+  host: SessionHost,
+  proxied?: Proxied,
+) => FTPHandler;
 
 /** Options of {@linkcode FTPServer}: where to listen, the limits, and every session option. */
 export interface FTPServerOptions extends FTPHandlerOptions {
@@ -42,6 +47,14 @@ export interface FTPServerOptions extends FTPHandlerOptions {
   logger?: Logger;
   /** Log the whole configuration at start-up at info level, not only at debug (the CLI's `-V`). */
   verbose?: boolean;
+  /**
+   * Behind a load balancer: every connection must come from one of these trusted
+   * proxies and start with a PROXY protocol header (v1 or v2), whose client
+   * address the session then uses (logs, limits, the passive data check). A
+   * connection from elsewhere, or without a valid header in time, is closed
+   * without a greeting and logged. Default: no PROXY protocol.
+   */
+  proxyProtocol?: ProxyProtocolOptions;
 }
 
 /** Options of {@linkcode FTPServer.serve}. */
@@ -94,10 +107,16 @@ export class FTPServer implements SessionHost {
   readonly #tasks = new Set<Promise<void>>();
   readonly #perIp = new Map<string, number>();
   readonly #verbose: boolean;
+  readonly #proxy: ProxyHeaderReader | null;
+  /** Connections whose PROXY header is being read: closed by {@linkcode closeAll}. */
+  readonly #unintroduced = new Set<Deno.Conn>();
   #serving: Promise<void> | null = null;
   #closed = false;
 
-  /** Binds the listening socket; throws `Deno.errors.AddrInUse` and the like at once. */
+  /**
+   * Binds the listening socket; throws `Deno.errors.AddrInUse` and the like at
+   * once, and a `ProxyHeaderError` for a trusted proxy that is no address.
+   */
   constructor(options: FTPServerOptions) {
     this.config = resolveHandlerOptions(options);
     this.logger = options.logger ?? new Logger();
@@ -106,6 +125,7 @@ export class FTPServer implements SessionHost {
     this.maxConsPerIp = options.maxConsPerIp ?? 0;
     this.#handler = options.handler ?? FTPHandler;
     this.#verbose = options.verbose ?? false;
+    this.#proxy = options.proxyProtocol ? new ProxyHeaderReader(options.proxyProtocol) : null;
     this.#listener = options.listener ??
       Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port ?? 21 });
   }
@@ -148,6 +168,7 @@ export class FTPServer implements SessionHost {
   /** Stops accepting, disconnects every client, and resolves once every session has ended. */
   async closeAll(): Promise<void> {
     this.close();
+    for (const conn of this.#unintroduced) conn.close();
     for (const session of this.#sessions) session.close();
     await Promise.all([this.#serving, ...this.#tasks]);
   }
@@ -173,6 +194,10 @@ export class FTPServer implements SessionHost {
       }
     }
     logger.info(`masquerade (NAT) address: ${config.masqueradeAddress ?? "None"}`);
+    if (this.#proxy) {
+      const proxies = this.#proxy.trusted.map((network) => network.text).join(", ");
+      logger.info(`PROXY protocol: required, from ${proxies}`);
+    }
     logger.info(`passive ports: ${ports ? `${ports[0]}->${ports[ports.length - 1]}` : "None"}`);
     if (config.tls) {
       const { implicit, controlRequired, dataRequired, requireSessionReuse } = config.tls;
@@ -263,8 +288,11 @@ export class FTPServer implements SessionHost {
 
   async #admit(conn: Deno.Conn): Promise<void> {
     const { metrics } = this.config;
-    const ip = normalizeIp((conn.remoteAddr as Deno.NetAddr).hostname);
-    const port = (conn.remoteAddr as Deno.NetAddr).port;
+    const proxied = await this.#introduce(conn);
+    if (proxied === null) return;
+    const remote = proxied?.client ?? conn.remoteAddr as Deno.NetAddr;
+    const ip = normalizeIp(remote.hostname);
+    const port = remote.port;
     const refusal = this.#refusal(ip);
     if (refusal) {
       const text = REFUSALS[refusal];
@@ -279,7 +307,7 @@ export class FTPServer implements SessionHost {
       conn.close();
       return;
     }
-    const session = new this.#handler(conn, this);
+    const session = new this.#handler(conn, this, proxied);
     metrics?.sessionOpened();
     this.#sessions.add(session);
     this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
@@ -294,6 +322,33 @@ export class FTPServer implements SessionHost {
       const left = (this.#perIp.get(ip) ?? 1) - 1;
       if (left > 0) this.#perIp.set(ip, left);
       else this.#perIp.delete(ip);
+    }
+  }
+
+  /**
+   * Reads the PROXY header of `conn` when the server is behind proxies: the client
+   * it names, or `null` once `conn` is closed for want of a valid one (logged);
+   * `undefined` without the PROXY protocol.
+   */
+  async #introduce(conn: Deno.Conn): Promise<Proxied | null | undefined> {
+    if (!this.#proxy) return undefined;
+    this.#unintroduced.add(conn);
+    try {
+      return { client: await this.#proxy.read(conn), proxies: this.#proxy.trusted };
+    } catch (error) {
+      const { hostname, port } = conn.remoteAddr as Deno.NetAddr;
+      const peer = `${normalizeIp(hostname)}:${port}`;
+      if (!this.#closed) {
+        this.logger.warning(`${peer} closed without a greeting: ${(error as Error).message}`);
+      }
+      try {
+        conn.close();
+      } catch {
+        // Closed by the header's timeout.
+      }
+      return null;
+    } finally {
+      this.#unintroduced.delete(conn);
     }
   }
 

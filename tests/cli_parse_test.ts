@@ -56,6 +56,8 @@ const DEFAULTS: Config = {
   writeLimit: 0,
   users: null,
   systemUsers: false,
+  db: null,
+  trustedProxies: null,
   tls: null,
   logFile: null,
   logFormat: "text",
@@ -128,6 +130,11 @@ Deno.test("parseCli: the defaults, and each flag's own effect", async () => {
     [["--max-cons", "0", "--max-cons-per-ip", "7"], { maxCons: 0, maxConsPerIp: 7 }],
     [["--max-login-attempts", "1000"], { maxLoginAttempts: 1000 }],
     [["--users", "users.toml"], { users: "users.toml" }],
+    [["--db", "postgres://tsftpd@db/tsftpd"], { db: "postgres://tsftpd@db/tsftpd" }],
+    [
+      ["--proxy-protocol", "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "::1"],
+      { trustedProxies: ["10.0.0.0/8", "::1"] },
+    ],
     [["--log-file", "ftpd.log", "--log-format", "json"], {
       logFile: "ftpd.log",
       logFormat: "json",
@@ -185,6 +192,21 @@ Deno.test("parseCli: the FTPS flags", async () => {
 
 Deno.test("parseCli: each refusal, word for word", async () => {
   const cases: [string[], string][] = [
+    [["--proxy-protocol"], "--proxy-protocol needs --trusted-proxy"],
+    [["--trusted-proxy", "127.0.0.1"], "--trusted-proxy needs --proxy-protocol"],
+    [
+      ["--proxy-protocol", "--trusted-proxy", "10.0.0.0/33"],
+      "--trusted-proxy must be an IP address or a CIDR network (10.0.0.0/8, 2001:db8::/32), " +
+      'not "10.0.0.0/33"',
+    ],
+    [
+      ["--db", "postgres://db/x", "--users", "users.toml"],
+      "--db and --users exclude each other (one source of accounts)",
+    ],
+    [
+      ["--db", "postgres://db/x", "-w"],
+      "--db and -w/--write exclude each other (permissions come from the database)",
+    ],
     [["-p", "x"], '--port must be a whole number from 0 to 65535, not "x"'],
     [
       ["--write-limit", "10 MB/s"],

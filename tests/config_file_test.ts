@@ -32,7 +32,7 @@ const ERROR_CASES: [name: string, text: string, message: string][] = [
     "an unknown top-level key",
     `port = 21\n\nprot = 21\n`,
     ':3: unknown key "prot" (known: interface, port, listen, write, directory, username, ' +
-    "password, users, system_users, banner, msg_login, msg_quit, timeout, data_connect_timeout, " +
+    "password, users, system_users, db, proxy_protocol, trusted_proxy, banner, msg_login, msg_quit, timeout, data_connect_timeout, " +
     "transfer_timeout, auth_failed_timeout, permit_foreign_addresses, permit_privileged_ports, " +
     "use_localtime, disable_sendfile, buffer_size, buffer_budget, concurrency, metrics; " +
     "tables: [passive], [limits], [tls], [log])",

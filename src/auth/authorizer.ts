@@ -35,6 +35,16 @@ export class LoginRefused extends AuthenticationFailed {
 }
 
 /**
+ * Raised by an authorizer that cannot answer now, its user store being
+ * unreachable (a database down): the session logs the message, answers 421 and
+ * closes; the attempt is not counted as a failed login.
+ */
+export class AuthorizerUnavailable extends Error {
+  /** Always `"AuthorizerUnavailable"`. */
+  override name = "AuthorizerUnavailable";
+}
+
+/**
  * What an authorizer grants one logged-in session, from
  * {@linkcode Authorizer.startSession}: all optional.
  */

@@ -235,6 +235,20 @@ export async function parseUsersFile(
   return accounts;
 }
 
+/**
+ * Checks one account given with a `[[user]]`'s keys (`name`, `password`, `home`,
+ * ...) by something other than a file, such as a database row: the same rules as
+ * the users file's, its home absolute. Throws {@linkcode UsersFileError} naming
+ * `source` and the user.
+ */
+export function checkAccount(entry: Record<string, unknown>, source: string): UserAccount {
+  if (typeof entry.home === "string" && !isAbsolute(entry.home)) {
+    const label = typeof entry.name === "string" ? `user ${JSON.stringify(entry.name)}` : null;
+    throw new UsersFileError(source, null, label, `home ${entry.home} is not an absolute path`);
+  }
+  return checkUser(entry, new TomlLines(""), ["user", 0], source, "/");
+}
+
 function checkUser(
   entry: unknown,
   lines: TomlLines,
@@ -421,17 +435,23 @@ function checkUser(
 // --- The table of one reading -------------------------------------------------------------
 
 /** Verifies a password against an account (the authorizer's verifier). */
-type Check = (account: UserAccount, password: string, session?: SessionInfo) => Promise<void>;
+export type Check = (
+  account: UserAccount,
+  password: string,
+  session?: SessionInfo,
+) => Promise<void>;
 
 /**
  * The accounts of one reading of the file: a {@linkcode DummyAuthorizer} (homes,
  * permissions and overrides, messages) whose passwords are hashes. Sessions keep
  * the table they logged in with.
  */
-class UserTable extends DummyAuthorizer {
+export class UserTable extends DummyAuthorizer {
+  /** The accounts, by name. */
   readonly accounts: ReadonlyMap<string, UserAccount>;
   readonly #check: Check;
 
+  /** The table of `accounts`, whose passwords `check` verifies; call {@linkcode fill} next. */
   constructor(accounts: UserAccount[], check: Check, warn: (message: string) => void) {
     super({ warn });
     this.accounts = new Map(accounts.map((account) => [account.name, account]));
@@ -479,7 +499,7 @@ class UserTable extends DummyAuthorizer {
 }
 
 /** The real path of the home directory `path`; throws, saying why, if it is none. */
-async function realHome(path: string): Promise<string> {
+export async function realHome(path: string): Promise<string> {
   let real: string;
   try {
     real = await Deno.realPath(path);

@@ -9,6 +9,8 @@
 import { type Authorizer, AuthorizerError } from "../auth/authorizer.ts";
 import { DummyAuthorizer } from "../auth/dummy.ts";
 import { UnixAuthorizer } from "../auth/unix.ts";
+import { DatabaseAuthorizer } from "../auth/database_authorizer.ts";
+import { DatabaseError } from "../db/database.ts";
 import { systemReason } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { UsersFileAuthorizer, UsersFileError, type UsersFileSummary } from "../auth/users_file.ts";
@@ -73,6 +75,33 @@ function systemUsers(
 }
 
 /**
+ * The accounts of the database at `url` (`--db`). A schema that is missing or
+ * old is a {@linkcode CliError}; a database that cannot be reached now is a
+ * warning (logins answer 421 until it can be).
+ */
+async function databaseUsers(url: string, logger: Logger): Promise<DatabaseAuthorizer> {
+  let authorizer: DatabaseAuthorizer;
+  try {
+    authorizer = await DatabaseAuthorizer.connect(url, {
+      warn: (message) => logger.warning(message),
+      notice: (message) => logger.info(message),
+    });
+  } catch (error) {
+    if (error instanceof DatabaseError) throw new CliError(`--db: ${error.message}`);
+    throw error;
+  }
+  const problem = await authorizer.problem();
+  if (problem?.kind === "schema") {
+    await authorizer.close();
+    throw new CliError(`--db ${authorizer.url}: ${problem.message}`, 1);
+  }
+  logger.info(
+    `users: the accounts of the database ${authorizer.url} (node ${authorizer.sessions.node})`,
+  );
+  return authorizer;
+}
+
+/**
  * The accounts `config` asks for: the system's (`--system-users`), those of the
  * users file (`--users`), or one user (`-u`/`-P`) or anonymous sharing the
  * directory. Throws {@linkcode CliError}.
@@ -80,6 +109,7 @@ function systemUsers(
 export async function createAuthorizer(config: CliConfig, logger: Logger): Promise<Authorizer> {
   const warn = (message: string) => logger.warning(message);
   if (config.systemUsers) return systemUsers(config, warn, logger);
+  if (config.db !== null) return await databaseUsers(config.db, logger);
   if (config.users !== null) {
     const authorizer = await loadUsers(config.users, warn);
     logger.info(`users: ${describeUsers(authorizer.summary)}`);

@@ -61,14 +61,12 @@ async function readHidden(prompt: string): Promise<string> {
   }
 }
 
-/** Runs `tsftpd hash-password ARGS`; resolves to the exit status. */
-export async function hashPasswordCommand(args: string[]): Promise<number> {
-  if (args.length > 0) {
-    throw new CliError(
-      `hash-password takes no arguments (the password is read from the terminal or stdin), ` +
-        `not ${JSON.stringify(args[0])}`,
-    );
-  }
+/**
+ * Reads a password as `hash-password` does: from the terminal without echo, twice
+ * (they must match), or the first line of standard input when it is not a
+ * terminal. Throws {@linkcode CliError} for none, an empty one or a mismatch.
+ */
+export async function readPassword(): Promise<string> {
   let password: string;
   if (Deno.stdin.isTerminal()) {
     password = await readHidden("Password: ");
@@ -81,6 +79,17 @@ export async function hashPasswordCommand(args: string[]): Promise<number> {
     password = line;
   }
   if (password === "") throw new CliError("the password is empty", 2, false);
-  console.log(await hashPassword(password));
+  return password;
+}
+
+/** Runs `tsftpd hash-password ARGS`; resolves to the exit status. */
+export async function hashPasswordCommand(args: string[]): Promise<number> {
+  if (args.length > 0) {
+    throw new CliError(
+      `hash-password takes no arguments (the password is read from the terminal or stdin), ` +
+        `not ${JSON.stringify(args[0])}`,
+    );
+  }
+  console.log(await hashPassword(await readPassword()));
   return 0;
 }

@@ -59,6 +59,10 @@ export interface CliConfig {
   users: string | null;
   /** `--system-users`: the machine's own accounts (`UnixAuthorizer`). */
   systemUsers: boolean;
+  /** The accounts database's URL (`--db`): its accounts instead of anonymous or `-u`. */
+  db: string | null;
+  /** The trusted proxies of `--proxy-protocol`; `null` without it. */
+  trustedProxies: string[] | null;
   msgLogin: string | null;
   msgQuit: string | null;
   timeout: number;
@@ -223,6 +227,16 @@ const EXCLUSIVE: readonly [SettingName, readonly (readonly [SettingName, string]
     ["msg-login", "messages come from the users file"],
     ["msg-quit", "messages come from the users file"],
   ]],
+  ["db", [
+    ["users", "one source of accounts"],
+    ["system-users", "one source of accounts"],
+    ["username", "add the user with tsftpd user add"],
+    ["password", "passwords are in the database"],
+    ["write", "permissions come from the database"],
+    ["directory", "homes come from the database"],
+    ["msg-login", "messages come from the database"],
+    ["msg-quit", "messages come from the database"],
+  ]],
   ["system-users", [
     ["users", "one source of accounts"],
     ["username", "the system's accounts log in"],
@@ -248,6 +262,12 @@ export function cliConfig(effective: EffectiveSettings, print = false): CliConfi
   }
   if (values.password !== null && values.username === null) {
     together.fail("password", (label) => `${label("password")} needs ${label("username")}`);
+  }
+  if (values["proxy-protocol"] !== values["trusted-proxy"].length > 0) {
+    const [given, missing] = values["proxy-protocol"]
+      ? ["proxy-protocol", "trusted-proxy"] as const
+      : ["trusted-proxy", "proxy-protocol"] as const;
+    together.fail(given, (label) => `${label(given)} needs ${label(missing)}`);
   }
   for (const [source, excluded] of EXCLUSIVE) {
     if (values[source] === null || values[source] === false) continue;
@@ -278,6 +298,8 @@ export function cliConfig(effective: EffectiveSettings, print = false): CliConfi
     password: values.password,
     users: values.users,
     systemUsers: values["system-users"],
+    db: values.db,
+    trustedProxies: values["proxy-protocol"] ? values["trusted-proxy"] : null,
     msgLogin: values["msg-login"],
     msgQuit: values["msg-quit"],
     timeout: values.timeout,

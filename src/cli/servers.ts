@@ -98,6 +98,7 @@ function serverOptions(
       writeLimit: config.writeLimit,
     },
     ...(tls && { tls: { ...tls, implicit: config.tls!.implicit } }),
+    ...(config.trustedProxies && { proxyProtocol: { trusted: config.trustedProxies } }),
   };
 }
 

@@ -23,6 +23,7 @@ import {
   ipv4,
   type Kind,
   listenAddresses,
+  networks,
   path,
   portRange,
   size,
@@ -121,6 +122,25 @@ export const SETTINGS = {
     help: "serve the machine's accounts (/etc/passwd, /etc/shadow; root\n" +
       "refused), each session's files served as its own user (needs\n" +
       "root; not with --users, -u, -P, -w, -d)",
+  },
+  db: {
+    kind: text("URL"),
+    secret: true,
+    help: "serve the accounts of this PostgreSQL database\n" +
+      "(postgres://user@host:port/db; tsftpd db init creates its schema)\n" +
+      "instead of anonymous or -u; every node sharing it sees a change at once",
+  },
+  "proxy-protocol": {
+    kind: flag,
+    default: false,
+    help: "behind a load balancer: each connection starts with a PROXY\n" +
+      "header (v1 or v2) naming the client; needs --trusted-proxy",
+  },
+  "trusted-proxy": {
+    kind: networks,
+    default: () => [],
+    help: "the proxy's address or network (CIDR) for --proxy-protocol;\n" +
+      "repeatable; connections from elsewhere are closed",
   },
   banner: { kind: text("TEXT"), help: "the greeting sent to clients" },
   "msg-login": { kind: text("TEXT"), help: "the reply to a successful login (without --users)" },

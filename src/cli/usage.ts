@@ -4,6 +4,7 @@
  * @module
  */
 
+import { DB_USAGE } from "./db_commands.ts";
 import { type Section, SETTING_NAMES, settingOf } from "./settings.ts";
 
 const HEADINGS: Record<Section | "", string> = {
@@ -39,6 +40,7 @@ function optionLines(): string {
 export const USAGE = `Usage: tsftpd [options]
        tsftpd hash-password        read a password, print its argon2id hash for a users file
        tsftpd check-config FILE    check a config or users file without starting the server
+${DB_USAGE}
 
 Start a stand-alone FTP server sharing a directory (anonymous, read-only by default),
 or serving the accounts of a users file (--users).

@@ -10,6 +10,7 @@ import { isAbsolute, resolve } from "node:path";
 import { canonicalIp, formatAddress, isIPv4 } from "../net.ts";
 import { formatSize, parseSize, SIZE_SYNTAX } from "../sizes.ts";
 import { isTable, kindOf } from "../toml_file.ts";
+import { parseNetwork } from "../auth/networks.ts";
 
 /**
  * A value a setting cannot take. {@linkcode ValueError.message} follows the
@@ -268,5 +269,23 @@ export const addressMap: Kind<Record<string, string>, string[]> = (() => {
         ? Object.fromEntries(Object.entries(value).map(([local, to]) => pair(local, to)))
         : refuse(`must be a table of "LOCAL" = "PUBLIC" addresses, not ${shown(value)}`),
     toToml: (map) => ({ ...map }),
+  };
+})();
+
+/** IP addresses or CIDR networks (`10.0.0.0/8`, `::1`), given once or more; in TOML, an array. */
+export const networks: Kind<string[], string[]> = (() => {
+  const one = (given: unknown) =>
+    typeof given === "string" && parseNetwork(given) !== null ? given : refuse(
+      `must be an IP address or a CIDR network (10.0.0.0/8, 2001:db8::/32), not ${shown(given)}`,
+    );
+  return {
+    metavar: "ADDRESS",
+    multiple: true,
+    fromFlag: (texts) => texts.map(one),
+    fromToml: (value) =>
+      Array.isArray(value)
+        ? value.map(one)
+        : refuse(`must be an array of addresses or networks, not ${shown(value)}`),
+    toToml: (list) => [...list],
   };
 })();

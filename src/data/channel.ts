@@ -8,6 +8,7 @@
 
 import { NativeConn, NativeListener } from "../native/socket.ts";
 import { normalizeIp, sameAddress } from "../net.ts";
+import { inNetwork, type Network } from "../auth/networks.ts";
 
 /** No port of the passive range could be bound. */
 export class NoFreePassivePort extends Error {
@@ -35,6 +36,12 @@ export interface DataChannelOptions {
    * Only where `nativeSocketsAvailable()` says so: Linux, with FFI granted.
    */
   native?: boolean;
+  /**
+   * Networks whose passive connections are taken as the client's: the proxies
+   * that forward the passive ports to this server (the PROXY protocol's), since
+   * data connections carry no header naming the client behind them.
+   */
+  relays?: readonly Network[];
 }
 
 /** A data connection: the runtime's TCP connection, or a native one. */
@@ -191,7 +198,8 @@ export class DataChannel {
   #admit(passive: Passive, conn: DataConnection): void {
     if (passive.conn) return closeQuietly(conn);
     const ip = normalizeIp((conn.remoteAddr as Deno.NetAddr).hostname);
-    if (this.#options.permitForeignAddresses || sameAddress(ip, this.#clientIp)) {
+    const relayed = this.#options.relays?.some((network) => inNetwork(ip, network)) ?? false;
+    if (this.#options.permitForeignAddresses || sameAddress(ip, this.#clientIp) || relayed) {
       passive.conn = conn;
       return;
     }

@@ -18,6 +18,7 @@ import { countHandshake } from "../metrics.ts";
 import type { LogFields, Logger, LogLevel } from "../log.ts";
 import { nativeSocketsAvailable } from "../native/socket.ts";
 import { normalizeIp } from "../net.ts";
+import type { Network } from "../auth/networks.ts";
 import type { HandlerConfig } from "../options.ts";
 import type { SessionInfo } from "../session_info.ts";
 import { TlsHandshakeError, upgradeToTls } from "../tls.ts";
@@ -25,6 +26,17 @@ import { dispatch, type DispatchHost } from "./dispatch.ts";
 import { Login } from "./login.ts";
 import { ReplyQueue } from "./replies.ts";
 import { Transfers } from "./transfers.ts";
+
+/** How a control connection reached the server through a proxy (the PROXY protocol). */
+export interface Proxied {
+  /** The client, as the proxy's header names it. */
+  readonly client: Deno.NetAddr;
+  /**
+   * The trusted proxies: their passive data connections are taken as the
+   * client's, since they forward the passive ports without a header.
+   */
+  readonly proxies: readonly Network[];
+}
 
 /** What a session needs of the server that accepted it. */
 export interface SessionHost {
@@ -105,12 +117,15 @@ export class FTPHandler implements SessionInfo {
   #lines: LineReader;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
-  /** The session of the control connection `conn`, accepted by `host`. */
-  constructor(conn: Deno.Conn, host: SessionHost) {
+  /**
+   * The session of the control connection `conn`, accepted by `host`; `proxied`
+   * when a proxy's header named the client behind the connection.
+   */
+  constructor(conn: Deno.Conn, host: SessionHost, proxied?: Proxied) {
     this.conn = conn;
     this.config = host.config;
     this.logger = host.logger;
-    const remote = conn.remoteAddr as Deno.NetAddr;
+    const remote = proxied?.client ?? conn.remoteAddr as Deno.NetAddr;
     const local = conn.localAddr as Deno.NetAddr;
     this.remoteIp = normalizeIp(remote.hostname);
     this.remotePort = remote.port;
@@ -122,6 +137,7 @@ export class FTPHandler implements SessionInfo {
       permitForeignAddresses: this.config.permitForeignAddresses,
       onRefused: (message) => this.log("warning", message),
       native: this.config.useSendfile && nativeSocketsAvailable(),
+      ...(proxied && { relays: proxied.proxies }),
     });
     this.#replies = new ReplyQueue(conn, {
       sending: (wire) => this.log("debug", `-> ${wire.trimEnd().replaceAll("\r\n", "\\r\\n")}`),

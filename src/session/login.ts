@@ -8,6 +8,7 @@
 import {
   AuthenticationFailed,
   type Authorizer,
+  AuthorizerUnavailable,
   LoginRefused,
   type UserSession,
 } from "../auth/authorizer.ts";
@@ -135,6 +136,7 @@ export class Login implements LoginControl {
       await authorizer.validateAuthentication(username, password, this.#host.info);
       grant = (await authorizer.startSession?.(username, this.#host.info)) ?? {};
     } catch (error) {
+      if (error instanceof AuthorizerUnavailable) return await this.#unavailable(username, error);
       // Unknown user, wrong password or a refusal: answered alike, but for a refusal's text.
       if (!(error instanceof AuthenticationFailed)) this.#authorizerFailed(error);
       return this.#failed(username, password, error instanceof LoginRefused ? error : null);
@@ -182,6 +184,14 @@ export class Login implements LoginControl {
   #authorizerFailed(error: unknown): void {
     const detail = error instanceof Error ? error.stack ?? error.message : String(error);
     this.#host.log("error", `authorizer failed: ${detail}`);
+  }
+
+  /** The authorizer cannot answer (its user store is down): 421, and the session ends. */
+  async #unavailable(username: string, error: AuthorizerUnavailable): Promise<void> {
+    this.#host.log("error", `USER '${username}' not logged in: ${error.message}`);
+    this.#username = "";
+    await this.#host.reply(421, "Service not available, try again later.");
+    this.#host.close();
   }
 
   async #failed(username: string, password: string, refusal: LoginRefused | null): Promise<void> {

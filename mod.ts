@@ -43,6 +43,11 @@ export {
 } from "./src/auth/hashes.ts";
 export type { Network } from "./src/auth/networks.ts";
 export {
+  SystemAuthorizer,
+  type SystemAuthorizerOptions,
+  type SystemUserOverride,
+} from "./src/auth/system_authorizer.ts";
+export {
   UnixAuthorizer,
   type UnixAuthorizerOptions,
   type UnixUserOverride,
@@ -72,6 +77,7 @@ export {
   UsersFileError,
   type UsersFileSummary,
 } from "./src/auth/users_file.ts";
+export { WindowsAuthorizer, type WindowsAuthorizerOptions } from "./src/auth/windows.ts";
 export { protoCmds } from "./src/commands/proto_cmds.ts";
 export type {
   ActiveTransfer,

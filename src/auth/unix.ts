@@ -10,15 +10,16 @@
 import { timingSafeEqual } from "node:crypto";
 import {
   AuthenticationFailed,
-  type Authorizer,
   AuthorizerError,
-  checkPermissionLetters,
   LoginRefused,
-  type Permission,
   type UserSession,
 } from "./authorizer.ts";
-import { ANONYMOUS_USER, digest, WRITE_PERMISSIONS } from "./dummy.ts";
-import { ConcurrencyLimit } from "./limit.ts";
+import { ANONYMOUS_USER } from "./dummy.ts";
+import {
+  SystemAuthorizer,
+  type SystemAuthorizerOptions,
+  type SystemUserOverride,
+} from "./system_authorizer.ts";
 import {
   readAccount,
   readAccountsSync,
@@ -34,21 +35,9 @@ import { crypt, cryptAvailable, defaultSetting } from "../native/libcrypt.ts";
 import type { SessionInfo } from "../session_info.ts";
 
 /** Options of a {@linkcode UnixAuthorizer}; the seed's, and what privilege separation adds. */
-export interface UnixAuthorizerOptions {
-  /** Permission letters of every user (default `"elradfmwMT"`: the system's permissions decide); anonymous gets `"elr"`. */
-  globalPerm?: string;
-  /** Only these users may log in (default: all); excludes `rejectedUsers`. */
-  allowedUsers?: readonly string[];
-  /** These users may not log in; excludes `allowedUsers`. */
-  rejectedUsers?: readonly string[];
+export interface UnixAuthorizerOptions extends SystemAuthorizerOptions {
   /** Refuse users whose shell is not in `/etc/shells` (default true; anonymous is exempt; no file: no check). */
   requireValidShell?: boolean;
-  /** The system account `anonymous` logs in as, with any password (default `null`: no anonymous login). */
-  anonymousUser?: string | null;
-  /** The 230 text (default `"Login successful."`). */
-  msgLogin?: string;
-  /** The 221 text (default `"Goodbye."`). */
-  msgQuit?: string;
   /** Let accounts with uid 0 log in (default false). */
   allowRoot?: boolean;
   /**
@@ -56,28 +45,12 @@ export interface UnixAuthorizerOptions {
    * from `/` and starting in the home (`UnixFilesystem`, the seed's; default false).
    */
   jail?: boolean;
-  /** Most password hashes computed at once (default: the processors less one, at least 1). */
-  concurrency?: number;
   /** Hears about risky settings and about a session's file process that ended (default `console.warn`). */
   warn?: (message: string) => void;
 }
 
 /** Options of {@linkcode UnixAuthorizer.overrideUser}: at least one. */
-export interface UnixUserOverride {
-  /** A password for FTP instead of the system's (compared in constant time). */
-  password?: string;
-  /** A home instead of the account's. */
-  homedir?: string;
-  /** Permission letters instead of `globalPerm`. */
-  perm?: string;
-  /** The 230 text. */
-  msgLogin?: string;
-  /** The 221 text. */
-  msgQuit?: string;
-}
-
-/** An override, its password as a digest. */
-type Override = Omit<UnixUserOverride, "password"> & { passwordDigest?: Uint8Array };
+export type UnixUserOverride = SystemUserOverride;
 
 /**
  * The machine's accounts. A password is checked with the system's own `crypt_r`
@@ -93,19 +66,10 @@ type Override = Omit<UnixUserOverride, "password"> & { passwordDigest?: Uint8Arr
  * must run as root (to read `/etc/shadow` and start those processes), with
  * `setpriv(1)` (util-linux) and `libcrypt.so.1` installed.
  */
-export class UnixAuthorizer implements Authorizer {
-  readonly #globalPerm: string;
-  readonly #allowed: ReadonlySet<string> | null;
-  readonly #rejected: ReadonlySet<string>;
+export class UnixAuthorizer extends SystemAuthorizer {
   readonly #requireValidShell: boolean;
-  readonly #anonymousUser: string | null;
-  readonly #msgLogin: string;
-  readonly #msgQuit: string;
   readonly #allowRoot: boolean;
   readonly #jail: boolean;
-  readonly #warn: (message: string) => void;
-  readonly #limit: ConcurrencyLimit;
-  readonly #overrides = new Map<string, Override>();
   #nobody: string | null = null;
 
   /**
@@ -123,44 +87,27 @@ export class UnixAuthorizer implements Authorizer {
     if (!cryptAvailable()) {
       throw new AuthorizerError("system accounts need libcrypt.so.1 and FFI (--allow-ffi)");
     }
-    this.#globalPerm = options.globalPerm ?? "elradfmwMT";
-    checkPermissionLetters(this.#globalPerm);
-    const allowed = options.allowedUsers ?? [];
-    const rejected = options.rejectedUsers ?? [];
-    if (allowed.length > 0 && rejected.length > 0) {
-      throw new AuthorizerError("allowedUsers and rejectedUsers exclude each other");
-    }
-    this.#allowed = allowed.length > 0 ? new Set(allowed) : null;
-    this.#rejected = new Set(rejected);
+    super(options);
     this.#requireValidShell = options.requireValidShell ?? true;
-    this.#anonymousUser = options.anonymousUser ?? null;
-    this.#msgLogin = options.msgLogin ?? "Login successful.";
-    this.#msgQuit = options.msgQuit ?? "Goodbye.";
     this.#allowRoot = options.allowRoot ?? false;
     this.#jail = options.jail ?? false;
-    this.#warn = options.warn ?? ((message) => console.warn(`Warning: ${message}`));
-    this.#limit = new ConcurrencyLimit(options.concurrency);
-    this.#checkUsers([...allowed, ...rejected]);
+    this.#checkUsers();
   }
 
   /** The seed's checks: the users named exist, anonymous has a home, allowed users a valid shell. */
-  #checkUsers(named: string[]): void {
+  #checkUsers(): void {
     const accounts = readAccountsSync();
-    for (const name of named) {
-      if (name === ANONYMOUS_USER) throw new AuthorizerError(`invalid user name "${name}"`);
-      if (!accounts.has(name)) throw new AuthorizerError(`no such user: ${name}`);
-    }
-    if (this.#anonymousUser !== null) {
-      const account = accounts.get(this.#anonymousUser);
-      if (!account) throw new AuthorizerError(`no such user: ${this.#anonymousUser}`);
+    this.checkNamedUsers((name) => accounts.has(name));
+    if (this.anonymousUser !== null) {
+      const account = accounts.get(this.anonymousUser)!;
       if (account.uid === 0) throw new AuthorizerError("anonymousUser may not be root");
       if (!isDirectory(account.home)) {
-        throw new AuthorizerError(`no valid home for user ${this.#anonymousUser}`);
+        throw new AuthorizerError(`no valid home for user ${this.anonymousUser}`);
       }
     }
-    if (this.#requireValidShell && this.#allowed) {
+    if (this.#requireValidShell) {
       const shells = readShellsSync();
-      for (const name of this.#allowed) {
+      for (const name of this.allowedUsers) {
         if (shells && !shells.has(accounts.get(name)!.shell)) {
           throw new AuthorizerError(`user ${name} has no valid shell`);
         }
@@ -168,47 +115,14 @@ export class UnixAuthorizer implements Authorizer {
     }
   }
 
-  /**
-   * Overrides, for `username`, the system's password, the home, the permissions or
-   * the messages (at least one). Throws {@linkcode AuthorizerError} for a user who
-   * may not log in anyway, or a password for anonymous.
-   */
-  overrideUser(username: string, override: UnixUserOverride): void {
-    const { password, homedir, perm, msgLogin, msgQuit } = override;
-    if (Object.values(override).every((value) => value === undefined)) {
-      throw new AuthorizerError("an override needs at least one setting");
+  /** The account exists and, with `requireValidShell`, has a valid shell. */
+  protected checkOverride(username: string): void {
+    const account = readAccountsSync().get(username);
+    if (!account) throw new AuthorizerError(`no such user: ${username}`);
+    const shells = this.#requireValidShell ? readShellsSync() : null;
+    if (shells && !shells.has(account.shell)) {
+      throw new AuthorizerError(`user ${username} has no valid shell`);
     }
-    if (this.#isRejected(username)) throw new AuthorizerError(`${username} is not an allowed user`);
-    if (username === ANONYMOUS_USER) {
-      if (password !== undefined) {
-        throw new AuthorizerError("anonymous logs in without a password: none can be set");
-      }
-      if (this.#anonymousUser === null) throw new AuthorizerError("no anonymousUser is set");
-    } else {
-      const account = readAccountsSync().get(username);
-      if (!account) throw new AuthorizerError(`no such user: ${username}`);
-      const shells = this.#requireValidShell ? readShellsSync() : null;
-      if (shells && !shells.has(account.shell)) {
-        throw new AuthorizerError(`user ${username} has no valid shell`);
-      }
-    }
-    if (perm !== undefined) {
-      checkPermissionLetters(perm);
-      if (username === ANONYMOUS_USER && [...WRITE_PERMISSIONS].some((l) => perm.includes(l))) {
-        this.#warn("write permissions assigned to anonymous user.");
-      }
-    }
-    this.#overrides.set(username, {
-      ...(password !== undefined && { passwordDigest: digest(password) }),
-      homedir,
-      perm,
-      msgLogin,
-      msgQuit,
-    });
-  }
-
-  #isRejected(username: string): boolean {
-    return this.#allowed ? !this.#allowed.has(username) : this.#rejected.has(username);
   }
 
   /**
@@ -221,21 +135,16 @@ export class UnixAuthorizer implements Authorizer {
     password: string,
     _session?: SessionInfo,
   ): Promise<void> {
-    if (username === ANONYMOUS_USER) {
-      if (this.#anonymousUser === null) throw new LoginRefused("anonymous login is not enabled");
-      return;
-    }
+    if (this.checkAnonymous(username)) return;
     const account = await readAccount(username);
     const shadow = account && await readShadow(account);
-    const override = this.#overrides.get(username)?.passwordDigest;
+    const override = this.overridePasswordMatches(username, password);
     const usable = shadow !== null && refusal(shadow, shadowToday()) === null;
-    const matches = override
-      ? timingSafeEqual(digest(password), override)
-      : await this.#verify(password, usable ? shadow!.hash : null);
+    const matches = override ?? await this.#verify(password, usable ? shadow!.hash : null);
     if (!account) throw new AuthenticationFailed("no such user");
-    if (this.#isRejected(username)) throw new LoginRefused("not an allowed user");
+    if (this.isRejected(username)) throw new LoginRefused("not an allowed user");
     if (account.uid === 0 && !this.#allowRoot) throw new LoginRefused("root may not log in");
-    if (!override) {
+    if (override === null) {
       if (!shadow) throw new LoginRefused("the account has no password entry");
       const why = refusal(shadow, shadowToday());
       if (why) throw new LoginRefused(`the account ${why}`);
@@ -251,7 +160,7 @@ export class UnixAuthorizer implements Authorizer {
 
   /** Whether `password` hashes to `hash` with the system's crypt; with no hash, the same work for nothing. */
   #verify(password: string, hash: string | null): Promise<boolean> {
-    return this.#limit.run(async () => {
+    return this.limited(async () => {
       const setting = hash ?? (this.#nobody ??= defaultSetting() ?? "$6$tsftpd.nobody$");
       const computed = await crypt(password, setting);
       if (hash === null || computed === null) return false;
@@ -263,15 +172,15 @@ export class UnixAuthorizer implements Authorizer {
 
   /** The system account behind `username` (anonymous: `anonymousUser`'s). */
   async #account(username: string): Promise<SystemAccount> {
-    const name = username === ANONYMOUS_USER ? this.#anonymousUser : username;
+    const name = username === ANONYMOUS_USER ? this.anonymousUser : username;
     const account = name === null ? null : await readAccount(name);
     if (!account) throw new AuthorizerError(`no such user: ${username}`);
     return account;
   }
 
-  /** The home: the override's, or the account's. */
-  async getHomeDir(username: string): Promise<string> {
-    return this.#overrides.get(username)?.homedir ?? (await this.#account(username)).home;
+  /** The account's home, from `/etc/passwd`. */
+  protected async accountHome(username: string): Promise<string> {
+    return (await this.#account(username)).home;
   }
 
   /**
@@ -287,44 +196,12 @@ export class UnixAuthorizer implements Authorizer {
     try {
       filesystem = await PrivsepFS.start({ ...account, home }, {
         jail: this.#jail,
-        onExit: (message) => this.#warn(`session of ${who}: ${message}`),
+        onExit: (message) => this.warn(`session of ${who}: ${message}`),
       });
     } catch (error) {
       throw new LoginRefused((error as Error).message, "Cannot start the session.");
     }
     return { filesystem, end: () => filesystem.close() };
-  }
-
-  /** The user's permission letters: the override's, `"elr"` for anonymous, or `globalPerm`. */
-  getPerms(username: string): Promise<string> {
-    const perm = this.#overrides.get(username)?.perm ??
-      (username === ANONYMOUS_USER ? "elr" : this.#globalPerm);
-    return Promise.resolve(perm);
-  }
-
-  /** Whether `perm` is among the user's letters: the system's permissions decide the rest. */
-  async hasPerm(username: string, perm: Permission): Promise<boolean> {
-    return (await this.getPerms(username)).includes(perm);
-  }
-
-  /** The 230 text. */
-  getMsgLogin(username: string): Promise<string> {
-    return Promise.resolve(this.#overrides.get(username)?.msgLogin ?? this.#msgLogin);
-  }
-
-  /** The 221 text. */
-  getMsgQuit(username: string): Promise<string> {
-    return Promise.resolve(this.#overrides.get(username)?.msgQuit ?? this.#msgQuit);
-  }
-
-  /** Does nothing: the session's process already runs as the user. */
-  impersonateUser(_username: string, _password: string): Promise<void> {
-    return Promise.resolve();
-  }
-
-  /** Does nothing: see {@linkcode UnixAuthorizer.impersonateUser}. */
-  terminateImpersonation(_username: string): Promise<void> {
-    return Promise.resolve();
   }
 }
 

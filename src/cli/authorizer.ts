@@ -9,6 +9,7 @@
 import { type Authorizer, AuthorizerError } from "../auth/authorizer.ts";
 import { DummyAuthorizer } from "../auth/dummy.ts";
 import { UnixAuthorizer } from "../auth/unix.ts";
+import { WindowsAuthorizer } from "../auth/windows.ts";
 import { DatabaseAuthorizer } from "../auth/database_authorizer.ts";
 import { DatabaseError } from "../db/database.ts";
 import { systemReason } from "../errors.ts";
@@ -50,26 +51,34 @@ function sharedDirectory(path: string): string {
   return path;
 }
 
-/** The machine's accounts (`--system-users`); a {@linkcode CliError} when they cannot be served. */
+/**
+ * The machine's accounts (`--system-users`): Unix accounts, or the local Windows
+ * accounts on Windows; a {@linkcode CliError} when they cannot be served.
+ */
 function systemUsers(
   config: CliConfig,
   warn: (message: string) => void,
   logger: Logger,
-): UnixAuthorizer {
-  let authorizer: UnixAuthorizer;
+): Authorizer {
+  const options = {
+    warn,
+    ...(config.msgLogin !== null && { msgLogin: config.msgLogin }),
+    ...(config.msgQuit !== null && { msgQuit: config.msgQuit }),
+  };
+  const windows = Deno.build.os === "windows";
+  let authorizer: Authorizer;
   try {
-    authorizer = new UnixAuthorizer({
-      warn,
-      ...(config.msgLogin !== null && { msgLogin: config.msgLogin }),
-      ...(config.msgQuit !== null && { msgQuit: config.msgQuit }),
-    });
+    authorizer = windows ? new WindowsAuthorizer(options) : new UnixAuthorizer(options);
   } catch (error) {
     if (!(error instanceof AuthorizerError)) throw error;
     throw new CliError(`--system-users: ${error.message}`, 1);
   }
   logger.info(
-    "users: the system's accounts, each session's files served by a process running as " +
-      "its user (downloads streamed, no sendfile)",
+    windows
+      ? "users: the machine's local Windows accounts, each user's files served as the " +
+        "server's account in their profile directory"
+      : "users: the system's accounts, each session's files served by a process running as " +
+        "its user (downloads streamed, no sendfile)",
   );
   return authorizer;
 }

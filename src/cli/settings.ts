@@ -126,7 +126,8 @@ export const SETTINGS = {
     default: false,
     help: "serve the machine's accounts (/etc/passwd, /etc/shadow; root\n" +
       "refused), each session's files served as its own user (needs\n" +
-      "root; not with --users, -u, -P, -w, -d)",
+      "root; not with --users, -u, -P, -w, -d); on Windows, the local\n" +
+      "accounts, files served as the server's account",
   },
   db: {
     kind: text("URL"),

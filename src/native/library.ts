@@ -1,6 +1,6 @@
 /**
- * {@linkcode linuxLibrary}: a system library opened through FFI, once, where it
- * can be. The only module that calls `Deno.dlopen`.
+ * {@linkcode linuxLibrary} and {@linkcode windowsLibrary}: a system library
+ * opened through FFI, once, where it can be. The only module that calls `Deno.dlopen`.
  *
  * @module
  */
@@ -11,9 +11,10 @@ export type Symbols<S extends Deno.ForeignLibraryInterface> = Deno.DynamicLibrar
 /**
  * A function that gives the `symbols` of the library `path`, opened on its first
  * call and kept for the process; `null` where it cannot be had: another system
- * than Linux, FFI not granted, or no such library here (the callers fall back).
+ * than `os`, FFI not granted, or no such library here (the callers fall back).
  */
-export function linuxLibrary<S extends Deno.ForeignLibraryInterface>(
+function systemLibrary<S extends Deno.ForeignLibraryInterface>(
+  os: typeof Deno.build.os,
   path: string,
   symbols: S,
 ): () => Symbols<S> | null {
@@ -21,7 +22,7 @@ export function linuxLibrary<S extends Deno.ForeignLibraryInterface>(
   return () => {
     if (library !== undefined) return library;
     library = null;
-    if (Deno.build.os !== "linux") return library;
+    if (Deno.build.os !== os) return library;
     if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return library;
     try {
       library = Deno.dlopen(path, symbols).symbols;
@@ -30,4 +31,20 @@ export function linuxLibrary<S extends Deno.ForeignLibraryInterface>(
     }
     return library;
   };
+}
+
+/** A Linux library `path` ({@linkcode systemLibrary}): `null` on other systems. */
+export function linuxLibrary<S extends Deno.ForeignLibraryInterface>(
+  path: string,
+  symbols: S,
+): () => Symbols<S> | null {
+  return systemLibrary("linux", path, symbols);
+}
+
+/** A Windows DLL `path` ({@linkcode systemLibrary}): `null` on other systems. */
+export function windowsLibrary<S extends Deno.ForeignLibraryInterface>(
+  path: string,
+  symbols: S,
+): () => Symbols<S> | null {
+  return systemLibrary("windows", path, symbols);
 }

@@ -64,6 +64,17 @@ export class FtpClient extends RawClient implements Disposable {
     return client;
   }
 
+  /** The reply to `PASS password` after `USER user` (331 asserted), on a connection of its own. */
+  static async tryLogin(port: number, user: string, password: string): Promise<Reply> {
+    const client = await FtpClient.connect(port);
+    try {
+      assertEquals((await client.command(`USER ${user}`)).code, 331);
+      return await client.command(`PASS ${password}`);
+    } finally {
+      client.close();
+    }
+  }
+
   /** Downloads `path` over a passive connection; asserts 150/125 then 226. */
   retr(path: string): Promise<Uint8Array> {
     return this.transfer(`RETR ${path}`, readAll);

@@ -60,6 +60,7 @@ export type {
   ProtocolState,
   ResolvedPath,
   TransferJob,
+  TransferOutcome,
 } from "./src/commands/table.ts";
 export type { CommandSpec, CommandTable, PathArgument } from "./src/commands/table.ts";
 export type { ChunkConverter } from "./src/data/ascii.ts";
@@ -97,6 +98,22 @@ export type {
 } from "./src/fs/filesystem.ts";
 export { formatListLine, type ListLine, listLines } from "./src/fs/listing.ts";
 export { MemoryFS, type MemoryFSOptions } from "./src/fs/memory_fs.ts";
+export { isUploadTemporary } from "./src/fs/partials.ts";
+export {
+  measureUsage,
+  Quota,
+  QuotaExceeded,
+  type QuotaLimits,
+  type Usage,
+} from "./src/fs/quota.ts";
+export {
+  openUpload,
+  type Upload,
+  type UploadEnd,
+  type UploadMode,
+  type UploadRequest,
+  type UploadSettings,
+} from "./src/fs/uploads.ts";
 export { ftpNorm, quote } from "./src/fs/virtual_path.ts";
 export { fileSink, Logger, type LogLevel, type LogSink, stderrSink } from "./src/log.ts";
 export type { FTPHandlerOptions, HandlerConfig } from "./src/options.ts";

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { QuotaLimits } from "../fs/quota.ts";
 import type { SessionInfo } from "../session_info.ts";
 
 /** Raised by {@linkcode Authorizer.validateAuthentication} when the credentials are wrong. */
@@ -51,6 +52,12 @@ export interface UserSession {
    * session keeps what it logged in with.
    */
   readonly authorizer?: Authorizer;
+  /**
+   * How many bytes and files the user may keep in their home; absent: no limit.
+   * Uploads past it are refused with 552. What the home holds is counted at
+   * login (see `Quota`), and shared by the user's sessions of the server.
+   */
+  readonly quota?: QuotaLimits;
   /** Called once when the session logs out (QUIT, REIN, a new USER) or closes. */
   end?(): void;
 }

@@ -15,6 +15,7 @@ import type { LoginControl } from "../commands/table.ts";
 import type { DTPOptions } from "../data/dtp.ts";
 import type { SessionInfo } from "../session_info.ts";
 import type { FileSystem } from "../fs/filesystem.ts";
+import { measureUsage, openQuota, type Quota } from "../fs/quota.ts";
 import type { LogLevel } from "../log.ts";
 import type { HandlerConfig } from "../options.ts";
 
@@ -80,6 +81,7 @@ export class Login implements LoginControl {
   #failures = 0;
   #grant: UserSession | null = null;
   #dtp: DTPOptions | null = null;
+  #quota: Quota | null = null;
 
   /** The login state of the session `host`, logged out. */
   constructor(host: LoginHost) {
@@ -109,6 +111,11 @@ export class Login implements LoginControl {
   /** The authorizer that answers for the logged-in user: the one their login granted, or the server's. */
   get authorizer(): Authorizer {
     return this.#grant?.authorizer ?? this.#host.config.authorizer;
+  }
+
+  /** The logged-in user's quota, if their login was granted one. */
+  get quota(): Quota | null {
+    return this.#quota;
   }
 
   /** The data transfer settings of this login: the server's, with the user's rate limits. */
@@ -152,6 +159,17 @@ export class Login implements LoginControl {
       this.#host.log("error", `USER '${username}' refused: home ${JSON.stringify(home)} ${fs}.`);
       this.#username = "";
       return await this.#host.reply(530, "Home directory not available.");
+    }
+    if (grant.quota && ((grant.quota.bytes ?? 0) > 0 || (grant.quota.files ?? 0) > 0)) {
+      // Counted while the user has no other session here; shared with those they have.
+      this.#quota = await openQuota(
+        this.#host.config,
+        username,
+        home,
+        grant.quota,
+        () => measureUsage(fs),
+      );
+      this.#host.log("debug", `quota of '${username}': ${this.#quota.describe()}`);
     }
     this.#password = password;
     this.#failures = 0;
@@ -214,6 +232,8 @@ export class Login implements LoginControl {
     const grant = this.#grant;
     this.#grant = null;
     this.#dtp = null;
+    this.#quota?.[Symbol.dispose]();
+    this.#quota = null;
     try {
       grant?.end?.();
     } catch (error) {

@@ -6,10 +6,11 @@
  * @module
  */
 
-import type { ActiveTransfer, TransferJob } from "../commands/table.ts";
+import type { ActiveTransfer, TransferJob, TransferOutcome } from "../commands/table.ts";
 import type { BufferPool } from "../data/buffer_pool.ts";
 import { type DataChannel, DataConnectError } from "../data/channel.ts";
 import { type DTPOptions, TransferError } from "../data/dtp.ts";
+import type { UploadEnd } from "../fs/uploads.ts";
 import type { LogLevel } from "../log.ts";
 import { NativeConn } from "../native/socket.ts";
 import type { HandlerConfig } from "../options.ts";
@@ -42,8 +43,19 @@ export interface TransferHost {
   reply(code: number, text: string): Promise<void>;
   /** Writes a log line about the session. */
   log(level: LogLevel, message: string): void;
-  /** Runs a file event callback. */
-  emit(event: FileEvent, file: string): Promise<void>;
+  /**
+   * Runs a file event callback with the file's real path and, for an upload that
+   * did not complete, the real path of the bytes that arrived (`null`: removed).
+   */
+  emit(event: FileEvent, file: string, partial: string | null): Promise<void>;
+}
+
+/** How a transfer that failed with `failure` (`null`: none) ended, for its file. */
+function transferEnd(failure: unknown): UploadEnd {
+  if (failure === null) return "completed";
+  return failure instanceof TransferError && failure.failure === "file"
+    ? "storage-failed"
+    : "interrupted";
 }
 
 /** At most one transfer at a time, run in the background while the session reads commands. */
@@ -119,15 +131,16 @@ export class Transfers {
     } catch (error) {
       failure = error;
     }
+    let outcome: TransferOutcome | void = undefined;
     try {
-      job.close?.();
+      outcome = await job.close?.(transferEnd(failure));
     } catch (error) {
-      // The file could not be released (a storage's commit failed): not complete.
+      // The file could not be released (an upload could not be put in place): not complete.
       failure ??= new TransferError("file", error);
       completed = false;
     }
     await host.reply(...this.#finalReply(failure));
-    await this.#logTransfer(transfer, completed);
+    await this.#logTransfer(transfer, completed, outcome?.partial ?? null);
   }
 
   /**
@@ -190,7 +203,11 @@ export class Transfers {
     return LOCAL_ERROR_REPLY;
   }
 
-  async #logTransfer(transfer: ActiveTransfer, completed: boolean): Promise<void> {
+  async #logTransfer(
+    transfer: ActiveTransfer,
+    completed: boolean,
+    partial: string | null,
+  ): Promise<void> {
     const { job, dtp } = transfer;
     if (job.path === undefined) return;
     const bytes = dtp?.bytes ?? 0;
@@ -199,9 +216,12 @@ export class Transfers {
       completed ? "info" : "warning",
       `${job.command} ${job.path} completed=${completed ? 1 : 0} bytes=${bytes} seconds=${seconds}`,
     );
+    if (partial !== null && partial !== job.path) {
+      this.#host.log("info", `partial upload of ${job.path} kept as ${partial}`);
+    }
     const event = job.direction === "send"
       ? (completed ? "onFileSent" : "onIncompleteFileSent")
       : (completed ? "onFileReceived" : "onIncompleteFileReceived");
-    await this.#host.emit(event, job.path);
+    await this.#host.emit(event, job.path, partial);
   }
 }

@@ -42,6 +42,11 @@ export {
 } from "./src/auth/hashes.ts";
 export type { Network } from "./src/auth/networks.ts";
 export {
+  UnixAuthorizer,
+  type UnixAuthorizerOptions,
+  type UnixUserOverride,
+} from "./src/auth/unix.ts";
+export {
   parseUsersFile,
   type ParseUsersFileOptions,
   type UserAccount,
@@ -79,8 +84,9 @@ export {
   TransferError,
   type TransferFailure,
 } from "./src/data/dtp.ts";
+export { SharedRate } from "./src/data/shared_rate.ts";
 export { AbstractedFS, type AbstractedFSOptions, toFileStat } from "./src/fs/abstracted_fs.ts";
-export { FilesystemError, toFilesystemError } from "./src/fs/errors.ts";
+export { FilesystemError, OutsideHomeError, toFilesystemError } from "./src/fs/errors.ts";
 export { formatFacts } from "./src/fs/facts.ts";
 export type {
   DirEntry,
@@ -99,6 +105,7 @@ export type {
 export { formatListLine, type ListLine, listLines } from "./src/fs/listing.ts";
 export { MemoryFS, type MemoryFSOptions } from "./src/fs/memory_fs.ts";
 export { isUploadTemporary } from "./src/fs/partials.ts";
+export { type PrivsepAccount, PrivsepFS, type PrivsepOptions } from "./src/fs/privsep_fs.ts";
 export {
   measureUsage,
   Quota,
@@ -106,6 +113,7 @@ export {
   type QuotaLimits,
   type Usage,
 } from "./src/fs/quota.ts";
+export { UnixFilesystem } from "./src/fs/unix_fs.ts";
 export {
   openUpload,
   type Upload,
@@ -115,7 +123,30 @@ export {
   type UploadSettings,
 } from "./src/fs/uploads.ts";
 export { ftpNorm, quote } from "./src/fs/virtual_path.ts";
-export { fileSink, Logger, type LogLevel, type LogSink, stderrSink } from "./src/log.ts";
+export {
+  type FileSink,
+  fileSink,
+  formatJson,
+  formatText,
+  type LogFields,
+  type LogFormat,
+  Logger,
+  type LoggerOptions,
+  type LogLevel,
+  type LogRecord,
+  type LogSink,
+  type LogValue,
+  stderrSink,
+} from "./src/log.ts";
+export {
+  type ConnectionRefusal,
+  type LoginResult,
+  Metrics,
+  type TlsChannel,
+  type TransferDirection,
+  type TransferResult,
+} from "./src/metrics.ts";
+export { serveMetrics, type ServeMetricsOptions } from "./src/metrics_http.ts";
 export type { FTPHandlerOptions, HandlerConfig } from "./src/options.ts";
 export type { SessionInfo } from "./src/session_info.ts";
 export type { FilesystemFactory, SessionOptions, SessionSettings } from "./src/settings.ts";

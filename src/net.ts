@@ -39,6 +39,11 @@ export function parseHostPort(arg: string): { ip: string; port: number } | null 
   return { ip: numbers.slice(0, 4).join("."), port };
 }
 
+/** An address and port as a URL writes them: `127.0.0.1:21`, `[::1]:21`. */
+export function formatAddress(hostname: string, port: number): string {
+  return `${isIPv6(hostname) ? `[${hostname}]` : hostname}:${port}`;
+}
+
 /** Whether `ip` is an IPv6 address (after {@linkcode normalizeIp}, so not an IPv4-mapped one). */
 export function isIPv6(ip: string): boolean {
   return ip.includes(":");

@@ -54,5 +54,6 @@ export function resolveHandlerOptions(options: FTPHandlerOptions): HandlerConfig
     logPrefix: options.logPrefix ?? "%(remote_ip)s:%(remote_port)s-[%(username)s]",
     maxLineLength: options.maxLineLength ?? 2048,
     tls: options.tls ? resolveTlsOptions(options.tls) : null,
+    metrics: options.metrics ?? null,
   };
 }

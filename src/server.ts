@@ -7,7 +7,8 @@
 
 import { BufferPool } from "./data/buffer_pool.ts";
 import { Logger } from "./log.ts";
-import { normalizeIp } from "./net.ts";
+import type { ConnectionRefusal } from "./metrics.ts";
+import { formatAddress, normalizeIp } from "./net.ts";
 import { KernelResolver } from "./fs/resolver.ts";
 import { nativeSocketsAvailable } from "./native/socket.ts";
 import {
@@ -52,6 +53,12 @@ export interface ServeOptions {
 }
 
 const encoder = new TextEncoder();
+
+/** The text of the 421 refusing a connection over each limit. */
+const REFUSALS: Record<ConnectionRefusal, string> = {
+  max_cons: "Too many connections. Service temporarily unavailable.",
+  max_cons_per_ip: "Too many connections from the same IP address.",
+};
 
 /** How long to pause accepting after a failed accept (out of file descriptors, ...). */
 const ACCEPT_RETRY_MS = 100;
@@ -154,8 +161,7 @@ export class FTPServer implements SessionHost {
     const { config, logger } = this;
     const ports = config.passivePorts;
     const { hostname, port } = this.addr;
-    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-    logger.info(`>>> starting FTP server on ${host}:${port}, pid=${Deno.pid} <<<`);
+    logger.info(`>>> starting FTP server on ${formatAddress(hostname, port)}, pid=${Deno.pid} <<<`);
     logger.info("concurrency model: async");
     if (config.abstractedFs === localDisk) {
       if (KernelResolver.available()) logger.info("jail: the kernel's (openat2 beneath each home)");
@@ -256,15 +262,25 @@ export class FTPServer implements SessionHost {
   }
 
   async #admit(conn: Deno.Conn): Promise<void> {
+    const { metrics } = this.config;
     const ip = normalizeIp((conn.remoteAddr as Deno.NetAddr).hostname);
+    const port = (conn.remoteAddr as Deno.NetAddr).port;
     const refusal = this.#refusal(ip);
     if (refusal) {
-      this.logger.info(`${ip}:${(conn.remoteAddr as Deno.NetAddr).port} refused: ${refusal}`);
-      await writeAll(conn, encoder.encode(formatReply(421, refusal))).catch(() => {});
+      const text = REFUSALS[refusal];
+      metrics?.connectionRefused(refusal);
+      this.logger.info(`${ip}:${port} refused: ${text}`, {
+        event: "connection_refused",
+        remote_ip: ip,
+        remote_port: port,
+        reason: refusal,
+      });
+      await writeAll(conn, encoder.encode(formatReply(421, text))).catch(() => {});
       conn.close();
       return;
     }
     const session = new this.#handler(conn, this);
+    metrics?.sessionOpened();
     this.#sessions.add(session);
     this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
     try {
@@ -273,6 +289,7 @@ export class FTPServer implements SessionHost {
       this.logger.error(`session ${ip} failed: ${(error as Error)?.stack ?? error}`);
       session.close();
     } finally {
+      metrics?.sessionClosed();
       this.#sessions.delete(session);
       const left = (this.#perIp.get(ip) ?? 1) - 1;
       if (left > 0) this.#perIp.set(ip, left);
@@ -280,12 +297,11 @@ export class FTPServer implements SessionHost {
     }
   }
 
-  #refusal(ip: string): string | null {
-    if (this.maxCons > 0 && this.#sessions.size >= this.maxCons) {
-      return "Too many connections. Service temporarily unavailable.";
-    }
+  /** The limit a new connection from `ip` is over, if any. */
+  #refusal(ip: string): ConnectionRefusal | null {
+    if (this.maxCons > 0 && this.#sessions.size >= this.maxCons) return "max_cons";
     if (this.maxConsPerIp > 0 && (this.#perIp.get(ip) ?? 0) >= this.maxConsPerIp) {
-      return "Too many connections from the same IP address.";
+      return "max_cons_per_ip";
     }
     return null;
   }

@@ -9,6 +9,7 @@ import type { Authorizer } from "./auth/authorizer.ts";
 import type { DTPHandlerClass, DTPOptions } from "./data/dtp.ts";
 import type { FileSystem } from "./fs/filesystem.ts";
 import type { UploadMode } from "./fs/uploads.ts";
+import type { Metrics } from "./metrics.ts";
 import type { SessionInfo } from "./session_info.ts";
 import type { TlsConfig, TLSOptions } from "./tls.ts";
 
@@ -76,6 +77,8 @@ export interface SessionOptions {
   maxLineLength?: number;
   /** FTPS (RFC 4217): the certificate and the TLS requirements; without it, AUTH is refused. */
   tls?: TLSOptions;
+  /** Counts sessions, logins, transfers and refusals (default: nothing is counted); servers may share one. */
+  metrics?: Metrics | null;
 }
 
 /** {@linkcode SessionOptions} with every default filled in: what a command handler sees. */

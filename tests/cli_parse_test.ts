@@ -18,34 +18,63 @@ import { Logger } from "../mod.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { testCerts } from "./support/certs.ts";
 
-const DEFAULTS: CliConfig = {
+/** A {@linkcode CliConfig} without the settings it was made of. */
+type Config = Omit<CliConfig, "effective">;
+
+const DEFAULTS: Config = {
   hostname: "0.0.0.0",
   port: 2121,
+  listen: [],
   write: false,
   directory: Deno.cwd(),
   natAddress: null,
+  natAddressMap: {},
   passivePorts: null,
-  debug: false,
+  logLevel: "info",
   verbose: false,
+  logPrefix: "%(remote_ip)s:%(remote_port)s-[%(username)s]",
   username: null,
   password: null,
+  msgLogin: null,
+  msgQuit: null,
   timeout: 300,
+  dataConnectTimeout: 30,
+  transferTimeout: 300,
+  authFailedTimeout: 3,
   banner: null,
   permitForeignAddresses: false,
   permitPrivilegedPorts: false,
   useLocaltime: false,
   disableSendfile: false,
+  bufferSize: 1024 * 1024,
+  bufferBudget: 16 * 1024 * 1024,
   maxCons: 512,
   maxConsPerIp: 0,
   maxLoginAttempts: 3,
+  maxLineLength: 2048,
+  readLimit: 0,
+  writeLimit: 0,
   users: null,
+  systemUsers: false,
   tls: null,
+  logFile: null,
+  logFormat: "text",
+  metrics: null,
+  printConfig: false,
 };
 
+/** What `args` parse to, without the settings it was made of (or `help`, `version`). */
+async function parse(args: string[]): Promise<Config | "help" | "version"> {
+  const parsed = await parseCli(args);
+  if (typeof parsed === "string") return parsed;
+  const { effective: _, ...config } = parsed;
+  return config;
+}
+
 /** The message `args` are refused with. */
-function refusal(args: string[]): string {
+async function refusal(args: string[]): Promise<string> {
   try {
-    parseCli(args);
+    await parseCli(args);
   } catch (error) {
     assert(error instanceof CliError, `a CliError, not ${error}`);
     assertEquals(error.name, "CliError");
@@ -54,16 +83,41 @@ function refusal(args: string[]): string {
   throw new Error(`${args.join(" ")} was accepted`);
 }
 
-Deno.test("parseCli: the defaults, and each flag's own effect", () => {
-  assertEquals(parseCli([]), DEFAULTS);
-  const cases: [string[], Partial<CliConfig>][] = [
+Deno.test("parseCli: the defaults, and each flag's own effect", async () => {
+  assertEquals(await parse([]), DEFAULTS);
+  const cases: [string[], Partial<Config>][] = [
     [["-i", "127.0.0.1", "-p", "65535"], { hostname: "127.0.0.1", port: 65535 }],
     [["-p", "0"], { port: 0 }],
     [["-w", "-d", "/srv"], { write: true, directory: "/srv" }],
     [["-n", "203.0.113.9"], { natAddress: "203.0.113.9" }],
     [["-r", "60000-60010"], { passivePorts: { from: 60000, to: 60010 } }],
     [["-r", "60000-60000"], { passivePorts: { from: 60000, to: 60000 } }],
-    [["-D", "-V"], { debug: true, verbose: true }],
+    [["-D", "-V"], { logLevel: "debug", verbose: true }],
+    [["--log-level", "warning"], { logLevel: "warning" }],
+    [["--log-level", "warning", "-D"], { logLevel: "debug" }],
+    [["--log-prefix", "[%(username)s]"], { logPrefix: "[%(username)s]" }],
+    [
+      ["--listen", "127.0.0.1:2122", "--listen", "[::1]:0"],
+      { listen: [{ hostname: "127.0.0.1", port: 2122 }, { hostname: "::1", port: 0 }] },
+    ],
+    [
+      ["--nat-address-map", "10.0.0.1=203.0.113.1", "--nat-address-map", "10.0.0.2=203.0.113.2"],
+      { natAddressMap: { "10.0.0.1": "203.0.113.1", "10.0.0.2": "203.0.113.2" } },
+    ],
+    [["--msg-login", "Hi.", "--msg-quit", "Bye."], { msgLogin: "Hi.", msgQuit: "Bye." }],
+    [
+      ["--data-connect-timeout", "5", "--transfer-timeout", "6", "--auth-failed-timeout", "0"],
+      { dataConnectTimeout: 5, transferTimeout: 6, authFailedTimeout: 0 },
+    ],
+    [["--buffer-size", "64K", "--buffer-budget", "2M"], {
+      bufferSize: 65536,
+      bufferBudget: 2097152,
+    }],
+    [["--read-limit", "256K", "--write-limit", "1.5M"], { readLimit: 262144, writeLimit: 1572864 }],
+    [["--read-limit", "1000", "--write-limit", "1G"], { readLimit: 1000, writeLimit: 1024 ** 3 }],
+    [["--max-line-length", "4096"], { maxLineLength: 4096 }],
+    [["--print-config"], { printConfig: true }],
+    [["-w", "--no-write"], { write: false }],
     [["-u", "alice", "-P", "pw"], { username: "alice", password: "pw" }],
     [["--timeout", "1"], { timeout: 1 }],
     [["--banner", "Hi."], { banner: "Hi." }],
@@ -74,15 +128,24 @@ Deno.test("parseCli: the defaults, and each flag's own effect", () => {
     [["--max-cons", "0", "--max-cons-per-ip", "7"], { maxCons: 0, maxConsPerIp: 7 }],
     [["--max-login-attempts", "1000"], { maxLoginAttempts: 1000 }],
     [["--users", "users.toml"], { users: "users.toml" }],
+    [["--log-file", "ftpd.log", "--log-format", "json"], {
+      logFile: "ftpd.log",
+      logFormat: "json",
+    }],
+    [["--log-format", "text"], { logFormat: "text" }],
+    [["--metrics", "127.0.0.1:9100"], { metrics: { hostname: "127.0.0.1", port: 9100 } }],
+    [["--metrics", "[::1]:0"], { metrics: { hostname: "::1", port: 0 } }],
+    [["--metrics", "localhost:9100"], { metrics: { hostname: "localhost", port: 9100 } }],
+    [["--system-users"], { systemUsers: true }],
   ];
   for (const [args, changed] of cases) {
-    assertEquals(parseCli(args), { ...DEFAULTS, ...changed }, args.join(" "));
+    assertEquals(await parse(args), { ...DEFAULTS, ...changed }, args.join(" "));
   }
-  assertEquals(parseCli(["-h"]), "help");
-  assertEquals(parseCli(["-v"]), "version");
+  assertEquals(await parse(["-h"]), "help");
+  assertEquals(await parse(["-v"]), "version");
 });
 
-Deno.test("parseCli: the FTPS flags", () => {
+Deno.test("parseCli: the FTPS flags", async () => {
   const tls: TlsCliConfig = {
     certfile: "c.pem",
     keyfile: null,
@@ -92,8 +155,9 @@ Deno.test("parseCli: the FTPS flags", () => {
     requireSessionReuse: false,
     implicit: false,
     implicitPort: null,
+    minVersion: "TLSv1.2",
   };
-  assertEquals(parseCli(["--tls", "--certfile", "c.pem"]), { ...DEFAULTS, tls });
+  assertEquals(await parse(["--tls", "--certfile", "c.pem"]), { ...DEFAULTS, tls });
   const cases: [string[], Partial<TlsCliConfig>][] = [
     [["--keyfile", "k.pem"], { keyfile: "k.pem" }],
     [["--tls-control-required"], { controlRequired: true }],
@@ -101,26 +165,58 @@ Deno.test("parseCli: the FTPS flags", () => {
     [["--tls-require-session-reuse"], { requireSessionReuse: true }],
     [["--implicit-tls"], { implicit: true }],
     [["--implicit-port", "990"], { implicitPort: 990 }],
+    [["--tls-min-version", "TLSv1.3"], { minVersion: "TLSv1.3" }],
   ];
   for (const [args, changed] of cases) {
-    const parsed = parseCli(["--tls", "--certfile", "c.pem", ...args]) as CliConfig;
+    const parsed = await parseCli(["--tls", "--certfile", "c.pem", ...args]) as CliConfig;
     assertEquals(parsed.tls, { ...tls, ...changed }, args.join(" "));
   }
   assertEquals(
-    (parseCli(["--implicit-port", "990", "--self-signed"]) as CliConfig).tls,
+    (await parseCli(["--implicit-port", "990", "--self-signed"]) as CliConfig).tls,
     { ...tls, certfile: null, selfSigned: true, implicitPort: 990 },
     "--implicit-port alone asks for FTPS",
   );
   assertEquals(
-    (parseCli(["--implicit-tls", "--self-signed"]) as CliConfig).tls?.implicit,
+    (await parseCli(["--implicit-tls", "--self-signed"]) as CliConfig).tls?.implicit,
     true,
     "--implicit-tls alone asks for FTPS",
   );
 });
 
-Deno.test("parseCli: each refusal, word for word", () => {
+Deno.test("parseCli: each refusal, word for word", async () => {
   const cases: [string[], string][] = [
     [["-p", "x"], '--port must be a whole number from 0 to 65535, not "x"'],
+    [
+      ["--write-limit", "10 MB/s"],
+      "--write-limit must be bytes per second, a whole number with an optional K, M or G " +
+      'suffix (1024-based), e.g. "512K"; not "10 MB/s"',
+    ],
+    [
+      ["--listen", "localhost:21"],
+      '--listen must be ADDRESS:PORT (an IP address; [::1]:2121 for IPv6), not "localhost:21"',
+    ],
+    [
+      ["--listen", "127.0.0.1:70000"],
+      '--listen port must be a whole number from 0 to 65535, not "70000"',
+    ],
+    [
+      ["--nat-address-map", "10.0.0.1"],
+      '--nat-address-map must be LOCAL=PUBLIC (two IPv4 addresses), not "10.0.0.1"',
+    ],
+    [
+      ["--nat-address-map", "10.0.0.1=nat.example"],
+      '--nat-address-map maps 10.0.0.1 to "nat.example", which is no IPv4 address',
+    ],
+    [
+      ["--log-level", "loud"],
+      '--log-level must be debug, info, warning or error, not "loud"',
+    ],
+    [["--users", ""], "--users needs a path, not an empty string"],
+    [
+      ["--users", "u.toml", "--msg-login", "Hi"],
+      "--users and --msg-login exclude each other (messages come from the users file)",
+    ],
+    [["--frobnicate"], "Unknown option '--frobnicate'"],
     [["-p", "1x"], '--port must be a whole number from 0 to 65535, not "1x"'],
     [["-p", "x1"], '--port must be a whole number from 0 to 65535, not "x1"'],
     [["-p", "65536"], '--port must be a whole number from 0 to 65535, not "65536"'],
@@ -142,6 +238,18 @@ Deno.test("parseCli: each refusal, word for word", () => {
       '--concurrency must be async, multi-thread or multi-proc, not "bogus"',
     ],
     [["-u", "alice"], "-u/--username needs -P/--password"],
+    [
+      ["--system-users", "--users", "u.toml"],
+      "--system-users and --users exclude each other (one source of accounts)",
+    ],
+    [
+      ["--system-users", "-w"],
+      "--system-users and -w/--write exclude each other (the system's permissions decide)",
+    ],
+    [
+      ["--system-users", "-d", "/srv"],
+      "--system-users and -d/--directory exclude each other (each account has its home)",
+    ],
     [["-P", "pw"], "-P/--password needs -u/--username"],
     [["-n", "nat.example"], '--nat-address must be an IPv4 address, not "nat.example"'],
     [["--tls"], "FTPS needs a certificate: --certfile FILE, or --self-signed to generate one"],
@@ -154,6 +262,28 @@ Deno.test("parseCli: each refusal, word for word", () => {
       ["--tls", "--certfile", "c", "--implicit-port", "x"],
       '--implicit-port must be a whole number from 0 to 65535, not "x"',
     ],
+    [["--log-file", ""], "--log-file needs a path, not an empty string"],
+    [["--log-format", "JSON"], '--log-format must be text or json, not "JSON"'],
+    [
+      ["--metrics", "9100"],
+      '--metrics must look like ADDRESS:PORT (e.g. 127.0.0.1:9100), not "9100"',
+    ],
+    [
+      ["--metrics", ":9100"],
+      '--metrics must look like ADDRESS:PORT (e.g. 127.0.0.1:9100), not ":9100"',
+    ],
+    [
+      ["--metrics", "::1:9100"],
+      '--metrics must look like ADDRESS:PORT (e.g. 127.0.0.1:9100), not "::1:9100"',
+    ],
+    [
+      ["--metrics", "127.0.0.1:x"],
+      '--metrics port must be a whole number from 0 to 65535, not "x"',
+    ],
+    [
+      ["--metrics", "127.0.0.1:65536"],
+      '--metrics port must be a whole number from 0 to 65535, not "65536"',
+    ],
   ];
   for (
     const name of [
@@ -163,22 +293,29 @@ Deno.test("parseCli: each refusal, word for word", () => {
       "tls-control-required",
       "tls-data-required",
       "tls-require-session-reuse",
+      "tls-min-version",
     ]
   ) {
-    const value = ["certfile", "keyfile"].includes(name) ? ["x"] : [];
+    const value = ["certfile", "keyfile"].includes(name)
+      ? ["x"]
+      : name === "tls-min-version"
+      ? ["TLSv1.3"]
+      : [];
     cases.push([
       [`--${name}`, ...value],
       `--${name} needs --tls (or --implicit-tls, --implicit-port)`,
     ]);
   }
-  for (const [args, message] of cases) assertEquals(refusal(args), message, args.join(" "));
+  for (const [args, message] of cases) {
+    assertEquals(await refusal(args), message, args.join(" "));
+  }
 });
 
 Deno.test("createServers: each flag reaches the server's options", async () => {
   const logger = new Logger({ level: "error", sink: () => {} });
   const serve = async (config: CliConfig) =>
     await createServers(config, logger, await createAuthorizer(config, logger));
-  const base = { ...DEFAULTS, hostname: "127.0.0.1", port: 0 };
+  const base = { ...(await parseCli([]) as CliConfig), hostname: "127.0.0.1", port: 0 };
   const [plain] = await serve(base);
   try {
     const { config } = plain;
@@ -241,6 +378,7 @@ Deno.test("createServers: each flag reaches the server's options", async () => {
     requireSessionReuse: true,
     implicit: false,
     implicitPort: 0,
+    minVersion: "TLSv1.2",
   };
   const servers = await serve({ ...base, tls });
   try {
@@ -256,10 +394,58 @@ Deno.test("createServers: each flag reaches the server's options", async () => {
       [false, true, true, true],
     );
     assertEquals(implicit.implicit, true);
+    assertEquals(
+      servers.map((server) => server.config.metrics),
+      [null, null],
+      "no metrics without --metrics",
+    );
   } finally {
     for (const server of servers) await server.closeAll();
   }
+  const counted = await serve({ ...base, tls, metrics: { hostname: "127.0.0.1", port: 0 } });
+  for (const server of counted) await server.closeAll();
+  assert(counted[0].config.metrics !== null, "--metrics: the servers count");
+  assert(counted[0].config.metrics === counted[1].config.metrics, "in one registry");
   const alone = await serve({ ...base, tls: { ...tls, implicitPort: null } });
   for (const server of alone) await server.closeAll();
   assertEquals(alone.length, 1, "no implicit listener without --implicit-port");
+});
+
+Deno.test("createServers: the settings beyond pyftpdlib's flags reach the server's options", async () => {
+  const logger = new Logger({ level: "error", sink: () => {} });
+  const config = await parseCli([
+    ..."-i 127.0.0.1 -p 0 --listen 127.0.0.1:0".split(" "),
+    ..."--read-limit 256K --write-limit 1M --transfer-timeout 7 --data-connect-timeout 8".split(
+      " ",
+    ),
+    ..."--auth-failed-timeout 0 --buffer-size 64K --buffer-budget 4M --max-line-length 512".split(
+      " ",
+    ),
+    ..."--nat-address-map 10.0.0.1=203.0.113.1 --log-prefix [%(username)s]".split(" "),
+    ..."--msg-login Hello --msg-quit Bye".split(" "),
+  ]) as CliConfig;
+  const servers = await createServers(config, logger, await createAuthorizer(config, logger));
+  try {
+    assertEquals(servers.length, 2, "the -p listener and the --listen one");
+    assert(servers[0].addr.port !== servers[1].addr.port);
+    for (const { config } of servers) {
+      assertEquals(config.dtp, {
+        timeout: 7,
+        bufferSize: 65536,
+        bufferBudget: 4 * 1024 * 1024,
+        readLimit: 262144,
+        writeLimit: 1024 * 1024,
+      });
+      assertEquals(
+        [config.dataConnectTimeout, config.authFailedTimeout, config.maxLineLength],
+        [8, 0, 512],
+      );
+      assertEquals(config.masqueradeAddressMap, { "10.0.0.1": "203.0.113.1" });
+      assertEquals(config.logPrefix, "[%(username)s]");
+      assertEquals(await config.authorizer.getMsgLogin("anonymous"), "Hello");
+      assertEquals(await config.authorizer.getMsgQuit("anonymous"), "Bye");
+    }
+  } finally {
+    for (const server of servers) await server.closeAll();
+  }
 });

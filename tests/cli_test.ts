@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { testCerts } from "./support/certs.ts";
 import { FtpClient, readAll } from "./support/ftp_client.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 /** What `deno task start` grants: FFI and /proc/self/fd for the kernel's jail. */
@@ -237,16 +238,6 @@ async function withCli(
   return running.log;
 }
 
-/** Runs `body` with a new temporary directory (its real path), removed afterwards. */
-async function withTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "tsftpd-cli-test-" }));
-  try {
-    return await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 /** Runs `body` with a connected control connection, closed afterwards. */
 async function withClient<T>(port: number, body: (client: FtpClient) => Promise<T>): Promise<T> {
   const client = await FtpClient.connect(port);
@@ -337,6 +328,29 @@ Deno.test("--version and -v print the version and exit 0", async () => {
     assertMatch(stdout, /^tsftpd \d+\.\d+\.\d+\S*\n$/);
     assertEquals(stdout, `tsftpd ${config.version}\n`, "the version is the package's");
   }
+});
+
+Deno.test("privsep-child: the command a compiled binary serves a system user's files with answers over its stdio", async () => {
+  const { encodeFrame, FrameReader, KIND } = await import("../src/fs/privsep_protocol.ts");
+  await withTempDir(async (home) => {
+    await Deno.writeTextFile(`${home}/f`, "12345");
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...PERMISSIONS, MAIN, "privsep-child", JSON.stringify({ home, jail: false })],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(encodeFrame(KIND.CALL, 7, ["stat", `${home}/f`]));
+    const frames = new FrameReader(child.stdout);
+    const answer = await frames.next();
+    await writer.close();
+    assertEquals(await frames.next(), null, "it ends once its stdin does");
+    const stderr = await new Response(child.stderr).text();
+    assertEquals((await child.status).code, 0, stderr);
+    assertEquals([answer?.kind, answer?.id], [KIND.OK, 7]);
+    assertEquals((answer?.value as { size: number }).size, 5);
+  });
 });
 
 // --- Refusals ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import { Client } from "basic-ftp";
 import { assert, assertBytesEqual, assertEquals, assertMatch } from "./support/assert.ts";
 import { FtpClient } from "./support/ftp_client.ts";
 import { PASSWORD, USER, withServer } from "./support/server.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -73,16 +74,6 @@ function randomData(count: number): Uint8Array {
     crypto.getRandomValues(bytes.subarray(offset, Math.min(count, offset + 65536)));
   }
   return bytes;
-}
-
-/** Runs `body` with a fresh local temporary directory (the client's side), removed afterwards. */
-async function withLocalDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "tsftpd-client-" }));
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 /** Every file (its bytes) and directory (`"dir"`) under `root`, by path relative to it. */
@@ -191,7 +182,7 @@ function sent(lines: string[], pattern: RegExp): boolean {
 
 Deno.test("curl: lists the root, downloads a file, uploads with -T", async () => {
   await withServer({}, async ({ port, home, logs }) => {
-    await withLocalDir(async (local) => {
+    await withTempDir(async (local) => {
       const data = randomData(300_000);
       await Deno.writeFile(`${home}/data.bin`, data);
       await Deno.writeTextFile(`${home}/hello.txt`, "hello\n");
@@ -233,7 +224,7 @@ Deno.test("curl: lists the root, downloads a file, uploads with -T", async () =>
 
 Deno.test("curl: resumes a download and an upload with -C -", async () => {
   await withServer({}, async ({ port, home, logs }) => {
-    await withLocalDir(async (local) => {
+    await withTempDir(async (local) => {
       const full = randomData(500_000);
 
       // Download: the first 123 456 bytes are already here.
@@ -268,7 +259,7 @@ Deno.test("curl: resumes a download and an upload with -C -", async () => {
 
 Deno.test("curl: active mode (--ftp-port) download and upload", async () => {
   await withServer({}, async ({ port, home, logs }) => {
-    await withLocalDir(async (local) => {
+    await withTempDir(async (local) => {
       const data = randomData(1_000_000);
       await Deno.writeFile(`${home}/active.bin`, data);
       const get = await curl(
@@ -304,7 +295,7 @@ Deno.test("curl: active mode (--ftp-port) download and upload", async () => {
 
 Deno.test("curl: --ftp-create-dirs uploads into a new nested directory", async () => {
   await withServer({}, async ({ port, home, logs }) => {
-    await withLocalDir(async (local) => {
+    await withTempDir(async (local) => {
       const data = randomData(12_345);
       await Deno.writeFile(`${local}/nested.bin`, data);
       const put = await curl(
@@ -341,7 +332,7 @@ for (const passive of [true, false]) {
   const mode = passive ? "passive" : "active";
   Deno.test(`lftp (${mode} mode): ls, get, put, mirror, mirror -R, mkdir, mv, rm`, async () => {
     await withServer({}, async ({ port, home, logs }) => {
-      await withLocalDir(async (local) => {
+      await withTempDir(async (local) => {
         const hello = randomData(33_333);
         await Deno.writeFile(`${home}/hello.bin`, hello);
         await makeTree(`${home}/remote-tree`, "remote");
@@ -429,7 +420,7 @@ finally:
 
 Deno.test("ftplib: login, binary and ASCII transfers, listings, file commands, STAT", async () => {
   await withServer({}, async ({ port, home, logs }) => {
-    await withLocalDir(async (local) => {
+    await withTempDir(async (local) => {
       const download = randomData(250_000);
       await Deno.writeFile(`${home}/down.bin`, download);
       const upload = randomData(180_000);
@@ -533,7 +524,7 @@ step("quit", lambda: ftp.quit())
 
 Deno.test("ftplib: REST resumes RETR and STOR (rest=)", async () => {
   await withServer({}, async ({ port, home, logs }) => {
-    await withLocalDir(async (local) => {
+    await withTempDir(async (local) => {
       const full = randomData(400_000);
       await Deno.writeFile(`${home}/full.bin`, full);
       await Deno.writeFile(`${local}/full.bin`, full);
@@ -569,7 +560,7 @@ step("quit", lambda: ftp.quit())
 
 Deno.test("ftplib: active mode (set_pasv(False)) transfers and listings", async () => {
   await withServer({}, async ({ port, home, logs }) => {
-    await withLocalDir(async (local) => {
+    await withTempDir(async (local) => {
       const download = randomData(500_000);
       await Deno.writeFile(`${home}/down.bin`, download);
       const upload = randomData(300_000);
@@ -608,7 +599,7 @@ step("quit", lambda: ftp.quit())
 
 Deno.test("ftplib: abort() during a large download; the session and a new one still transfer", async () => {
   await withServer({}, async ({ port, home, logs }) => {
-    await withLocalDir(async (local) => {
+    await withTempDir(async (local) => {
       // Far more than the loopback socket buffers hold, so the transfer is still running.
       await writeRandomFile(`${home}/large.bin`, 64 * 1024 * 1024);
       const small = randomData(10_000);
@@ -698,7 +689,7 @@ function collector(): { sink: Writable; bytes(): Uint8Array } {
 
 Deno.test("basic-ftp: upload, download, list, ensureDir, rename, remove", async () => {
   await withServer({}, async ({ port, home, logs }) => {
-    await withLocalDir(async (local) => {
+    await withTempDir(async (local) => {
       const fromFile = randomData(220_000);
       await Deno.writeFile(`${local}/from-file.bin`, fromFile);
       const fromStream = randomData(130_000);
@@ -778,7 +769,7 @@ Deno.test("basic-ftp: upload, download, list, ensureDir, rename, remove", async 
 
 Deno.test("curl: empty, tiny and 100 MiB files arrive byte-exact in both directions", async () => {
   await withServer({}, async ({ port, home, logs }) => {
-    await withLocalDir(async (local) => {
+    await withTempDir(async (local) => {
       // Uploads.
       await Deno.writeFile(`${local}/empty.bin`, new Uint8Array(0));
       const tiny = new Uint8Array([0x00, 0x0d, 0x0a, 0xff, 0x41]);

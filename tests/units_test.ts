@@ -580,3 +580,22 @@ Deno.test("account files: ids by name, the first name of an id, odd lines skippe
     await Deno.remove(path);
   }
 });
+
+Deno.test("SharedRate: debits add up across movers, idle time is not saved up, 0 is refused", async () => {
+  const { SharedRate } = await import("../src/data/shared_rate.ts");
+  const rate = new SharedRate(1000);
+  const first = rate.debit(100);
+  const second = rate.debit(100);
+  assert(first > 90 && first <= 100, `100 bytes at 1000/s: ${first} ms`);
+  assert(second > first + 90, `the second mover waits behind the first: ${second} ms`);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const later = rate.debit(100);
+  assert(later > 90 && later <= 100, `after a pause, no burst and no debt: ${later} ms`);
+  let refused: unknown;
+  try {
+    new SharedRate(0);
+  } catch (error) {
+    refused = error;
+  }
+  assert(refused instanceof RangeError, "a rate of 0 is refused");
+});

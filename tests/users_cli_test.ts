@@ -10,21 +10,12 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "./suppo
 import { type Outcome, runCli, withCli } from "./support/cli.ts";
 import { FtpClient, type Reply } from "./support/ftp_client.ts";
 import { python } from "./support/python.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 import { ARGON, ERROR_CASES } from "./support/users_errors.ts";
 
 const HINT = "Try 'tsftpd --help' for more information.";
 /** The password of {@linkcode ARGON}. */
 const ARGON_PASSWORD = "argon2 password";
-
-/** Runs `body` with a new temporary directory (its real path), removed afterwards. */
-async function withTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "tsftpd-users-cli-" }));
-  try {
-    return await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** A `[[user]]` table with `fields`. */
 function user(fields: Record<string, string | number>): string {
@@ -130,6 +121,10 @@ Deno.test("a broken users file: one message naming the file, line and user; exit
     await t.step("a file that does not exist", async () => {
       assertFileRefused(
         await runCli(["check-config", `${dir}/missing.toml`]),
+        `tsftpd: ${dir}/missing.toml: cannot read the file: No such file or directory`,
+      );
+      assertFileRefused(
+        await runCli(["--users", `${dir}/missing.toml`]),
         `tsftpd: ${dir}/missing.toml: cannot read the users file: No such file or directory`,
       );
     });

@@ -263,6 +263,43 @@ Deno.test("upload_rate and download_rate limit that user's sessions, and replace
   );
 });
 
+Deno.test("a user's rate is one budget for all its sessions: two downloads at once share it", async () => {
+  const password = "shared password";
+  const hash = await hashPassword(password);
+  const size = 128 * 1024;
+  await withUsers(
+    (dir) =>
+      user({
+        name: "pair",
+        password: hash,
+        home: `${dir}/home`,
+        perm: "elr",
+        download_rate: "128K",
+      }),
+    {},
+    async ({ port, dir, logs }) => {
+      const bytes = randomBytes(size);
+      await Deno.writeFile(`${dir}/home/a`, bytes);
+      await Deno.writeFile(`${dir}/home/b`, bytes);
+      const download = async (name: string) => {
+        const [client, reply] = await login(port, "pair", password);
+        try {
+          assertEquals(reply.code, 230, reply.text);
+          await client.command("TYPE I");
+          assertEquals((await client.retr(name)).length, size);
+        } finally {
+          client.close();
+        }
+      };
+      await Promise.all([download("a"), download("b")]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // 256 KiB in all at 128 KiB/s take 2 s at the least; a limit per session would take 1 s.
+      const seconds = ["a", "b"].map((name) => loggedSeconds(logs, "RETR", `${dir}/home/${name}`));
+      assert(Math.max(...seconds) >= 1.5, `the two downloads took ${seconds} s: not one budget`);
+    },
+  );
+});
+
 // --- Sessions -------------------------------------------------------------------------------
 
 Deno.test("max_sessions: one more login is refused with 530 and a log line, until one ends", async () => {

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { SharedRate } from "../data/shared_rate.ts";
+import type { FileSystem } from "../fs/filesystem.ts";
 import type { QuotaLimits } from "../fs/quota.ts";
 import type { SessionInfo } from "../session_info.ts";
 
@@ -45,6 +47,10 @@ export interface UserSession {
   readonly readLimit?: number;
   /** Most bytes per second this session's data connections send (downloads); 0 is no limit. Absent: `dtp.writeLimit`. */
   readonly writeLimit?: number;
+  /** A budget for uploads that this session shares with others (all of one user's), besides `readLimit`. */
+  readonly readRate?: SharedRate;
+  /** A budget for downloads that this session shares with others (all of one user's), besides `writeLimit`. */
+  readonly writeRate?: SharedRate;
   /**
    * The authorizer that answers for this session from now on (home, permissions,
    * messages, impersonation); absent: the server's. An authorizer whose users can
@@ -58,8 +64,16 @@ export interface UserSession {
    * login (see `Quota`), and shared by the user's sessions of the server.
    */
   readonly quota?: QuotaLimits;
-  /** Called once when the session logs out (QUIT, REIN, a new USER) or closes. */
-  end?(): void;
+  /**
+   * The filesystem that serves this session (a system user's, in a process of
+   * its own); absent: the server's `abstractedFs` of the home.
+   */
+  readonly filesystem?: FileSystem;
+  /**
+   * Called once when the session logs out (QUIT, REIN, a new USER) or closes; the
+   * session waits for it to settle.
+   */
+  end?(): void | Promise<void>;
 }
 
 /** Raised when a user table is misconfigured (duplicate user, unknown permission, ...). */

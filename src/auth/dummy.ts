@@ -64,7 +64,8 @@ export interface UserRecord {
   msgQuit: string;
 }
 
-function digest(text: string): Uint8Array {
+/** The SHA-256 of a clear-text password, to compare in constant time with `timingSafeEqual`. */
+export function digest(text: string): Uint8Array {
   return createHash("sha256").update(text, "utf8").digest();
 }
 

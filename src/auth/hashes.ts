@@ -15,6 +15,7 @@
 
 import { scrypt, timingSafeEqual } from "node:crypto";
 import { Buffer } from "node:buffer";
+import { ConcurrencyLimit } from "./limit.ts";
 import {
   DEFAULT_ROUNDS,
   MAX_ROUNDS,
@@ -210,8 +211,7 @@ const WORKER_IDLE_MS = 30_000;
 export class PasswordVerifier implements Disposable {
   /** Most hashes computed at once. */
   readonly concurrency: number;
-  #active = 0;
-  readonly #waiting: (() => void)[] = [];
+  readonly #limit: ConcurrencyLimit;
   readonly #idle: Sha512Worker[] = [];
   readonly #workers = new Set<Sha512Worker>();
   #nextId = 0;
@@ -219,14 +219,14 @@ export class PasswordVerifier implements Disposable {
 
   /** A verifier; see {@linkcode PasswordVerifierOptions}. */
   constructor(options: PasswordVerifierOptions = {}) {
-    const processors = navigator.hardwareConcurrency || 1;
-    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? processors - 1));
+    this.#limit = new ConcurrencyLimit(options.concurrency);
+    this.concurrency = this.#limit.concurrency;
   }
 
   /** Whether `password` matches `hash` (a {@linkcode PasswordHash} or its text). */
   async verify(hash: PasswordHash | string, password: string): Promise<boolean> {
     const parsed = typeof hash === "string" ? parsePasswordHash(hash) : hash;
-    return await this.#limited(() => this.#verify(parsed, password));
+    return await this.#limit.run(() => this.#verify(parsed, password));
   }
 
   /**
@@ -234,7 +234,7 @@ export class PasswordVerifier implements Disposable {
    * unknown user name costs, so that timing does not tell which names exist.
    */
   verifyNobody(password: string): Promise<boolean> {
-    return this.#limited(async () => {
+    return this.#limit.run(async () => {
       await (await argon2()).verify(DUMMY_HASH, password);
       return false;
     });
@@ -249,19 +249,6 @@ export class PasswordVerifier implements Disposable {
   /** Same as {@linkcode PasswordVerifier.close}. */
   [Symbol.dispose](): void {
     this.close();
-  }
-
-  async #limited<T>(task: () => Promise<T>): Promise<T> {
-    if (this.#active >= this.concurrency) {
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    } else this.#active++;
-    try {
-      return await task();
-    } finally {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#active--;
-    }
   }
 
   async #verify(hash: PasswordHash, password: string): Promise<boolean> {

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { SharedRate } from "../data/shared_rate.ts";
 import { dirname, isAbsolute, resolve } from "node:path";
 import {
   AuthenticationFailed,
@@ -29,6 +30,16 @@ import {
 import { inNetwork, type Network, parseNetwork } from "./networks.ts";
 import type { SessionInfo } from "../session_info.ts";
 import { systemReason } from "../errors.ts";
+import { parseSize, SIZE_SYNTAX } from "../sizes.ts";
+import {
+  hasControl,
+  isTable,
+  kindOf,
+  parseToml,
+  TomlLines,
+  type TomlPath,
+  TomlSyntaxError,
+} from "../toml_file.ts";
 
 /**
  * A users file that cannot be used: {@linkcode UsersFileError.message} names the
@@ -135,116 +146,7 @@ const USER_KEYS = [
 ] as const;
 const OVERRIDE_KEYS = ["path", "perm", "recursive"] as const;
 
-// --- Where things are in the text ---------------------------------------------------
-
-/** The lines of a table's header and of its keys. */
-interface Block {
-  line: number;
-  keys: Map<string, number>;
-  /** The `name = "..."` of a `[[user]]`, read from the text (for syntax errors). */
-  name?: string;
-  overrides: Block[];
-}
-
-/** Where the top-level keys and the `[[user]]` tables of a users file are. */
-interface Layout {
-  top: Map<string, number>;
-  users: Block[];
-}
-
-/**
- * Finds the lines of the tables and keys of `text` without parsing values: enough
- * to point at the line of a problem the parser's data no longer tells.
- */
-function layoutOf(text: string): Layout {
-  const layout: Layout = { top: new Map(), users: [] };
-  let current: Block | null = null;
-  let inOther = false;
-  let multiline: string | null = null;
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
-    const number = i + 1;
-    if (multiline !== null) {
-      if ((line.split(multiline).length - 1) % 2 === 1) multiline = null;
-      continue;
-    }
-    for (const quote of ['"""', "'''"]) {
-      if ((line.split(quote).length - 1) % 2 === 1) multiline = quote;
-    }
-    const header = /^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$/.exec(line);
-    if (header) {
-      const path = header[2].replace(/\s*\.\s*/g, ".").replace(/["']/g, "");
-      if (header[1] === "[[" && path === "user") {
-        current = { line: number, keys: new Map(), overrides: [] };
-        layout.users.push(current);
-        inOther = false;
-      } else if (header[1] === "[[" && path === "user.override" && layout.users.length > 0) {
-        const user = layout.users[layout.users.length - 1];
-        current = { line: number, keys: new Map(), overrides: [] };
-        user.overrides.push(current);
-        inOther = false;
-      } else {
-        current = null;
-        inOther = true;
-        const first = path.split(".")[0];
-        if (!layout.top.has(first)) layout.top.set(first, number);
-      }
-      continue;
-    }
-    const key = /^\s*([A-Za-z0-9_-]+|"[^"]*"|'[^']*')\s*[.=]/.exec(line);
-    if (!key) continue;
-    const name = key[1].replace(/^["']|["']$/g, "");
-    if (current) {
-      if (!current.keys.has(name)) current.keys.set(name, number);
-      const value = /^\s*name\s*=\s*(?:"([^"]*)"|'([^']*)')/.exec(line);
-      if (value && current.name === undefined) current.name = value[1] ?? value[2];
-    } else if (!inOther && !layout.top.has(name)) layout.top.set(name, number);
-  }
-  return layout;
-}
-
 // --- Checking the values --------------------------------------------------------------
-
-/** A TOML value's kind, for messages. */
-function kindOf(value: unknown): string {
-  if (Array.isArray(value)) return "an array";
-  if (value instanceof Date) return "a date";
-  if (typeof value === "number") return Number.isInteger(value) ? "an integer" : "a float";
-  if (typeof value === "bigint") return "an integer";
-  if (typeof value === "object" && value !== null) return "a table";
-  return `a ${typeof value}`;
-}
-
-/** Whether `text` has a control character other than those in `allowed`. */
-function hasControl(text: string, allowed: string): boolean {
-  for (const char of text) {
-    const code = char.charCodeAt(0);
-    if ((code < 0x20 || code === 0x7f) && !allowed.includes(char)) return true;
-  }
-  return false;
-}
-
-function isTable(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) &&
-    !(value instanceof Date);
-}
-
-const SIZE = /^(\d+(?:\.\d+)?)\s*([KMG]?)$/i;
-const MULTIPLIERS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
-
-/**
- * A rate in bytes per second: an integer, or a string of a number with an
- * optional `K`, `M` or `G` suffix (1024-based): `"512K"`, `"1.5M"`. `null` when malformed.
- */
-function parseSize(value: unknown): number | null {
-  if (typeof value === "number") return Number.isSafeInteger(value) && value >= 0 ? value : null;
-  if (typeof value !== "string") return null;
-  const match = SIZE.exec(value.trim());
-  if (!match) return null;
-  const bytes = Math.floor(Number(match[1]) * MULTIPLIERS[match[2].toUpperCase()]);
-  return Number.isSafeInteger(bytes) ? bytes : null;
-}
 
 /** Options of {@linkcode parseUsersFile}. */
 export interface ParseUsersFileOptions {
@@ -264,28 +166,27 @@ export async function parseUsersFile(
   file: string,
   options: ParseUsersFileOptions = {},
 ): Promise<UserAccount[]> {
-  // Loaded when first needed, so that importing the library needs no TOML parser.
-  const { parse, TomlError } = await import("smol-toml");
-  const layout = layoutOf(text);
+  const lines = new TomlLines(text);
   let data: Record<string, unknown>;
   try {
-    data = parse(text) as Record<string, unknown>;
+    data = await parseToml(text);
   } catch (error) {
-    if (!(error instanceof TomlError)) throw error;
-    const reason = error.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
-    const block = layout.users.findLast((user) => user.line <= error.line);
-    const user = block
-      ? (block.name !== undefined
-        ? `user ${JSON.stringify(block.name)}`
-        : `user #${layout.users.indexOf(block) + 1}`)
-      : null;
-    throw new UsersFileError(file, error.line, user, `not valid TOML: ${reason}`);
+    if (!(error instanceof TomlSyntaxError)) throw error;
+    let index = -1;
+    while ((lines.exact(["user", index + 1]) ?? Infinity) <= error.line) index++;
+    const name = lines.string(["user", index, "name"]);
+    const user = index < 0
+      ? null
+      : name !== undefined
+      ? `user ${JSON.stringify(name)}`
+      : `user #${index + 1}`;
+    throw new UsersFileError(file, error.line, user, `not valid TOML: ${error.reason}`);
   }
   for (const key of Object.keys(data)) {
     if (key !== "user") {
       throw new UsersFileError(
         file,
-        layout.top.get(key) ?? null,
+        lines.exact([key]),
         null,
         `unknown key ${JSON.stringify(key)} (a users file holds [[user]] tables only)`,
       );
@@ -296,7 +197,7 @@ export async function parseUsersFile(
   if (!Array.isArray(users)) {
     throw new UsersFileError(
       file,
-      layout.top.get("user") ?? null,
+      lines.exact(["user"]),
       null,
       "user must be an array of tables: write [[user]], not [user]",
     );
@@ -305,8 +206,8 @@ export async function parseUsersFile(
   const seen = new Map<string, number>();
   const accounts: UserAccount[] = [];
   for (const [index, entry] of users.entries()) {
-    const block = layout.users[index];
-    const account = checkUser(entry, block, index, file, base);
+    const at = ["user", index];
+    const account = checkUser(entry, lines, at, file, base);
     const label = `user ${JSON.stringify(account.name)}`;
     const first = seen.get(account.name);
     if (first !== undefined) {
@@ -323,7 +224,7 @@ export async function parseUsersFile(
       const home = await realHome(account.home).catch((error: Error) => {
         throw new UsersFileError(
           file,
-          block?.keys.get("home") ?? account.line,
+          lines.exact([...at, "home"]) ?? account.line,
           label,
           error.message,
         );
@@ -336,15 +237,15 @@ export async function parseUsersFile(
 
 function checkUser(
   entry: unknown,
-  block: Block | undefined,
-  index: number,
+  lines: TomlLines,
+  at: TomlPath,
   file: string,
   base: string,
 ): UserAccount {
-  const userLine = block?.line ?? null;
-  let label = `user #${index + 1}`;
+  const userLine = lines.exact(at);
+  let label = `user #${Number(at[at.length - 1]) + 1}`;
   const fail = (key: string | null, reason: string): never => {
-    const line = (key !== null ? block?.keys.get(key) : undefined) ?? userLine;
+    const line = (key !== null ? lines.exact([...at, key]) : null) ?? userLine;
     throw new UsersFileError(file, line, label, reason);
   };
   if (!isTable(entry)) return fail(null, `a [[user]] must be a table, not ${kindOf(entry)}`);
@@ -413,8 +314,7 @@ function checkUser(
     if (bytes === null) {
       fail(
         key,
-        `malformed size ${JSON.stringify(value)} for ${key}: bytes per second, ` +
-          `a whole number with an optional K, M or G suffix (1024-based), e.g. "512K"`,
+        `malformed size ${JSON.stringify(value)} for ${key}: bytes per second, ${SIZE_SYNTAX}`,
       );
     }
     return bytes!;
@@ -460,10 +360,9 @@ function checkUser(
       fail("override", "override must be an array of tables: write [[user.override]]");
     }
     (entry.override as unknown[]).forEach((item, i) => {
-      const overrideBlock = block?.overrides[i];
       const failOverride = (key: string | null, reason: string): never => {
-        const line = (key !== null ? overrideBlock?.keys.get(key) : undefined) ??
-          overrideBlock?.line ?? block?.keys.get("override") ?? userLine;
+        const line = (key !== null ? lines.exact([...at, "override", i, key]) : null) ??
+          lines.lineOf([...at, "override", i]) ?? userLine;
         throw new UsersFileError(file, line, label, reason);
       };
       if (!isTable(item)) return failOverride(null, "an override must be a table");
@@ -594,6 +493,19 @@ async function realHome(path: string): Promise<string> {
 
 // --- The authorizer -----------------------------------------------------------------
 
+/** A user's logged-in sessions: how many, and the rate budgets they share. */
+interface LoggedIn {
+  count: number;
+  upload: SharedRate | null;
+  download: SharedRate | null;
+}
+
+/** The budget for `rate` (bytes per second): `current` if it has that rate, a new one else; none for no limit. */
+function budget(current: SharedRate | null, rate: number | undefined): SharedRate | null {
+  if (rate === undefined || rate === 0) return null;
+  return current?.bytesPerSecond === rate ? current : new SharedRate(rate);
+}
+
 /**
  * The accounts of a TOML users file. Passwords are hashes (argon2id, bcrypt,
  * scrypt, SHA-512-crypt), verified off the event loop; each account may have
@@ -620,7 +532,7 @@ export class UsersFileAuthorizer implements Authorizer, Disposable {
   readonly #verifier: PasswordVerifier;
   #table: UserTable;
   /** Logged-in sessions by user name, across reloads. */
-  readonly #sessions = new Map<string, number>();
+  readonly #sessions = new Map<string, LoggedIn>();
   /** The table that validated a session's password, until its session starts. */
   readonly #validated = new WeakMap<SessionInfo, UserTable>();
 
@@ -690,7 +602,7 @@ export class UsersFileAuthorizer implements Authorizer, Disposable {
 
   /** How many sessions `username` has logged in right now. */
   sessions(username: string): number {
-    return this.#sessions.get(username) ?? 0;
+    return this.#sessions.get(username)?.count ?? 0;
   }
 
   /**
@@ -728,8 +640,8 @@ export class UsersFileAuthorizer implements Authorizer, Disposable {
 
   /**
    * Counts the session against the user's `max_sessions` (refusing it with
-   * {@linkcode LoginRefused} past that) and grants it the user's rate limits and
-   * the table it logged in with.
+   * {@linkcode LoginRefused} past that) and grants it the user's rate budgets
+   * (shared by all its sessions) and the table it logged in with.
    */
   startSession(username: string, session: SessionInfo): Promise<UserSession> {
     const table = this.#validated.get(session) ?? this.#table;
@@ -746,18 +658,23 @@ export class UsersFileAuthorizer implements Authorizer, Disposable {
         ),
       );
     }
-    this.#sessions.set(username, open + 1);
+    const user = this.#sessions.get(username) ?? { count: 0, upload: null, download: null };
+    user.count++;
+    user.upload = budget(user.upload, account.uploadRate);
+    user.download = budget(user.download, account.downloadRate);
+    this.#sessions.set(username, user);
     let ended = false;
     return Promise.resolve({
       authorizer: table,
-      ...(account.uploadRate !== undefined && { readLimit: account.uploadRate }),
-      ...(account.downloadRate !== undefined && { writeLimit: account.downloadRate }),
+      // The user's own rates replace the server's per-transfer limits, shared by all its sessions.
+      ...(account.uploadRate !== undefined && { readLimit: 0 }),
+      ...(account.downloadRate !== undefined && { writeLimit: 0 }),
+      ...(user.upload && { readRate: user.upload }),
+      ...(user.download && { writeRate: user.download }),
       end: () => {
         if (ended) return;
         ended = true;
-        const left = this.sessions(username) - 1;
-        if (left > 0) this.#sessions.set(username, left);
-        else this.#sessions.delete(username);
+        if (--user.count === 0) this.#sessions.delete(username);
       },
     });
   }

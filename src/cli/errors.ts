@@ -22,3 +22,13 @@ export class CliError extends Error {
     this.hint = hint;
   }
 }
+
+/** Why a listening socket could not be opened, in words (`address already in use`, ...). */
+export function listenFailure(error: unknown): string {
+  if (error instanceof Deno.errors.AddrInUse) return "address already in use";
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return "permission denied (ports below 1024 need privileges)";
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) return "no such local address";
+  return (error as Error).message;
+}

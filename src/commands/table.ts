@@ -13,7 +13,7 @@ import type { DTPHandler } from "../data/dtp.ts";
 import type { FileSystem } from "../fs/filesystem.ts";
 import type { Quota } from "../fs/quota.ts";
 import type { UploadEnd } from "../fs/uploads.ts";
-import type { LogLevel } from "../log.ts";
+import type { LogFields, LogLevel } from "../log.ts";
 import type { SessionInfo } from "../session_info.ts";
 import type { SessionSettings } from "../settings.ts";
 
@@ -144,7 +144,7 @@ export interface CommandContext {
   /** Sends a reply; replies go out in the order asked for. */
   reply(code: number, text: string): Promise<void>;
   /** Writes a log line about this session. */
-  log(level: LogLevel, message: string): void;
+  log(level: LogLevel, message: string, fields?: LogFields): void;
   /** Whether the user has `perm` on `path`. */
   hasPerm(perm: Permission, path: ResolvedPath): Promise<boolean>;
   /**

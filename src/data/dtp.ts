@@ -15,6 +15,7 @@ import {
 } from "../transport.ts";
 import type { ChunkConverter } from "./ascii.ts";
 import type { BufferPool } from "./buffer_pool.ts";
+import type { SharedRate } from "./shared_rate.ts";
 
 /** Options of a data transfer. */
 export interface DTPOptions {
@@ -35,6 +36,16 @@ export interface DTPOptions {
   readLimit: number;
   /** Most bytes sent per second; 0 is no limit (ThrottledDTPHandler's `write_limit`). */
   writeLimit: number;
+  /** A budget for received bytes shared with other transfers (a user's), besides `readLimit`. */
+  readRate?: SharedRate;
+  /** A budget for sent bytes shared with other transfers (a user's), besides `writeLimit`. */
+  writeRate?: SharedRate;
+}
+
+/** A direction's rate limits: the transfer's own (bytes per second, 0 for none) and a shared budget. */
+interface Limit {
+  perTransfer: number;
+  shared: SharedRate | undefined;
 }
 
 /** The defaults of {@linkcode DTPOptions}. */
@@ -138,37 +149,18 @@ export class DTPHandler {
     convert?: ChunkConverter,
   ): Promise<void> {
     const file = convert ? null : source.descriptor?.() ?? null;
-    if (file && this.conn.sendFile) return await this.#sendDescriptor(file);
+    const { conn } = this;
+    if (file && conn.sendFile) {
+      return await this.#moveDescriptor(file, conn.sendFile.bind(conn), this.#sending);
+    }
     await this.#run(true, async () => {
       while (true) {
         const buffer = this.#fittedBuffer();
-        const n = await this.#fileStep(() => source.read(buffer));
+        const step = buffer.subarray(0, this.#stepSize(this.#sending, buffer.length));
+        const n = await this.#fileStep(() => source.read(step));
         if (n === null) break;
         const chunk = buffer.subarray(0, n);
         await this.#send(convert ? convert(chunk) : chunk);
-      }
-    });
-  }
-
-  /**
-   * Sends `file` from its position with the connection's `sendFile`, a chunk of a
-   * transfer buffer's size at a time (no buffer is taken, only a share of the pool, so
-   * the steps shrink as more transfers run), so that progress, ABOR,
-   * the stall watchdog and the rate limit act between chunks as they do when
-   * streaming.
-   */
-  async #sendDescriptor(file: FileDescriptor): Promise<void> {
-    this.zeroCopy = true;
-    await this.#run(false, async () => {
-      using _share = this.#buffers.share();
-      for (let offset = file.position;;) {
-        if (this.#failure) throw new TransferError(this.#failure);
-        const size = this.#buffers.fairSize;
-        const n = await this.#connStep(() => this.conn.sendFile!(file.fd, offset, size));
-        if (n === 0) break;
-        offset += n;
-        this.#progress(n);
-        await this.#throttle(this.#options.writeLimit);
       }
     });
   }
@@ -191,7 +183,10 @@ export class DTPHandler {
     convert?: ChunkConverter & { flush(): Uint8Array },
   ): Promise<void> {
     const file = convert ? null : sink.descriptor?.() ?? null;
-    if (file && this.conn.receiveFile) return await this.#receiveDescriptor(file);
+    const { conn } = this;
+    if (file && conn.receiveFile) {
+      return await this.#moveDescriptor(file, conn.receiveFile.bind(conn), this.#receiving);
+    }
     await this.#run(true, async () => {
       let ended = false;
       while (!ended) {
@@ -200,14 +195,17 @@ export class DTPHandler {
         let failure: unknown = null;
         try {
           while (length < buffer.length) {
-            const n = await this.#connStep(() => this.conn.read(buffer.subarray(length)));
+            const step = this.#stepSize(this.#receiving, buffer.length - length);
+            const n = await this.#connStep(() =>
+              this.conn.read(buffer.subarray(length, length + step))
+            );
             if (n === null) {
               ended = true;
               break;
             }
             length += n;
             this.#progress(n);
-            if (this.#options.readLimit > 0) await this.#throttle(this.#options.readLimit);
+            await this.#throttle(this.#receiving, n);
           }
         } catch (error) {
           failure = error;
@@ -222,24 +220,28 @@ export class DTPHandler {
   }
 
   /**
-   * Receives into `file` from its position with the connection's `receiveFile`, a
-   * transfer buffer's size at a time (no buffer is taken, only a share of the pool, so
-   * the steps shrink as more transfers run), so that progress, ABOR,
-   * the stall watchdog and the rate limit act between chunks as they do when
-   * streaming.
+   * Moves `file` from its position with `move` (the connection's `sendFile` or
+   * `receiveFile`), a chunk of a transfer buffer's size at a time (no buffer is
+   * taken, only a share of the pool, so the steps shrink as more transfers run;
+   * under the rate limit `limit`, a step's), so that progress, ABOR, the stall
+   * watchdog and the rate limit act between chunks as they do when streaming.
    */
-  async #receiveDescriptor(file: FileDescriptor): Promise<void> {
+  async #moveDescriptor(
+    file: FileDescriptor,
+    move: (fd: number, offset: number, count: number) => Promise<number>,
+    limit: Limit,
+  ): Promise<void> {
     this.zeroCopy = true;
     await this.#run(false, async () => {
       using _share = this.#buffers.share();
       for (let offset = file.position;;) {
         if (this.#failure) throw new TransferError(this.#failure);
-        const size = this.#buffers.fairSize;
-        const n = await this.#connStep(() => this.conn.receiveFile!(file.fd, offset, size));
+        const size = this.#stepSize(limit, this.#buffers.fairSize);
+        const n = await this.#connStep(() => move(file.fd, offset, size));
         if (n === 0) break;
         offset += n;
         this.#progress(n);
-        await this.#throttle(this.#options.readLimit);
+        await this.#throttle(limit, n);
       }
     });
   }
@@ -256,7 +258,7 @@ export class DTPHandler {
   async #send(chunk: Uint8Array): Promise<void> {
     await this.#connStep(() => writeAll(this.conn, chunk));
     this.#progress(chunk.length);
-    await this.#throttle(this.#options.writeLimit);
+    await this.#throttle(this.#sending, chunk.length);
   }
 
   /** Runs a transfer's loop (with a pooled buffer if `buffered`), then ends and closes the connection. */
@@ -332,11 +334,35 @@ export class DTPHandler {
     }, delayMs);
   }
 
-  /** Sleeps as long as it takes to bring the average rate down to `limit` bytes per second. */
-  async #throttle(limit: number): Promise<void> {
-    if (limit <= 0) return;
+  /**
+   * The bytes to move in one step: under a rate limit, an eighth of a second's
+   * worth (16 KiB at least), so that the bytes flow evenly instead of in bursts
+   * of a whole buffer followed by a long pause.
+   */
+  #stepSize({ perTransfer, shared }: Limit, size: number): number {
+    const rates = [perTransfer, shared?.bytesPerSecond ?? 0].filter((rate) => rate > 0);
+    if (rates.length === 0) return size;
+    return Math.min(size, Math.max(16 * 1024, Math.floor(Math.min(...rates) / 8)));
+  }
+
+  /** The limits on received bytes. */
+  get #receiving(): Limit {
+    return { perTransfer: this.#options.readLimit, shared: this.#options.readRate };
+  }
+
+  /** The limits on sent bytes. */
+  get #sending(): Limit {
+    return { perTransfer: this.#options.writeLimit, shared: this.#options.writeRate };
+  }
+
+  /**
+   * After `moved` bytes, sleeps as long as it takes to bring this transfer's
+   * average rate down to its own limit, and to pay for them in the shared budget.
+   */
+  async #throttle({ perTransfer, shared }: Limit, moved: number): Promise<void> {
     const now = performance.now();
-    const ahead = this.bytes / limit * 1000 - (now - this.startedAt);
+    const own = perTransfer > 0 ? this.bytes / perTransfer * 1000 - (now - this.startedAt) : 0;
+    const ahead = Math.max(own, shared?.debit(moved) ?? 0);
     if (ahead <= 0) return;
     // A pause the transfer chooses is not a stall: the watchdog counts from its end.
     this.#lastProgress = now + ahead;

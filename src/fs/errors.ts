@@ -20,6 +20,20 @@ export class FilesystemError extends FTPError {
   }
 }
 
+/**
+ * The refusal of a path that leads outside the user's home (a jail refusal):
+ * answered 550, logged as a warning and counted in the server's metrics.
+ */
+export class OutsideHomeError extends FilesystemError {
+  /** Always `"OutsideHomeError"`. */
+  override name = "OutsideHomeError";
+
+  /** A refusal answered `550 message`. */
+  constructor(message: string) {
+    super(message, 550, { log: "warning" });
+  }
+}
+
 const TEXT_BY_CODE: Record<string, string> = {
   ENOENT: "No such file or directory",
   EACCES: "Permission denied",

@@ -138,6 +138,16 @@ export type WriteMode =
  * (`MemoryFS`), or anything else that implements it.
  */
 export interface FileSystem {
+  /**
+   * The virtual directory a session starts in (default `/`): the home, for a
+   * storage that shows more than the home (`UnixFilesystem`).
+   */
+  readonly startDirectory?: string;
+  /**
+   * The real path of the virtual `path`, as the authorizer's permissions and the
+   * file callbacks name paths (default: `path` under the home the authorizer gave).
+   */
+  ftp2fs?(path: string): string;
   /** The facts of `path`, following symlinks. */
   stat(path: string): Promise<FileStat>;
   /** The facts of `path`, not following a final symlink. */

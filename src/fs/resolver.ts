@@ -23,7 +23,7 @@ import {
   RESOLVE,
   SystemError,
 } from "../native/libc.ts";
-import { FilesystemError } from "./errors.ts";
+import { FilesystemError, OutsideHomeError } from "./errors.ts";
 import { ftpNorm, quote } from "./virtual_path.ts";
 
 /** The most symlinks followed in one path, as Linux's own limit. */
@@ -62,11 +62,9 @@ export interface DiskResolver {
 }
 
 /** The refusal of a path that resolves outside the home. */
-export function outsideHome(path: string): FilesystemError {
-  return new FilesystemError(
+export function outsideHome(path: string): OutsideHomeError {
+  return new OutsideHomeError(
     `"${quote(ftpNorm("/", path))}" points to a path outside the home directory.`,
-    550,
-    { log: "warning" },
   );
 }
 

@@ -1,6 +1,6 @@
 /**
  * The C library through FFI, on Linux: the system calls the runtime does not offer.
- * This is the only module that calls `Deno.dlopen`.
+ * It is opened by `library.ts`, as `libcrypt.ts` is.
  *
  * Two kinds of call:
  *
@@ -28,6 +28,8 @@
  *
  * @module
  */
+
+import { linuxLibrary, type Symbols } from "./library.ts";
 
 const SYMBOLS = {
   // `openat2` has no libc wrapper: `syscall(SYS_openat2, dirfd, path, &how, sizeof how)`.
@@ -209,26 +211,13 @@ export class SystemError extends Error {
   }
 }
 
-type Library = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-let library: Library | null | undefined;
+type Library = Symbols<typeof SYMBOLS>;
 
 /**
  * The C library, or `null` where it cannot be had: another system than Linux, or
  * FFI not granted. Opened once per process.
  */
-export function libc(): Library | null {
-  if (library !== undefined) return library;
-  library = null;
-  if (Deno.build.os !== "linux") return library;
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return library;
-  try {
-    library = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  } catch {
-    // No glibc (a musl system names it otherwise): the callers fall back.
-  }
-  return library;
-}
+export const libc: () => Library | null = linuxLibrary("libc.so.6", SYMBOLS);
 
 function lib(): Library {
   const symbols = libc();

@@ -18,9 +18,10 @@ import type {
 } from "../commands/table.ts";
 import type { DataChannel } from "../data/channel.ts";
 import { FTPError } from "../errors.ts";
+import { OutsideHomeError } from "../fs/errors.ts";
 import type { FileSystem } from "../fs/filesystem.ts";
 import { ftpNorm } from "../fs/virtual_path.ts";
-import type { LogLevel } from "../log.ts";
+import type { LogFields, LogLevel } from "../log.ts";
 import type { HandlerConfig } from "../options.ts";
 import type { SessionInfo } from "../session_info.ts";
 import { errorReply, LOCAL_ERROR_REPLY } from "./error_reply.ts";
@@ -48,7 +49,7 @@ export interface DispatchHost {
   /** Sends a reply. */
   reply(code: number, text: string): Promise<void>;
   /** Writes a log line about the session. */
-  log(level: LogLevel, message: string): void;
+  log(level: LogLevel, message: string, fields?: LogFields): void;
   /** Switches the control connection to TLS (AUTH). */
   secureControl(): Promise<void>;
   /** Ends the session. */
@@ -75,7 +76,9 @@ const NOT_LOGGED_IN = "Log in with USER and PASS first.";
  */
 export async function dispatch(host: DispatchHost, line: string): Promise<void> {
   const command = parseCommand(line);
-  host.log("debug", command.name === "PASS" ? "<- PASS ******" : `<- ${line}`);
+  host.log("debug", command.name === "PASS" ? "<- PASS ******" : `<- ${line}`, {
+    command: command.name,
+  });
   const spec = host.commands.get(command.name);
   const transfer = host.transfers.current;
   if (!spec?.duringTransfer && transfer) await transfer.done;
@@ -87,7 +90,13 @@ export async function dispatch(host: DispatchHost, line: string): Promise<void> 
     await host.login.impersonating(() => spec.run(context));
   } catch (error) {
     if (error instanceof FTPError && error.log) {
-      host.log(error.log, `${command.name} refused: ${error.message}`);
+      const outside = error instanceof OutsideHomeError;
+      if (outside) host.config.metrics?.pathRefused();
+      host.log(
+        error.log,
+        `${command.name} refused: ${error.message}`,
+        outside ? { command: command.name, event: "path_refused" } : { command: command.name },
+      );
     }
     const reply = errorReply(error);
     if (!reply) {
@@ -95,6 +104,8 @@ export async function dispatch(host: DispatchHost, line: string): Promise<void> 
       host.log("error", `${command.name} failed unexpectedly: ${detail}`);
     }
     await host.reply(...(reply ?? LOCAL_ERROR_REPLY));
+    // 421: the service is gone for this session (RFC 959), and the connection with it.
+    if (reply?.[0] === 421) host.close();
   }
 }
 
@@ -150,7 +161,7 @@ async function resolve(
   if (home === null) throw new FTPError(530, NOT_LOGGED_IN);
   if (clientPath.includes("\0")) throw new FTPError(501, "Path names may not contain NUL.");
   const ftp = ftpNorm(host.state.cwd, clientPath);
-  const real = ftp === "/" ? home : posix.join(home, ftp);
+  const real = host.login.fs?.ftp2fs?.(ftp) ?? (ftp === "/" ? home : posix.join(home, ftp));
   const path = { ftp, real };
   if (perm && !await hasPerm(host, perm, path)) throw new FTPError(550, "Not enough privileges.");
   return path;
@@ -189,7 +200,7 @@ function commandContext(
     },
     login: host.login,
     reply: (code, text) => host.reply(code, text),
-    log: (level, message) => host.log(level, message),
+    log: (level, message, fields) => host.log(level, message, fields),
     hasPerm: (perm, path) => hasPerm(host, perm, path),
     startTransfer: (job) => host.transfers.start(job),
     abortTransfer: () => host.transfers.abort(),

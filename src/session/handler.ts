@@ -14,7 +14,8 @@ import { FTPError } from "../errors.ts";
 import type { FileSystem } from "../fs/filesystem.ts";
 import { DEFAULT_MLST_FACTS } from "../fs/facts.ts";
 import { LineReader } from "../line_reader.ts";
-import type { Logger, LogLevel } from "../log.ts";
+import { countHandshake } from "../metrics.ts";
+import type { LogFields, Logger, LogLevel } from "../log.ts";
 import { nativeSocketsAvailable } from "../native/socket.ts";
 import { normalizeIp } from "../net.ts";
 import type { HandlerConfig } from "../options.ts";
@@ -61,6 +62,9 @@ function initialState(): ProtocolState {
   };
 }
 
+/** The last session number given out in this process. */
+let lastSessionId = 0;
+
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -77,6 +81,8 @@ export class FTPHandler implements SessionInfo {
   readonly config: HandlerConfig;
   /** Where log lines go. */
   readonly logger: Logger;
+  /** A number unique to this session in the process: the `session` field of its log lines. */
+  readonly sessionId: number = ++lastSessionId;
   /** The client's address (IPv4-mapped addresses in plain IPv4 form). */
   readonly remoteIp: string;
   /** The client's port. */
@@ -125,7 +131,8 @@ export class FTPHandler implements SessionInfo {
       },
     });
     const reply = (code: number, text: string) => this.reply(code, text);
-    const log = (level: LogLevel, message: string) => this.log(level, message);
+    const log = (level: LogLevel, message: string, fields?: LogFields) =>
+      this.log(level, message, fields);
     this.#login = new Login({
       config: this.config,
       info: this,
@@ -142,6 +149,9 @@ export class FTPHandler implements SessionInfo {
         this.state.restartPosition = 0;
         this.state.renameFrom = null;
         this.state.cwd = "/";
+      },
+      enter: (directory) => {
+        this.state.cwd = directory;
       },
       close: () => this.close(),
     });
@@ -185,7 +195,7 @@ export class FTPHandler implements SessionInfo {
         return isClosed();
       },
       reply: (code, text) => this.reply(code, text),
-      log: (level, message) => this.log(level, message),
+      log: (level, message, fields) => this.log(level, message, fields),
       secureControl: () => this.secureControl(),
       close: () => this.close(),
     };
@@ -268,9 +278,25 @@ export class FTPHandler implements SessionInfo {
       .replaceAll("%(username)s", this.username);
   }
 
-  /** Writes a log line about this session. */
-  log(level: LogLevel, message: string): void {
-    if (this.logger.enabled(level)) this.logger.log(level, `${this.logPrefix} ${message}`);
+  /**
+   * Writes a log line about this session: after {@linkcode logPrefix} in the text
+   * format; with the fields `session`, `remote_ip`, `remote_port` and `username`,
+   * then `fields`, in the JSON format.
+   */
+  log(level: LogLevel, message: string, fields?: LogFields): void {
+    if (!this.logger.enabled(level)) return;
+    this.logger.write({
+      level,
+      message,
+      prefix: this.logPrefix,
+      fields: {
+        session: this.sessionId,
+        remote_ip: this.remoteIp,
+        remote_port: this.remotePort,
+        username: this.username,
+        ...fields,
+      },
+    });
   }
 
   /** Sends a reply; replies go out in the order asked for. A broken connection closes the session. */
@@ -282,7 +308,7 @@ export class FTPHandler implements SessionInfo {
 
   /** Serves the connection until the client quits or vanishes, or {@linkcode close} is called. */
   async handle(): Promise<void> {
-    this.log("info", "FTP session opened (connect)");
+    this.log("info", "FTP session opened (connect)", { event: "connect" });
     await this.emit("onConnect");
     try {
       if (this.config.tls?.implicit) await this.secureControl();
@@ -332,10 +358,10 @@ export class FTPHandler implements SessionInfo {
     const tls = this.config.tls;
     if (!tls) throw new FTPError(502, "AUTH not available: no certificate is configured.");
     await this.#replies.drained();
-    const transport = await upgradeToTls(
-      this.conn,
-      tls.context,
-      this.config.dataConnectTimeout * 1000,
+    const transport = await countHandshake(
+      this.config.metrics,
+      "control",
+      upgradeToTls(this.conn, tls.context, this.config.dataConnectTimeout * 1000),
     );
     this.#replies.transport = transport;
     this.#lines = new LineReader(transport, this.config.maxLineLength);
@@ -347,8 +373,11 @@ export class FTPHandler implements SessionInfo {
     const transfer = this.#transfers.current;
     this.close();
     if (transfer) await transfer.done;
-    this.#login.close();
-    this.log("info", "FTP session closed (disconnect).");
+    // What the login was granted ends now (a session's file process, say); the log says
+    // at once that the connection closed.
+    const ending = this.#login.close();
+    this.log("info", "FTP session closed (disconnect).", { event: "disconnect" });
+    await ending;
     await this.emit("onDisconnect");
   }
 
@@ -365,7 +394,7 @@ export class FTPHandler implements SessionInfo {
       this.#armIdleTimer();
       return;
     }
-    this.log("info", "Control connection timed out.");
+    this.log("info", "Control connection timed out.", { event: "timeout" });
     await this.reply(421, "Control connection timed out.");
     this.close();
   }

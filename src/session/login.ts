@@ -16,7 +16,7 @@ import type { DTPOptions } from "../data/dtp.ts";
 import type { SessionInfo } from "../session_info.ts";
 import type { FileSystem } from "../fs/filesystem.ts";
 import { measureUsage, openQuota, type Quota } from "../fs/quota.ts";
-import type { LogLevel } from "../log.ts";
+import type { LogFields, LogLevel } from "../log.ts";
 import type { HandlerConfig } from "../options.ts";
 
 /** What a {@linkcode Login} needs of its session. */
@@ -30,7 +30,7 @@ export interface LoginHost {
   /** Sends a reply. */
   reply(code: number, text: string): Promise<void>;
   /** Writes a log line about the session. */
-  log(level: LogLevel, message: string): void;
+  log(level: LogLevel, message: string, fields?: LogFields): void;
   /** Runs a login event callback. */
   emit(
     event: "onLogin" | "onLoginFailed" | "onLogout",
@@ -39,6 +39,8 @@ export interface LoginHost {
   ): Promise<void>;
   /** Forgets the settings and the data channel of the user who logged out. */
   reset(): void;
+  /** Makes `directory` the current one: where the user who logged in starts. */
+  enter(directory: string): void;
   /** Ends the session (too many failed logins). */
   close(): void;
 }
@@ -57,13 +59,13 @@ function delay(seconds: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * The filesystem `make` gives, once its root is seen to be a directory (a disk's
- * home may be missing or a file); otherwise why not, for the log.
+ * The filesystem `make` gives, once the directory the session starts in is seen
+ * to be one (a disk's home may be missing or a file); otherwise why not, for the log.
  */
 async function openHome(make: () => FileSystem): Promise<FileSystem | string> {
   try {
     const fs = make();
-    const { type } = await fs.stat("/");
+    const { type } = await fs.stat(fs.startDirectory ?? "/");
     return type === "dir" ? fs : "is not a directory";
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
@@ -149,14 +151,17 @@ export class Login implements LoginControl {
     try {
       home = await users.getHomeDir(username);
     } catch (error) {
-      grant.end?.();
+      await this.#end(grant);
       this.#authorizerFailed(error);
       return this.#failed(username, password, null);
     }
-    const fs = await openHome(() => abstractedFs(home, this.#host.info));
+    const fs = await openHome(() => grant.filesystem ?? abstractedFs(home, this.#host.info));
     if (typeof fs === "string") {
-      grant.end?.();
-      this.#host.log("error", `USER '${username}' refused: home ${JSON.stringify(home)} ${fs}.`);
+      await this.#end(grant);
+      this.#host.config.metrics?.loginEnded("refused");
+      this.#host.log("error", `USER '${username}' refused: home ${JSON.stringify(home)} ${fs}.`, {
+        event: "login_refused",
+      });
       this.#username = "";
       return await this.#host.reply(530, "Home directory not available.");
     }
@@ -176,13 +181,17 @@ export class Login implements LoginControl {
     this.#fs = fs;
     this.#home = home;
     this.#grant = grant;
-    const { readLimit, writeLimit } = grant;
+    this.#host.enter(fs.startDirectory ?? "/");
+    const { readLimit, writeLimit, readRate, writeRate } = grant;
     this.#dtp = {
       ...this.#host.config.dtp,
       ...(readLimit !== undefined && { readLimit }),
       ...(writeLimit !== undefined && { writeLimit }),
+      ...(readRate && { readRate }),
+      ...(writeRate && { writeRate }),
     };
-    this.#host.log("info", `USER '${username}' logged in.`);
+    this.#host.config.metrics?.loginEnded("ok");
+    this.#host.log("info", `USER '${username}' logged in.`, { event: "login" });
     await this.#host.reply(230, await users.getMsgLogin(username));
     await this.#host.emit("onLogin", username);
   }
@@ -196,8 +205,12 @@ export class Login implements LoginControl {
   async #failed(username: string, password: string, refusal: LoginRefused | null): Promise<void> {
     const host = this.#host;
     this.#failures++;
-    if (refusal) host.log("warning", `USER '${username}' refused: ${refusal.message}.`);
-    else host.log("info", `USER '${username}' failed login.`);
+    host.config.metrics?.loginEnded(refusal ? "refused" : "failed");
+    if (refusal) {
+      host.log("warning", `USER '${username}' refused: ${refusal.message}.`, {
+        event: "login_refused",
+      });
+    } else host.log("info", `USER '${username}' failed login.`, { event: "login_failed" });
     await host.emit("onLoginFailed", username, password);
     await delay(host.config.authFailedTimeout, host.closing);
     if (this.#failures >= host.config.maxLoginAttempts) {
@@ -213,29 +226,36 @@ export class Login implements LoginControl {
   async logout(): Promise<void> {
     const username = this.#username;
     const wasLoggedIn = this.authenticated;
-    if (wasLoggedIn) this.#host.log("info", `USER '${username}' logged out.`);
+    if (wasLoggedIn) {
+      this.#host.log("info", `USER '${username}' logged out.`, { event: "logout" });
+    }
     this.#username = "";
     this.#password = "";
     this.#fs = null;
     this.#home = null;
-    this.#endGrant();
+    await this.#endGrant();
     this.#host.reset();
     if (wasLoggedIn) await this.#host.emit("onLogout", username);
   }
 
   /** The session is closing: ends what the authorizer granted the login, if any. */
-  close(): void {
-    this.#endGrant();
+  async close(): Promise<void> {
+    await this.#endGrant();
   }
 
-  #endGrant(): void {
+  async #endGrant(): Promise<void> {
     const grant = this.#grant;
     this.#grant = null;
     this.#dtp = null;
     this.#quota?.[Symbol.dispose]();
     this.#quota = null;
+    if (grant) await this.#end(grant);
+  }
+
+  /** Ends `grant`, logging (never propagating) what it throws. */
+  async #end(grant: UserSession): Promise<void> {
     try {
-      grant?.end?.();
+      await grant.end?.();
     } catch (error) {
       this.#authorizerFailed(error);
     }

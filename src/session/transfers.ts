@@ -11,7 +11,8 @@ import type { BufferPool } from "../data/buffer_pool.ts";
 import { type DataChannel, DataConnectError } from "../data/channel.ts";
 import { type DTPOptions, TransferError } from "../data/dtp.ts";
 import type { UploadEnd } from "../fs/uploads.ts";
-import type { LogLevel } from "../log.ts";
+import type { LogFields, LogLevel } from "../log.ts";
+import { countHandshake, type TransferDirection, type TransferResult } from "../metrics.ts";
 import { NativeConn } from "../native/socket.ts";
 import type { HandlerConfig } from "../options.ts";
 import { TlsHandshakeError, upgradeToTls } from "../tls.ts";
@@ -42,7 +43,7 @@ export interface TransferHost {
   /** Sends a reply. */
   reply(code: number, text: string): Promise<void>;
   /** Writes a log line about the session. */
-  log(level: LogLevel, message: string): void;
+  log(level: LogLevel, message: string, fields?: LogFields): void;
   /**
    * Runs a file event callback with the file's real path and, for an upload that
    * did not complete, the real path of the bytes that arrived (`null`: removed).
@@ -56,6 +57,17 @@ function transferEnd(failure: unknown): UploadEnd {
   return failure instanceof TransferError && failure.failure === "file"
     ? "storage-failed"
     : "interrupted";
+}
+
+/** How a transfer that failed with `failure` (`null`: none) ended. */
+function transferResult(failure: unknown): TransferResult {
+  if (failure === null) return "completed";
+  return failure instanceof TransferError && failure.failure === "aborted" ? "aborted" : "failed";
+}
+
+/** Which way a job's file goes, as an operator says it. */
+function directionOf(job: TransferJob): TransferDirection {
+  return job.direction === "send" ? "download" : "upload";
 }
 
 /** At most one transfer at a time, run in the background while the session reads commands. */
@@ -102,7 +114,6 @@ export class Transfers {
   async #run(transfer: ActiveTransfer): Promise<void> {
     const host = this.#host;
     const { job } = transfer;
-    let completed = false;
     let failure: unknown = null;
     try {
       if (host.data.connected) {
@@ -127,7 +138,6 @@ export class Transfers {
         const path = transfer.dtp.zeroCopy ? zeroCopy : "stream";
         host.log("debug", `${what} data path: ${path} (${carrier})`);
       }
-      completed = true;
     } catch (error) {
       failure = error;
     }
@@ -137,10 +147,14 @@ export class Transfers {
     } catch (error) {
       // The file could not be released (an upload could not be put in place): not complete.
       failure ??= new TransferError("file", error);
-      completed = false;
+    }
+    const result = transferResult(failure);
+    // Counted before the final reply, so that a scrape after it sees the transfer.
+    if (job.path !== undefined) {
+      host.config.metrics?.transferEnded(directionOf(job), result, transfer.dtp?.bytes ?? 0);
     }
     await host.reply(...this.#finalReply(failure));
-    await this.#logTransfer(transfer, completed, outcome?.partial ?? null);
+    await this.#finish(transfer, result, outcome?.partial ?? null);
   }
 
   /**
@@ -158,9 +172,13 @@ export class Transfers {
     if (config.tcpNoDelay) conn.setNoDelay(true);
     const tls = config.tls;
     if (!protP || !tls) return { conn, carrier: socket };
-    const transport = await upgradeToTls(conn, tls.context, config.dataConnectTimeout * 1000, {
-      upload: direction === "receive",
-    });
+    const transport = await countHandshake(
+      config.metrics,
+      "data",
+      upgradeToTls(conn, tls.context, config.dataConnectTimeout * 1000, {
+        upload: direction === "receive",
+      }),
+    );
     if (tls.requireSessionReuse && !transport.sessionReused) {
       transport.close();
       throw new TlsHandshakeError(
@@ -203,21 +221,41 @@ export class Transfers {
     return LOCAL_ERROR_REPLY;
   }
 
-  async #logTransfer(
+  /**
+   * A file transfer's end, after its final reply (listings have none): its log
+   * line and its callback; `partial` is where a failed upload's bytes are, if anywhere.
+   */
+  async #finish(
     transfer: ActiveTransfer,
-    completed: boolean,
+    result: TransferResult,
     partial: string | null,
   ): Promise<void> {
     const { job, dtp } = transfer;
     if (job.path === undefined) return;
     const bytes = dtp?.bytes ?? 0;
     const seconds = (dtp?.seconds ?? 0).toFixed(3);
+    const completed = result === "completed";
+    const direction = directionOf(job);
     this.#host.log(
       completed ? "info" : "warning",
       `${job.command} ${job.path} completed=${completed ? 1 : 0} bytes=${bytes} seconds=${seconds}`,
+      {
+        event: "transfer",
+        command: job.command,
+        path: job.path,
+        direction,
+        bytes,
+        seconds: Number(seconds),
+        completed,
+        result,
+      },
     );
     if (partial !== null && partial !== job.path) {
-      this.#host.log("info", `partial upload of ${job.path} kept as ${partial}`);
+      this.#host.log("info", `partial upload of ${job.path} kept as ${partial}`, {
+        event: "partial",
+        path: job.path,
+        partial,
+      });
     }
     const event = job.direction === "send"
       ? (completed ? "onFileSent" : "onIncompleteFileSent")

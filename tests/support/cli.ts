@@ -13,6 +13,18 @@ const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 export const START_TIMEOUT_MS = 20_000;
 const STARTUP_LINE = /^\[I [^\]]+\] >>> starting FTP server on 127\.0\.0\.1:(\d+), pid=(\d+) <<<$/m;
 
+/**
+ * How `tsftpd` is started: the program and the arguments before tsftpd's own.
+ * {@linkcode DENO_RUN} unless told; the compile test passes the binary.
+ */
+export interface Launcher {
+  program: string;
+  args: string[];
+}
+
+/** `deno run --allow-all main.ts`, as `deno task start` runs it. */
+export const DENO_RUN: Launcher = { program: Deno.execPath(), args: ["run", "--allow-all", MAIN] };
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -26,13 +38,14 @@ export interface Outcome {
 /** Runs `tsftpd args` to its end, with `stdin` as its standard input (none if not given). */
 export async function runCli(
   args: string[],
-  options: { cwd?: string; stdin?: string } = {},
+  options: { cwd?: string; stdin?: string; launcher?: Launcher } = {},
 ): Promise<Outcome> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), START_TIMEOUT_MS);
+  const launcher = options.launcher ?? DENO_RUN;
   try {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", MAIN, ...args],
+    const child = new Deno.Command(launcher.program, {
+      args: [...launcher.args, ...args],
       cwd: options.cwd,
       stdin: options.stdin === undefined ? "null" : "piped",
       stdout: "piped",
@@ -123,23 +136,33 @@ export class RunningCli {
 }
 
 /**
- * Starts `tsftpd -i 127.0.0.1 -p 0 args` in `cwd`, waits for its start-up lines,
- * runs `body`, then stops it with SIGTERM and asserts it exited 0. Returns the log.
+ * Starts `tsftpd -i 127.0.0.1 -p 0 args` in `cwd`, without waiting for anything;
+ * `launcher` starts it ({@linkcode DENO_RUN} unless told).
  */
-export async function withCli(
-  args: string[],
-  cwd: string,
-  body: (running: RunningCli) => Promise<void>,
-): Promise<string> {
-  const running = new RunningCli(
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", MAIN, "-i", "127.0.0.1", "-p", "0", ...args],
+export function spawnCli(args: string[], cwd: string, launcher: Launcher = DENO_RUN): RunningCli {
+  return new RunningCli(
+    new Deno.Command(launcher.program, {
+      args: [...launcher.args, "-i", "127.0.0.1", "-p", "0", ...args],
       cwd,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
     }).spawn(),
   );
+}
+
+/**
+ * Starts `tsftpd -i 127.0.0.1 -p 0 args` in `cwd`, waits for its start-up lines,
+ * runs `body`, then stops it with SIGTERM and asserts it exited 0. Returns the log.
+ * `launcher` starts it ({@linkcode DENO_RUN} unless told).
+ */
+export async function withCli(
+  args: string[],
+  cwd: string,
+  body: (running: RunningCli) => Promise<void>,
+  launcher: Launcher = DENO_RUN,
+): Promise<string> {
+  const running = spawnCli(args, cwd, launcher);
   let stopped = false;
   try {
     await running.waitForLog(STARTUP_LINE);

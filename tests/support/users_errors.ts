@@ -147,10 +147,10 @@ export const ERROR_CASES: ErrorCase[] = [
     /write \[\[user\]\], not \[user\]/,
   ],
   [
-    "an unknown top-level key",
-    `listen = 21\n`,
+    "an unknown top-level key (a user's key outside any [[user]])",
+    `home = "/srv/ftp"\n`,
     1,
     null,
-    /unknown key "listen"/,
+    /unknown key "home"/,
   ],
 ];

@@ -87,6 +87,7 @@ export type {
   ProtocolState,
   ResolvedPath,
   TransferJob,
+  TransferOutcome,
 } from "./src/commands/table.ts";
 export type { CommandSpec, CommandTable, PathArgument } from "./src/commands/table.ts";
 export type { ChunkConverter } from "./src/data/ascii.ts";
@@ -140,8 +141,24 @@ export type {
 export { formatListLine, type ListLine, listLines } from "./src/fs/listing.ts";
 export { MemoryFS, type MemoryFSOptions } from "./src/fs/memory_fs.ts";
 export { FilesystemThreads, type FilesystemThreadsOptions } from "./src/fs/threads.ts";
+export { isUploadTemporary } from "./src/fs/partials.ts";
 export { type PrivsepAccount, PrivsepFS, type PrivsepOptions } from "./src/fs/privsep_fs.ts";
+export {
+  measureUsage,
+  Quota,
+  QuotaExceeded,
+  type QuotaLimits,
+  type Usage,
+} from "./src/fs/quota.ts";
 export { UnixFilesystem } from "./src/fs/unix_fs.ts";
+export {
+  openUpload,
+  type Upload,
+  type UploadEnd,
+  type UploadMode,
+  type UploadRequest,
+  type UploadSettings,
+} from "./src/fs/uploads.ts";
 export { ftpNorm, quote } from "./src/fs/virtual_path.ts";
 export {
   type FileSink,

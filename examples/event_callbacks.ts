@@ -36,9 +36,11 @@ export class MyHandler extends FTPHandler {
   override onIncompleteFileSent(file: string): void {
     this.log("info", `sent part of ${file}`);
   }
-  override async onIncompleteFileReceived(file: string): Promise<void> {
-    await Deno.remove(file);
-    this.log("info", `removed partial upload ${file}`);
+  override async onIncompleteFileReceived(file: string, partial: string | null): Promise<void> {
+    // `partial` holds the bytes that arrived; `file` is still the file as it was.
+    if (partial === null) return;
+    await Deno.remove(partial);
+    this.log("info", `removed partial upload of ${file}`);
   }
 }
 

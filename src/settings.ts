@@ -8,6 +8,7 @@
 import type { Authorizer } from "./auth/authorizer.ts";
 import type { DTPHandlerClass, DTPOptions } from "./data/dtp.ts";
 import type { FileSystem } from "./fs/filesystem.ts";
+import type { UploadMode } from "./fs/uploads.ts";
 import type { Metrics } from "./metrics.ts";
 import type { SessionInfo } from "./session_info.ts";
 import type { TlsConfig, TLSOptions } from "./tls.ts";
@@ -54,6 +55,20 @@ export interface SessionOptions {
   dtp?: Partial<DTPOptions>;
   /** The class that runs each transfer (default `DTPHandler`; pyftplib's `dtp_handler`). */
   dtpHandler?: DTPHandlerClass;
+  /**
+   * How uploads are written (default `"atomic-keep-partial"`): to a hidden
+   * temporary renamed over the file once complete, a failed upload's bytes kept
+   * for REST + STOR to resume (`"atomic-keep-partial"`) or removed (`"atomic"`); or
+   * into the file itself (`"direct"`, pyftplib's way).
+   */
+  uploadMode?: UploadMode;
+  /** Flush each complete upload to stable storage (`fsync`) before 226 (default false). */
+  fsyncUploads?: boolean;
+  /**
+   * Seconds a partial upload (or a temporary a crash left) is kept before it is
+   * removed, when its directory is next looked at (default 86400: a day).
+   */
+  partialLifetime?: number;
   /** Makes each session's filesystem view (default: the local disk jailed in the home, an `AbstractedFS`). */
   abstractedFs?: FilesystemFactory;
   /** The session part of log lines, with pyftplib's placeholders (default `"%(remote_ip)s:%(remote_port)s-[%(username)s]"`). */

@@ -46,6 +46,9 @@ const DEFAULTS: Config = {
   permitPrivilegedPorts: false,
   useLocaltime: false,
   disableSendfile: false,
+  uploadMode: "atomic-keep-partial",
+  fsyncUploads: false,
+  partialLifetime: 86400,
   bufferSize: 1024 * 1024,
   bufferBudget: 16 * 1024 * 1024,
   maxCons: 512,
@@ -136,6 +139,8 @@ Deno.test("parseCli: the defaults, and each flag's own effect", async () => {
     [["--permit-privileged-ports"], { permitPrivilegedPorts: true }],
     [["--use-localtime"], { useLocaltime: true }],
     [["--disable-sendfile"], { disableSendfile: true }],
+    [["--upload-mode", "direct", "--fsync-uploads"], { uploadMode: "direct", fsyncUploads: true }],
+    [["--partial-lifetime", "600"], { partialLifetime: 600 }],
     [["--max-cons", "0", "--max-cons-per-ip", "7"], { maxCons: 0, maxConsPerIp: 7 }],
     [["--max-login-attempts", "1000"], { maxLoginAttempts: 1000 }],
     [["--backlog", "1000"], { backlog: 1000 }],
@@ -329,6 +334,10 @@ Deno.test("parseCli: each refusal, word for word", async () => {
     [["--log-file", ""], "--log-file needs a path, not an empty string"],
     [["--log-format", "JSON"], '--log-format must be text or json, not "JSON"'],
     [
+      ["--upload-mode", "safe"],
+      '--upload-mode must be atomic-keep-partial, atomic or direct, not "safe"',
+    ],
+    [
       ["--metrics", "9100"],
       '--metrics must look like ADDRESS:PORT (e.g. 127.0.0.1:9100), not "9100"',
     ],
@@ -414,6 +423,9 @@ Deno.test("createServers: each flag reaches the server's options", async () => {
     permitPrivilegedPorts: true,
     useLocaltime: true,
     disableSendfile: true,
+    uploadMode: "atomic",
+    fsyncUploads: true,
+    partialLifetime: 60,
   });
   try {
     const { config } = changed;
@@ -423,8 +435,11 @@ Deno.test("createServers: each flag reaches the server's options", async () => {
         config.permitPrivilegedPorts,
         config.useGmtTimes,
         config.useSendfile,
+        config.uploadMode,
+        config.fsyncUploads,
+        config.partialLifetime,
       ],
-      [true, true, false, false],
+      [true, true, false, false, "atomic", true, 60],
     );
     assertEquals(config.banner, "Hello.");
     assertEquals(await config.authorizer.getPerms("alice"), "elradfmwMT");

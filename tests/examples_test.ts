@@ -325,7 +325,11 @@ Deno.test("event_callbacks: every callback fires, in order; a partial upload is 
 
     const upload = await client.pasv();
     assertStarted(await client.command("STOR partial.bin"));
-    await upload.write(encoder.encode("the first part"));
+    await upload.write(new Uint8Array(65536));
+    const deadline = Date.now() + 10_000;
+    while (!(await client.command("STAT")).text.includes("(65536 bytes so far)")) {
+      assert(Date.now() < deadline, "the bytes reach the server before the ABOR");
+    }
     assertEquals((await client.command("ABOR")).code, 426);
     assertEquals((await client.reply()).code, 226);
     upload.close();
@@ -340,7 +344,7 @@ Deno.test("event_callbacks: every callback fires, in order; a partial upload is 
   const events = lines
     .map((line) => / \S+:\d+-\[\w*\] (.*)$/.exec(line)?.[1] ?? "")
     .filter((message) =>
-      /^(\S+:\d+ connected|disconnected|user logged (in|out)|(sent|received|sent part of|removed partial upload) \/.*)$/
+      /^(\S+:\d+ connected|disconnected|user logged (in|out)|(sent|received|sent part of|removed partial upload of) \/.*)$/
         .test(message)
     );
   const at = (name: string) => `${home.path}/${name}`;
@@ -349,12 +353,14 @@ Deno.test("event_callbacks: every callback fires, in order; a partial upload is 
     "user logged in",
     `received ${at("up.bin")}`,
     `sent ${at("up.bin")}`,
-    `removed partial upload ${at("partial.bin")}`,
+    `removed partial upload of ${at("partial.bin")}`,
     `sent part of ${at("big.bin")}`,
     "user logged out",
     "disconnected",
   ]);
   assertEquals(await Deno.lstat(at("partial.bin")).catch((e) => e.name), "NotFound");
+  const names = await Array.fromAsync(Deno.readDir(home.path), (entry) => entry.name);
+  assertEquals(names.sort(), ["big.bin", "up.bin"], "the hidden partial was removed too");
 });
 
 Deno.test("site_command: SITE RMTREE removes a tree, refuses the home and users without d", async () => {
@@ -413,7 +419,11 @@ Deno.test("memory_fs: alice uploads into memory (curl), bob reads it, nothing on
   await alice.expect("TYPE I", 200);
   const [, full] = await alice.store("more.bin", randomBytes(200_000), "STOR", 452);
   assertStringIncludes(full.text, "No space left on device");
-  assertEquals((await alice.command("DELE more.bin")).code, 250, "the partial upload can go");
+  assertEquals(
+    (await alice.command("SIZE more.bin")).code,
+    550,
+    "a write the storage refused leaves nothing, not even a partial",
+  );
 });
 
 Deno.test("long_running_task: each upload's SHA-256 is computed and served next to it (basic-ftp)", async () => {

@@ -349,19 +349,30 @@ Deno.test("a filesystem that cannot be made refuses the login; one whose file ca
         },
       };
     }
-  }
-  const storage = new Uncommitted();
-  await withServer({ abstractedFs: () => storage }, async ({ port }) => {
-    const client = await FtpClient.login(port);
-    try {
-      await client.command("TYPE I");
-      const [, end] = await client.store("f", new Uint8Array(10), "STOR", 452);
-      assertEquals(end.text, "Transfer aborted: Quota exceeded on commit.");
-      assertEquals((await client.command("NOOP")).code, 200, "the session goes on");
-    } finally {
-      client.close();
+    // What puts an atomic upload in place.
+    override rename(): Promise<void> {
+      return Promise.reject(new FilesystemError("Quota exceeded on rename.", 452));
     }
-  });
+  }
+  for (const uploadMode of ["direct", "atomic-keep-partial"] as const) {
+    const storage = new Uncommitted();
+    await withServer({ abstractedFs: () => storage, uploadMode }, async ({ port }) => {
+      const client = await FtpClient.login(port);
+      try {
+        await client.command("TYPE I");
+        const [, end] = await client.store("f", new Uint8Array(10), "STOR", 452);
+        const what = uploadMode === "direct" ? "commit" : "rename";
+        assertEquals(end.text, `Transfer aborted: Quota exceeded on ${what}.`);
+        assertEquals((await client.command("NOOP")).code, 200, "the session goes on");
+      } finally {
+        client.close();
+      }
+      if (uploadMode !== "direct") {
+        const names = await Array.fromAsync(storage.list("/"), (entry) => entry.name);
+        assertEquals(names, [], "the temporary is removed");
+      }
+    });
+  }
 });
 
 Deno.test("a storage that keeps no modification times: MDTM says so", async () => {

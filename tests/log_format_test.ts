@@ -66,6 +66,7 @@ Deno.test("JSON lines: a session with a login, an upload, a download and an abor
       ["transfer", "user"],
       ["transfer", "user"],
       ["transfer", "user"],
+      ["partial", "user"],
       ["logout", "user"],
       ["disconnect", ""],
     ]);
@@ -93,7 +94,10 @@ Deno.test("JSON lines: a session with a login, an upload, a download and an abor
       "TYPE",
       "PASV",
     ]);
-    assertEquals((await store.stat(`${home}/cut.bin`)).size, 100_000);
+    const [partial] = events.filter((record) => record.event === "partial");
+    assertEquals(partial.path, `${home}/cut.bin`);
+    assertMatch(String(partial.partial), /\/\.cut\.bin\.tsftpd-[a-z0-9]{8}\.part$/);
+    assertEquals((await store.stat(String(partial.partial))).size, 100_000, "kept to resume");
   });
 });
 

@@ -261,11 +261,11 @@ Deno.test({
 
 Deno.test({
   name:
-    "fast path: ABOR mid-upload answers 426 then 226 and keeps what arrived; a stalled upload times out",
+    "fast path, direct mode: ABOR mid-upload answers 426 then 226 and keeps what arrived; a stalled upload times out",
   ignore,
   async fn() {
     const [Handler, incomplete] = recordingHandler("onIncompleteFileReceived");
-    const options = { handler: Handler, dtp: { timeout: 0.5 } };
+    const options = { handler: Handler, dtp: { timeout: 0.5 }, uploadMode: "direct" as const };
     await withServer(options, async ({ port, home, logs }) => {
       const client = await FtpClient.login(port);
       try {
@@ -370,11 +370,12 @@ Deno.test({
 });
 
 Deno.test({
-  name: "fast path: a client that resets its data connection gets 426, downloading or uploading",
+  name:
+    "fast path, direct mode: a client that resets its data connection gets 426, downloading or uploading",
   ignore,
   async fn() {
     const [Handler, incomplete] = recordingHandler("onIncompleteFileSent");
-    await withServer({ handler: Handler }, async ({ port, home, logs }) => {
+    await withServer({ handler: Handler, uploadMode: "direct" }, async ({ port, home, logs }) => {
       await sparseFile(`${home}/big`, 512 * MiB);
       const client = await FtpClient.login(port);
       try {

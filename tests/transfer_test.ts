@@ -251,9 +251,9 @@ Deno.test("commands sent during a transfer wait for it; QUIT lets it finish firs
   });
 });
 
-Deno.test("an upload whose data connection is reset is reported incomplete, never 226, its bytes kept", async () => {
+Deno.test("direct mode: an upload whose data connection is reset is reported incomplete, never 226, its bytes kept", async () => {
   const [Handler, incomplete] = recordingHandler("onIncompleteFileReceived");
-  await withServer({ handler: Handler }, async ({ port, home, logs }) => {
+  await withServer({ handler: Handler, uploadMode: "direct" }, async ({ port, home, logs }) => {
     const client = await FtpClient.login(port);
     try {
       await client.command("TYPE I");
@@ -408,8 +408,8 @@ Deno.test("ABOR and QUIT end the wait for a data connection that never comes", a
   });
 });
 
-Deno.test("an upload stopped by ABOR or a stall keeps the bytes that arrived", async () => {
-  await withServer({ dtp: { timeout: 0.5 } }, async ({ port, home }) => {
+Deno.test("direct mode: an upload stopped by ABOR or a stall keeps the bytes that arrived", async () => {
+  await withServer({ dtp: { timeout: 0.5 }, uploadMode: "direct" }, async ({ port, home }) => {
     const client = await FtpClient.login(port);
     try {
       await client.command("TYPE I");

@@ -7,6 +7,7 @@
 
 import type { SharedRate } from "../data/shared_rate.ts";
 import type { FileSystem } from "../fs/filesystem.ts";
+import type { QuotaLimits } from "../fs/quota.ts";
 import type { SessionInfo } from "../session_info.ts";
 
 /** Raised by {@linkcode Authorizer.validateAuthentication} when the credentials are wrong. */
@@ -67,6 +68,12 @@ export interface UserSession {
    * session keeps what it logged in with.
    */
   readonly authorizer?: Authorizer;
+  /**
+   * How many bytes and files the user may keep in their home; absent: no limit.
+   * Uploads past it are refused with 552. What the home holds is counted at
+   * login (see `Quota`), and shared by the user's sessions of the server.
+   */
+  readonly quota?: QuotaLimits;
   /**
    * The filesystem that serves this session (a system user's, in a process of
    * its own); absent: the server's `abstractedFs` of the home.

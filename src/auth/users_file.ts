@@ -100,6 +100,10 @@ export interface UserAccount {
   readonly downloadRate?: number;
   /** Most sessions logged in at once; absent or 0: no limit. */
   readonly maxSessions?: number;
+  /** Most bytes of files the home may hold (`quota_bytes`); absent or 0: no limit. */
+  readonly quotaBytes?: number;
+  /** Most files the home may hold (`quota_files`); absent or 0: no limit. */
+  readonly quotaFiles?: number;
   /** The client networks allowed; `null`: any. */
   readonly allowFrom: readonly Network[] | null;
   /** The line of its `[[user]]`. */
@@ -141,6 +145,8 @@ const USER_KEYS = [
   "upload_rate",
   "download_rate",
   "max_sessions",
+  "quota_bytes",
+  "quota_files",
   "allow_from",
   "override",
 ] as const;
@@ -321,32 +327,29 @@ function checkUser(
   const msgLogin = message("msg_login");
   const msgQuit = message("msg_quit");
 
-  const rate = (key: string) => {
+  const size = (key: string, unit: string) => {
     const value = entry[key];
     if (value === undefined) return undefined;
     const bytes = parseSize(value);
     if (bytes === null) {
-      fail(
-        key,
-        `malformed size ${JSON.stringify(value)} for ${key}: bytes per second, ${SIZE_SYNTAX}`,
-      );
+      fail(key, `malformed size ${JSON.stringify(value)} for ${key}: ${unit}, ${SIZE_SYNTAX}`);
     }
     return bytes!;
   };
-  const uploadRate = rate("upload_rate");
-  const downloadRate = rate("download_rate");
+  const uploadRate = size("upload_rate", "bytes per second");
+  const downloadRate = size("download_rate", "bytes per second");
+  const quotaBytes = size("quota_bytes", "bytes (0: no limit)");
 
-  let maxSessions: number | undefined;
-  if (entry.max_sessions !== undefined) {
-    const value = entry.max_sessions;
+  const count = (key: string) => {
+    const value = entry[key];
+    if (value === undefined) return undefined;
     if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-      fail(
-        "max_sessions",
-        `max_sessions must be a whole number (0: no limit), not ${JSON.stringify(value)}`,
-      );
+      fail(key, `${key} must be a whole number (0: no limit), not ${JSON.stringify(value)}`);
     }
-    maxSessions = value as number;
-  }
+    return value as number;
+  };
+  const maxSessions = count("max_sessions");
+  const quotaFiles = count("quota_files");
 
   let allowFrom: Network[] | null = null;
   if (entry.allow_from !== undefined) {
@@ -427,6 +430,8 @@ function checkUser(
     ...(uploadRate !== undefined && { uploadRate }),
     ...(downloadRate !== undefined && { downloadRate }),
     ...(maxSessions !== undefined && { maxSessions }),
+    ...(quotaBytes !== undefined && { quotaBytes }),
+    ...(quotaFiles !== undefined && { quotaFiles }),
     allowFrom,
     line: userLine ?? 0,
   };
@@ -661,7 +666,7 @@ export class UsersFileAuthorizer implements Authorizer, Disposable {
   /**
    * Counts the session against the user's `max_sessions` (refusing it with
    * {@linkcode LoginRefused} past that) and grants it the user's rate budgets
-   * (shared by all its sessions) and the table it logged in with.
+   * (shared by all its sessions), quota and the table it logged in with.
    */
   startSession(username: string, session: SessionInfo): Promise<UserSession> {
     const table = this.#validated.get(session) ?? this.#table;
@@ -691,6 +696,9 @@ export class UsersFileAuthorizer implements Authorizer, Disposable {
       ...(account.downloadRate !== undefined && { writeLimit: 0 }),
       ...(user.upload && { readRate: user.upload }),
       ...(user.download && { writeRate: user.download }),
+      ...((account.quotaBytes || account.quotaFiles) && {
+        quota: { bytes: account.quotaBytes ?? 0, files: account.quotaFiles ?? 0 },
+      }),
       end: () => {
         if (ended) return;
         ended = true;

@@ -7,6 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
+import type { UploadMode } from "../fs/uploads.ts";
 import type { LogFormat, LogLevel } from "../log.ts";
 import { type ConfigFile, keyLabel, placeOf, readConfigFile } from "./config_file.ts";
 import { CliError } from "./errors.ts";
@@ -74,6 +75,12 @@ export interface CliConfig {
   permitPrivilegedPorts: boolean;
   useLocaltime: boolean;
   disableSendfile: boolean;
+  /** How uploads are written (`--upload-mode`). */
+  uploadMode: UploadMode;
+  /** `--fsync-uploads`: each complete upload flushed to disk before 226. */
+  fsyncUploads: boolean;
+  /** Seconds a failed upload's bytes are kept for a resume (`--partial-lifetime`). */
+  partialLifetime: number;
   bufferSize: number;
   bufferBudget: number;
   maxCons: number;
@@ -320,6 +327,9 @@ export function cliConfig(effective: EffectiveSettings, print = false): CliConfi
     permitPrivilegedPorts: values["permit-privileged-ports"],
     useLocaltime: values["use-localtime"],
     disableSendfile: values["disable-sendfile"],
+    uploadMode: values["upload-mode"],
+    fsyncUploads: values["fsync-uploads"],
+    partialLifetime: values["partial-lifetime"],
     bufferSize: values["buffer-size"],
     bufferBudget: values["buffer-budget"],
     maxCons: values["max-cons"],

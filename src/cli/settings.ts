@@ -13,6 +13,7 @@
 import { DEFAULT_DTP_OPTIONS } from "../data/dtp.ts";
 import { Defender } from "../defender/defender.ts";
 import { DEFAULT_BACKLOG } from "../server.ts";
+import { UPLOAD_MODES } from "../fs/uploads.ts";
 import { LOG_FORMATS } from "../log.ts";
 import { resolveHandlerOptions } from "../options.ts";
 import {
@@ -191,6 +192,23 @@ export const SETTINGS = {
     kind: flag,
     default: false,
     help: "no sendfile(2) and no native data sockets: the runtime streams",
+  },
+  "upload-mode": {
+    kind: choice("MODE", UPLOAD_MODES),
+    default: LIBRARY.uploadMode,
+    help: "atomic-keep-partial: uploads land whole (a hidden temporary renamed once\n" +
+      "complete), a failed one kept for REST + STOR; atomic: the same, a failed one\n" +
+      `removed; direct: into the file itself (default: ${LIBRARY.uploadMode})`,
+  },
+  "fsync-uploads": {
+    kind: flag,
+    default: false,
+    help: "flush each complete upload to disk (fsync) before 226",
+  },
+  "partial-lifetime": {
+    kind: integer(1, YEAR, "SECONDS"),
+    default: LIBRARY.partialLifetime,
+    help: `how long a failed upload is kept for a resume (default: ${LIBRARY.partialLifetime})`,
   },
   "buffer-size": {
     kind: size("bytes"),

@@ -5,6 +5,8 @@
  */
 
 import { FTPError } from "../errors.ts";
+import type { FileStat, FileSystem } from "../fs/filesystem.ts";
+import { clearTemporaries } from "../fs/partials.ts";
 import { quote } from "../fs/virtual_path.ts";
 import { afterFirstWord, firstWord } from "./paths.ts";
 import type { CommandSpec } from "./table.ts";
@@ -29,10 +31,20 @@ const RMD: CommandSpec = {
   help: "Syntax: RMD <SP> dir-name (remove directory).",
   async run(ctx) {
     if (ctx.path!.ftp === "/") throw new FTPError(550, "Can't remove root directory.");
+    // What failed uploads left is not shown, so it must not keep the directory.
+    const removed = await clearTemporaries(ctx.fs, ctx.path!.ftp);
+    ctx.login.quota?.adjust(-removed.bytes, -removed.files);
     await ctx.fs.rmdir(ctx.path!.ftp);
     await ctx.reply(250, "Directory removed.");
   },
 };
+
+/** The regular file at `to` that renaming `from` to it replaces, if any (none when both name one file). */
+async function replacedFile(fs: FileSystem, from: string, to: string): Promise<FileStat | null> {
+  const [source, target] = await Promise.all([fs.lstat(from), fs.lstat(to).catch(() => null)]);
+  if (target?.type !== "file") return null;
+  return target.unique !== null && target.unique === source.unique ? null : target;
+}
 
 const CHMOD_USAGE = "Invalid SITE CHMOD format: use SITE CHMOD <octal mode> <path>.";
 
@@ -49,7 +61,10 @@ export const fileCommands: Record<string, CommandSpec> = {
     path: "arg",
     help: "Syntax: DELE <SP> file-name (delete file).",
     async run(ctx) {
-      await ctx.fs.remove(ctx.path!.ftp);
+      const path = ctx.path!.ftp;
+      const counted = ctx.login.quota ? await ctx.fs.lstat(path) : null;
+      await ctx.fs.remove(path);
+      if (counted?.type === "file") ctx.login.quota?.adjust(-counted.size, -1);
       await ctx.reply(250, "File removed.");
     },
   },
@@ -77,8 +92,11 @@ export const fileCommands: Record<string, CommandSpec> = {
       const source = ctx.state.renameFrom;
       ctx.state.renameFrom = null;
       if (!source) throw new FTPError(503, "Bad sequence of commands: use RNFR first.");
-      if (ctx.path!.ftp === "/") throw new FTPError(550, "Can't overwrite home directory.");
-      await ctx.fs.rename(source.ftp, ctx.path!.ftp);
+      const target = ctx.path!.ftp;
+      if (target === "/") throw new FTPError(550, "Can't overwrite home directory.");
+      const replaced = ctx.login.quota ? await replacedFile(ctx.fs, source.ftp, target) : null;
+      await ctx.fs.rename(source.ftp, target);
+      if (replaced) ctx.login.quota?.adjust(-replaced.size, -1);
       await ctx.reply(250, "Renaming ok.");
     },
   },

@@ -9,6 +9,7 @@ import { posix } from "node:path";
 import { featMlstLine, formatMlsx } from "../fs/facts.ts";
 import type { FactEntry, FactType, FileStat } from "../fs/filesystem.ts";
 import { encodeLines, formatTimeVal } from "../fs/listing.ts";
+import { isUploadTemporary, partialsOf } from "../fs/partials.ts";
 import { FTPError } from "../errors.ts";
 import type { CommandContext, CommandSpec, ResolvedPath } from "./table.ts";
 import { afterFirstWord, firstWord } from "./paths.ts";
@@ -83,6 +84,7 @@ async function* mlsdLines(ctx: CommandContext, path: ResolvedPath): AsyncIterabl
     yield await line("..", parent, await fs.stat(parent.ftp), "pdir");
   }
   for await (const entry of fs.list(path.ftp)) {
+    if (isUploadTemporary(entry.name)) continue;
     yield await line(entry.name, child(path, entry.name), entry.stat);
   }
 }
@@ -125,7 +127,13 @@ export const metadataCommands: Record<string, CommandSpec> = {
       if (ctx.state.transferType === "A") {
         throw new FTPError(550, "SIZE not allowed in ASCII mode.");
       }
-      const info = await regularFile(ctx, ctx.path!);
+      const path = ctx.path!;
+      if (ctx.config.uploadMode !== "direct" && !await ctx.fs.lstat(path.ftp).catch(() => null)) {
+        // A file not there yet whose upload failed: its partial's size, where REST resumes.
+        const [partial] = await partialsOf(ctx.fs, path.ftp, ctx.config.partialLifetime);
+        if (partial) return await ctx.reply(213, String(partial.stat.size));
+      }
+      const info = await regularFile(ctx, path);
       await ctx.reply(213, String(info.size));
     },
   },

@@ -11,6 +11,8 @@ import type { Authorizer, Permission } from "../auth/authorizer.ts";
 import type { DataChannel } from "../data/channel.ts";
 import type { DTPHandler } from "../data/dtp.ts";
 import type { FileSystem } from "../fs/filesystem.ts";
+import type { Quota } from "../fs/quota.ts";
+import type { UploadEnd } from "../fs/uploads.ts";
 import type { LogFields, LogLevel } from "../log.ts";
 import type { SessionInfo } from "../session_info.ts";
 import type { SessionSettings } from "../settings.ts";
@@ -71,8 +73,20 @@ export interface TransferJob {
   preliminary?: string;
   /** Moves the bytes over the open data connection. */
   run(dtp: DTPHandler): Promise<void>;
-  /** Releases the file; called before the final reply. */
-  close?(): void;
+  /**
+   * Releases the file once the bytes have moved, before the final reply; `end`
+   * tells whether they all did, and if not, whose fault it was. An upload is put
+   * in place here, or its bytes kept (it resolves to where:
+   * {@linkcode TransferOutcome}) or removed. A throw fails the transfer (451, or
+   * the code of the `FTPError` thrown).
+   */
+  close?(end: UploadEnd): void | Promise<TransferOutcome | void>;
+}
+
+/** What a transfer's {@linkcode TransferJob.close} tells of the file. */
+export interface TransferOutcome {
+  /** The real path of the bytes a failed upload received: a partial, or the file itself. */
+  partial?: string;
 }
 
 /** The transfer a session is running. */
@@ -98,6 +112,8 @@ export interface LoginControl {
    * granted (`UserSession.authorizer`), or the server's.
    */
   readonly authorizer: Authorizer;
+  /** The logged-in user's quota, if their login was granted one (`UserSession.quota`). */
+  readonly quota: Quota | null;
 }
 
 /** What a command handler is given: the command, its checked path, and the session's narrow interface. */

@@ -7,9 +7,15 @@
 import { posix } from "node:path";
 import { toLocalAscii, toNetworkAscii } from "../data/ascii.ts";
 import { FTPError } from "../errors.ts";
-import { FilesystemError } from "../fs/errors.ts";
-import type { FileStat, FileWriter } from "../fs/filesystem.ts";
 import { encodeLines, formatList, listEntries } from "../fs/listing.ts";
+import {
+  checkRestartFits,
+  openUpload,
+  regularFile,
+  type Upload,
+  type UploadRequest,
+  type UploadSettings,
+} from "../fs/uploads.ts";
 import type { CommandContext, CommandSpec } from "./table.ts";
 import { currentDirectory, listingPath } from "./paths.ts";
 
@@ -20,34 +26,35 @@ function takeRestartPosition(ctx: CommandContext): number {
   return position;
 }
 
-/** The stat of the regular file `path`; anything else is refused. */
-async function regularFile(ctx: CommandContext, path: string): Promise<FileStat> {
-  const stat = await ctx.fs.stat(path);
-  if (stat.type === "dir") throw new FilesystemError("Is a directory.");
-  if (stat.type !== "file") throw new FilesystemError("Not a regular file.");
-  return stat;
+/** How this session writes uploads. */
+function uploadSettings(ctx: CommandContext): UploadSettings {
+  const { uploadMode, fsyncUploads, partialLifetime } = ctx.config;
+  return { mode: uploadMode, fsync: fsyncUploads, partialLifetime };
 }
 
-/** Receives the upload of a command into `file`, in TYPE A converting line endings. */
-function receive(ctx: CommandContext, path: string, file: FileWriter, preliminary?: string) {
+/** Opens the upload `request` of the virtual `path`, as the session's settings and quota say. */
+function open(ctx: CommandContext, path: string, request: UploadRequest): Promise<Upload> {
+  return openUpload(ctx.fs, path, request, uploadSettings(ctx), ctx.login.quota);
+}
+
+/**
+ * Receives the upload of a command into `upload`, in TYPE A converting line
+ * endings; `real` is the real path of its directory, for the log and callbacks.
+ */
+function receive(ctx: CommandContext, realDir: string, upload: Upload, preliminary?: string) {
+  const real = (path: string) => posix.join(realDir, posix.basename(path));
   ctx.startTransfer({
     command: ctx.command.name,
-    path,
+    path: real(upload.path),
     direction: "receive",
     preliminary,
     run: (dtp) =>
-      dtp.receiveFile(file, ctx.state.transferType === "A" ? toLocalAscii() : undefined),
-    close: () => file.close(),
+      dtp.receiveFile(upload.file, ctx.state.transferType === "A" ? toLocalAscii() : undefined),
+    async close(end) {
+      const partial = await upload.finish(end);
+      return partial === null ? {} : { partial: real(partial) };
+    },
   });
-}
-
-/** Throws 554 when the REST offset is past the end of the file. */
-function checkRestartFits(stat: FileStat, offset: number): void {
-  if (offset <= stat.size) return;
-  throw new FTPError(
-    554,
-    `Invalid REST parameter: ${offset} is past the end of the file (${stat.size} bytes).`,
-  );
 }
 
 const RETR: CommandSpec = {
@@ -60,7 +67,7 @@ const RETR: CommandSpec = {
   async run(ctx) {
     const path = ctx.path!;
     const offset = takeRestartPosition(ctx);
-    checkRestartFits(await regularFile(ctx, path.ftp), offset);
+    checkRestartFits(await regularFile(ctx.fs, path.ftp), offset);
     const file = await ctx.fs.openRead(path.ftp, offset);
     ctx.startTransfer({
       command: "RETR",
@@ -82,13 +89,9 @@ const STOR: CommandSpec = {
   help: "Syntax: STOR <SP> file-name (store a file).",
   async run(ctx) {
     const path = ctx.path!;
+    // REST n first: resume the partial upload of n bytes, or keep the file's first n.
     const offset = takeRestartPosition(ctx);
-    if (offset === 0) {
-      return receive(ctx, path.real, await ctx.fs.openWrite(path.ftp, { truncate: true }));
-    }
-    // Resume: keep the first `offset` bytes and write what follows.
-    checkRestartFits(await regularFile(ctx, path.ftp), offset);
-    receive(ctx, path.real, await ctx.fs.openWrite(path.ftp, { offset }));
+    receive(ctx, posix.dirname(path.real), await open(ctx, path.ftp, { offset }));
   },
 };
 
@@ -102,7 +105,7 @@ const APPE: CommandSpec = {
   help: "Syntax: APPE <SP> file-name (append data to file).",
   async run(ctx) {
     const path = ctx.path!;
-    receive(ctx, path.real, await ctx.fs.openWrite(path.ftp, { append: true }));
+    receive(ctx, posix.dirname(path.real), await open(ctx, path.ftp, { append: true }));
   },
 };
 
@@ -118,10 +121,9 @@ const STOU: CommandSpec = {
     const { arg } = ctx.command;
     if (arg.includes("\0")) throw new FTPError(501, "Path names may not contain NUL.");
     const prefix = arg ? posix.basename(arg) + "." : "ftpd.";
-    const { path, file } = await ctx.fs.mkstemp(ctx.path!.ftp, prefix);
-    const name = posix.basename(path);
+    const upload = await open(ctx, ctx.path!.ftp, { unique: prefix });
     // RFC 1123: the preliminary reply names the file.
-    receive(ctx, posix.join(ctx.path!.real, name), file, `FILE: ${name}`);
+    receive(ctx, ctx.path!.real, upload, `FILE: ${posix.basename(upload.path)}`);
   },
 };
 

@@ -382,6 +382,13 @@ export class AbstractedFS implements FileSystem {
     await io(() => Deno.utime(reach.path, atime, mtime));
   }
 
+  /** Flushes the file or directory `path` to the disk (`fsync(2)`). */
+  async sync(path: string): Promise<void> {
+    using reach = await io(() => this.#resolver.reach(path, true));
+    using file = await io(() => this.open(reach.path, { read: true }));
+    await io(() => file.sync());
+  }
+
   /** The owner column of LIST for `uid`: the system's user name, or the number (pyftplib's `get_user_by_uid`). */
   getUserByUid(uid: number): Promise<string> {
     return userName(uid);

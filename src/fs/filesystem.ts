@@ -175,6 +175,11 @@ export interface FileSystem {
   chmod(path: string, mode: number): Promise<void>;
   /** Sets the access and modification times of `path`. */
   utime(path: string, atime: Date, mtime: Date): Promise<void>;
+  /**
+   * Flushes the file or directory `path` to stable storage (`fsync(2)`), where the
+   * storage can: for uploads that must survive a power cut (`fsyncUploads`).
+   */
+  sync?(path: string): Promise<void>;
   /** The target of the symlink `path`, as stored, where the storage has symlinks. */
   readlink?(path: string): Promise<string>;
   /** The owner column of LIST for `uid` (default: the number). */

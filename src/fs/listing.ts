@@ -6,6 +6,7 @@
 
 import { posix } from "node:path";
 import type { FileStat, FileSystem, FileType, ListEntry, ListFormatOptions } from "./filesystem.ts";
+import { isUploadTemporary } from "./partials.ts";
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const SIX_MONTHS_MS = 180 * 24 * 3600 * 1000;
@@ -102,7 +103,10 @@ export async function* listEntries(fs: FileSystem, path: string): AsyncIterable<
     yield { name: posix.basename(path), path, stat, linkTarget };
     return;
   }
-  for await (const entry of fs.list(path)) yield { ...entry, path: posix.join(path, entry.name) };
+  for await (const entry of fs.list(path)) {
+    if (isUploadTemporary(entry.name)) continue;
+    yield { ...entry, path: posix.join(path, entry.name) };
+  }
 }
 
 /** What LIST shows for an entry it could not stat: a plain, empty, old file. */

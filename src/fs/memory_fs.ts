@@ -15,7 +15,7 @@ import type {
   FileWriter,
   WriteMode,
 } from "./filesystem.ts";
-import { ftpNorm, temporaryName } from "./virtual_path.ts";
+import { checkNameLength, ftpNorm, temporaryName } from "./virtual_path.ts";
 
 interface NodeBase {
   mode: number;
@@ -63,8 +63,6 @@ export interface MemoryFSOptions {
 
 const NOT_FOUND = "No such file or directory.";
 const EMPTY = new Uint8Array(0);
-/** The longest name, in UTF-8 bytes, as on Linux filesystems (`NAME_MAX`). */
-const NAME_MAX = 255;
 
 function newNode<T extends Node["type"]>(
   tree: { nextId: number },
@@ -95,8 +93,6 @@ function statOf(node: Node): FileStat {
 function isDir(node: Node): node is DirNode {
   return node.type === "dir";
 }
-
-const encoder = new TextEncoder();
 
 /** The names along a path: `/a/b/` is `["a", "b"]`; `..` stops at the root. */
 function names(path: string): string[] {
@@ -267,9 +263,7 @@ export class MemoryFS implements FileSystem {
     const dir = this.#node(posix.dirname(normal));
     if (!isDir(dir)) throw new FilesystemError("Not a directory.");
     const name = posix.basename(normal);
-    if (encoder.encode(name).length > NAME_MAX) {
-      throw new FilesystemError("File name too long.", 550, { log: "info" });
-    }
+    checkNameLength(name);
     return { dir, name };
   }
 

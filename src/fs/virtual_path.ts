@@ -17,6 +17,17 @@ export function ftpNorm(cwd: string, path: string): string {
   return normal.length > 1 && normal.endsWith("/") ? normal.slice(0, -1) : normal;
 }
 
+/** The longest name, in UTF-8 bytes, as on Linux filesystems (`NAME_MAX`). */
+const NAME_MAX = 255;
+const encoder = new TextEncoder();
+
+/** Refuses (550) a name longer than Linux filesystems allow ({@linkcode NAME_MAX} bytes of UTF-8). */
+export function checkNameLength(name: string): void {
+  if (encoder.encode(name).length > NAME_MAX) {
+    throw new FilesystemError("File name too long.", 550, { log: "info" });
+  }
+}
+
 const NAME_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789";
 
 /**

@@ -23,13 +23,14 @@ export function errorReply(error: unknown): Reply | null {
 
 /**
  * The final reply of a transfer whose file could not be read or written: 452 when
- * the storage is full, 451 otherwise; `null` when what failed was a bug, for the
- * caller to log.
+ * the storage is full, 552 past the user's quota, 451 otherwise; `null` when what
+ * failed was a bug, for the caller to log.
  */
 export function fileFailureReply(error: unknown): Reply | null {
   const reply = errorReply(error);
   if (!reply) return null;
-  return [reply[0] === 452 ? 452 : 451, `Transfer aborted: ${reply[1]}`];
+  const code = reply[0] === 452 || reply[0] === 552 ? reply[0] : 451;
+  return [code, `Transfer aborted: ${reply[1]}`];
 }
 
 /** The reply to a bug: the details go to the log, never to the client. */

@@ -219,7 +219,10 @@ export class FTPHandler implements SessionInfo {
       },
       reply,
       log,
-      emit: (event, file) => this.emit(event, file),
+      emit: (event, file, partial) =>
+        event === "onIncompleteFileReceived"
+          ? this.emit(event, file, partial)
+          : this.emit(event, file),
     });
   }
 
@@ -263,8 +266,14 @@ export class FTPHandler implements SessionInfo {
   onFileReceived(_file: string): void | Promise<void> {}
   /** Called with the real path of a file whose sending did not finish. */
   onIncompleteFileSent(_file: string): void | Promise<void> {}
-  /** Called with the real path of a file whose receiving did not finish. */
-  onIncompleteFileReceived(_file: string): void | Promise<void> {}
+  /**
+   * Called with the real path of a file whose receiving did not finish, and the
+   * real path of the bytes that arrived: a hidden partial upload (`uploadMode`
+   * `"atomic-keep-partial"`, the default), the file itself (`"direct"`), or `null`
+   * when they were removed (`"atomic"`, or past a quota). In the atomic modes
+   * `file` is still the file as it was before the upload: never remove it here.
+   */
+  onIncompleteFileReceived(_file: string, _partial: string | null): void | Promise<void> {}
 
   /** Runs a callback, logging (never propagating) what it throws. */
   async emit<K extends EventName>(event: K, ...args: Parameters<FTPHandler[K]>): Promise<void> {

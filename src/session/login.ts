@@ -17,6 +17,7 @@ import type { DTPOptions } from "../data/dtp.ts";
 import type { DefenderEvent } from "../defender/defender.ts";
 import type { SessionInfo } from "../session_info.ts";
 import type { FileSystem } from "../fs/filesystem.ts";
+import { measureUsage, openQuota, type Quota } from "../fs/quota.ts";
 import type { LogFields, LogLevel } from "../log.ts";
 import type { HandlerConfig } from "../options.ts";
 
@@ -86,6 +87,7 @@ export class Login implements LoginControl {
   #failures = 0;
   #grant: UserSession | null = null;
   #dtp: DTPOptions | null = null;
+  #quota: Quota | null = null;
 
   /** The login state of the session `host`, logged out. */
   constructor(host: LoginHost) {
@@ -115,6 +117,11 @@ export class Login implements LoginControl {
   /** The authorizer that answers for the logged-in user: the one their login granted, or the server's. */
   get authorizer(): Authorizer {
     return this.#grant?.authorizer ?? this.#host.config.authorizer;
+  }
+
+  /** The logged-in user's quota, if their login was granted one. */
+  get quota(): Quota | null {
+    return this.#quota;
   }
 
   /** The data transfer settings of this login: the server's, with the user's rate limits. */
@@ -162,6 +169,17 @@ export class Login implements LoginControl {
       });
       this.#username = "";
       return await this.#host.reply(530, "Home directory not available.");
+    }
+    if (grant.quota && ((grant.quota.bytes ?? 0) > 0 || (grant.quota.files ?? 0) > 0)) {
+      // Counted while the user has no other session here; shared with those they have.
+      this.#quota = await openQuota(
+        this.#host.config,
+        username,
+        home,
+        grant.quota,
+        () => measureUsage(fs),
+      );
+      this.#host.log("debug", `quota of '${username}': ${this.#quota.describe()}`);
     }
     this.#password = password;
     this.#failures = 0;
@@ -244,6 +262,8 @@ export class Login implements LoginControl {
     const grant = this.#grant;
     this.#grant = null;
     this.#dtp = null;
+    this.#quota?.[Symbol.dispose]();
+    this.#quota = null;
     if (grant) await this.#end(grant);
   }
 

@@ -6,10 +6,11 @@
  * @module
  */
 
-import type { ActiveTransfer, TransferJob } from "../commands/table.ts";
+import type { ActiveTransfer, TransferJob, TransferOutcome } from "../commands/table.ts";
 import type { BufferPool } from "../data/buffer_pool.ts";
 import { type DataChannel, DataConnectError } from "../data/channel.ts";
 import { type DTPOptions, TransferError } from "../data/dtp.ts";
+import type { UploadEnd } from "../fs/uploads.ts";
 import type { LogFields, LogLevel } from "../log.ts";
 import { countHandshake, type TransferDirection, type TransferResult } from "../metrics.ts";
 import { NativeConn } from "../native/socket.ts";
@@ -43,8 +44,19 @@ export interface TransferHost {
   reply(code: number, text: string): Promise<void>;
   /** Writes a log line about the session. */
   log(level: LogLevel, message: string, fields?: LogFields): void;
-  /** Runs a file event callback. */
-  emit(event: FileEvent, file: string): Promise<void>;
+  /**
+   * Runs a file event callback with the file's real path and, for an upload that
+   * did not complete, the real path of the bytes that arrived (`null`: removed).
+   */
+  emit(event: FileEvent, file: string, partial: string | null): Promise<void>;
+}
+
+/** How a transfer that failed with `failure` (`null`: none) ended, for its file. */
+function transferEnd(failure: unknown): UploadEnd {
+  if (failure === null) return "completed";
+  return failure instanceof TransferError && failure.failure === "file"
+    ? "storage-failed"
+    : "interrupted";
 }
 
 /** How a transfer that failed with `failure` (`null`: none) ended. */
@@ -130,10 +142,11 @@ export class Transfers {
       const abortedWaiting = this.#aborted === transfer && error instanceof DataConnectError;
       failure = abortedWaiting ? new TransferError("aborted", error) : error;
     }
+    let outcome: TransferOutcome | void = undefined;
     try {
-      job.close?.();
+      outcome = await job.close?.(transferEnd(failure));
     } catch (error) {
-      // The file could not be released (a storage's commit failed): not complete.
+      // The file could not be released (an upload could not be put in place): not complete.
       failure ??= new TransferError("file", error);
     }
     const result = transferResult(failure);
@@ -142,7 +155,7 @@ export class Transfers {
       host.config.metrics?.transferEnded(directionOf(job), result, transfer.dtp?.bytes ?? 0);
     }
     await host.reply(...this.#finalReply(failure));
-    await this.#finish(transfer, result);
+    await this.#finish(transfer, result, outcome?.partial ?? null);
   }
 
   /**
@@ -223,10 +236,14 @@ export class Transfers {
   }
 
   /**
-   * A file transfer's end, after its final reply (listings have none): its one log
-   * line and its callback.
+   * A file transfer's end, after its final reply (listings have none): its log
+   * line and its callback; `partial` is where a failed upload's bytes are, if anywhere.
    */
-  async #finish(transfer: ActiveTransfer, result: TransferResult): Promise<void> {
+  async #finish(
+    transfer: ActiveTransfer,
+    result: TransferResult,
+    partial: string | null,
+  ): Promise<void> {
     const { job, dtp } = transfer;
     if (job.path === undefined) return;
     const bytes = dtp?.bytes ?? 0;
@@ -247,9 +264,16 @@ export class Transfers {
         result,
       },
     );
+    if (partial !== null && partial !== job.path) {
+      this.#host.log("info", `partial upload of ${job.path} kept as ${partial}`, {
+        event: "partial",
+        path: job.path,
+        partial,
+      });
+    }
     const event = job.direction === "send"
       ? (completed ? "onFileSent" : "onIncompleteFileSent")
       : (completed ? "onFileReceived" : "onIncompleteFileReceived");
-    await this.#host.emit(event, job.path);
+    await this.#host.emit(event, job.path, partial);
   }
 }

@@ -124,6 +124,16 @@ export const store = {
     if (!memory) return await Deno.stat(path);
     return testStat(await memory[0].stat(memory[1]));
   },
+  /** The names in a directory, sorted. */
+  async names(path: string): Promise<string[]> {
+    const memory = inMemory(path);
+    const entries: AsyncIterable<{ name: string }> = memory
+      ? memory[0].list(memory[1])
+      : Deno.readDir(path);
+    const names: string[] = [];
+    for await (const { name } of entries) names.push(name);
+    return names.sort();
+  },
   /** Sets a path's mode bits. */
   async chmod(path: string, mode: number): Promise<void> {
     const memory = inMemory(path);

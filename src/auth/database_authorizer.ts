@@ -7,6 +7,7 @@
  * @module
  */
 
+import { LoggedInUsers } from "./logged_in_users.ts";
 import {
   AuthenticationFailed,
   type Authorizer,
@@ -82,6 +83,8 @@ export class DatabaseAuthorizer implements Authorizer, AsyncDisposable {
   readonly #warn: (message: string) => void;
   /** The account that validated a session's password, until its session starts. */
   readonly #validated = new WeakMap<SessionInfo, UserAccount>();
+  /** The rate budgets of the users' sessions on this node. */
+  readonly #loggedIn = new LoggedInUsers();
 
   private constructor(url: string, sql: Sql, options: DatabaseAuthorizerOptions) {
     this.url = redactUrl(url);
@@ -175,7 +178,8 @@ export class DatabaseAuthorizer implements Authorizer, AsyncDisposable {
   /**
    * Counts the session against the user's `max_sessions` across the nodes
    * (refusing it with {@linkcode LoginRefused} past that) and grants it the
-   * account as it was read at login, with its rate limits.
+   * account as it was read at login, with its rate budgets (shared by the user's
+   * sessions on this node).
    */
   async startSession(username: string, session: SessionInfo): Promise<UserSession> {
     const account = this.#validated.get(session) ?? (await this.#read(username));
@@ -184,11 +188,14 @@ export class DatabaseAuthorizer implements Authorizer, AsyncDisposable {
     const id = await this.#ask(() =>
       this.sessions.open(username, account.maxSessions ?? 0, session.remoteIp)
     );
+    const joined = this.#loggedIn.join(username, account);
     return {
       authorizer: table,
-      ...(account.uploadRate !== undefined && { readLimit: account.uploadRate }),
-      ...(account.downloadRate !== undefined && { writeLimit: account.downloadRate }),
-      end: () => this.sessions.end(id),
+      ...joined.rates,
+      end: () => {
+        joined.leave();
+        this.sessions.end(id);
+      },
     };
   }
 

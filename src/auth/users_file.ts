@@ -8,7 +8,7 @@
  * @module
  */
 
-import { SharedRate } from "../data/shared_rate.ts";
+import { LoggedInUsers } from "./logged_in_users.ts";
 import { dirname, isAbsolute, resolve } from "node:path";
 import {
   AuthenticationFailed,
@@ -518,19 +518,6 @@ export async function realHome(path: string): Promise<string> {
 
 // --- The authorizer -----------------------------------------------------------------
 
-/** A user's logged-in sessions: how many, and the rate budgets they share. */
-interface LoggedIn {
-  count: number;
-  upload: SharedRate | null;
-  download: SharedRate | null;
-}
-
-/** The budget for `rate` (bytes per second): `current` if it has that rate, a new one else; none for no limit. */
-function budget(current: SharedRate | null, rate: number | undefined): SharedRate | null {
-  if (rate === undefined || rate === 0) return null;
-  return current?.bytesPerSecond === rate ? current : new SharedRate(rate);
-}
-
 /**
  * The accounts of a TOML users file. Passwords are hashes (argon2id, bcrypt,
  * scrypt, SHA-512-crypt), verified off the event loop; each account may have
@@ -557,7 +544,7 @@ export class UsersFileAuthorizer implements Authorizer, Disposable {
   readonly #verifier: PasswordVerifier;
   #table: UserTable;
   /** Logged-in sessions by user name, across reloads. */
-  readonly #sessions = new Map<string, LoggedIn>();
+  readonly #loggedIn = new LoggedInUsers();
   /** The table that validated a session's password, until its session starts. */
   readonly #validated = new WeakMap<SessionInfo, UserTable>();
 
@@ -627,7 +614,7 @@ export class UsersFileAuthorizer implements Authorizer, Disposable {
 
   /** How many sessions `username` has logged in right now. */
   sessions(username: string): number {
-    return this.#sessions.get(username)?.count ?? 0;
+    return this.#loggedIn.sessions(username);
   }
 
   /**
@@ -683,27 +670,14 @@ export class UsersFileAuthorizer implements Authorizer, Disposable {
         ),
       );
     }
-    const user = this.#sessions.get(username) ?? { count: 0, upload: null, download: null };
-    user.count++;
-    user.upload = budget(user.upload, account.uploadRate);
-    user.download = budget(user.download, account.downloadRate);
-    this.#sessions.set(username, user);
-    let ended = false;
+    const joined = this.#loggedIn.join(username, account);
     return Promise.resolve({
       authorizer: table,
-      // The user's own rates replace the server's per-transfer limits, shared by all its sessions.
-      ...(account.uploadRate !== undefined && { readLimit: 0 }),
-      ...(account.downloadRate !== undefined && { writeLimit: 0 }),
-      ...(user.upload && { readRate: user.upload }),
-      ...(user.download && { writeRate: user.download }),
+      ...joined.rates,
       ...((account.quotaBytes || account.quotaFiles) && {
         quota: { bytes: account.quotaBytes ?? 0, files: account.quotaFiles ?? 0 },
       }),
-      end: () => {
-        if (ended) return;
-        ended = true;
-        if (--user.count === 0) this.#sessions.delete(username);
-      },
+      end: joined.leave,
     });
   }
 

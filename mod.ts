@@ -57,6 +57,7 @@ export {
   type DatabaseAuthorizerOptions,
   type DatabaseProblem,
 } from "./src/auth/database_authorizer.ts";
+export { DatabaseBanStore } from "./src/db/bans.ts";
 export { AccountStore, type StoredAccount } from "./src/db/accounts.ts";
 export {
   connectDatabase,

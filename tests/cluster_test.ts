@@ -57,6 +57,9 @@ async function startNode(name: "a" | "b", address: string, url: string): Promise
         ...["--proxy-protocol", "--trusted-proxy", PROXY_SOURCE],
         ...["-r", `${from}-${to}`, "-n", "127.0.0.1", "--banner", `node ${name}`],
         ...["--auth-failed-timeout", "0"],
+        // The clients are on the loopback, which the defender allows unless told otherwise.
+        ...["--defender-allow", "192.0.2.1", "--defender-threshold", "6"],
+        ...["--defender-ban-time", "3"],
       ],
       stdin: "null",
       stdout: "piped",
@@ -254,6 +257,35 @@ Deno.test({
         assertEquals((await runCli(["user", "remove", "bob", "--db", url])).code, 0);
         const gone = await Promise.all([0, 1].map(() => login(port, "bob", "bob-pw")));
         for (const { reply } of gone) assertEquals(reply.code, 530);
+      },
+    );
+
+    await t.step(
+      "an address banned through one node is refused by both, until the ban ends",
+      async () => {
+        const { client } = await connect(port);
+        for (let attempt = 0; attempt < 3; attempt++) {
+          await client.command("USER alice");
+          const reply = await client.command("PASS wrong");
+          if (reply.code !== 530) break;
+        }
+        client.close();
+        const banned = (cli: RunningCli) => /127\.0\.0\.1:\d+ refused: Banned/.test(cli.log);
+        await until("the ban is in the database", async () => {
+          const probe = await FtpClient.connect(port);
+          probe.close();
+          return probe.greeting.code === 421;
+        });
+        await until("both nodes refused a banned client", async () => {
+          const probe = await FtpClient.connect(port);
+          probe.close();
+          return banned(a) && banned(b);
+        });
+        await until("the ban ends", async () => {
+          const probe = await FtpClient.connect(port);
+          probe.close();
+          return probe.greeting.code === 220;
+        });
       },
     );
 

@@ -8,13 +8,15 @@
  * @module
  */
 
-import { DatabaseAuthorizer, SCHEMA_VERSION } from "../mod.ts";
+import { DatabaseAuthorizer, DatabaseBanStore, Defender, Logger, SCHEMA_VERSION } from "../mod.ts";
+import { connectDatabase } from "../src/db/database.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { runCli } from "./support/cli.ts";
 import { FtpClient } from "./support/ftp_client.ts";
 import { postgresMissing, TestPostgres } from "./support/postgres.ts";
 import { withServer } from "./support/server.ts";
 
+const quiet = new Logger({ sink: () => {} });
 const missing = postgresMissing();
 if (missing) console.warn(`database_test skipped: ${missing}`);
 
@@ -58,6 +60,35 @@ Deno.test({
       assertEquals(again.stdout.trim(), `schema up to date (version ${SCHEMA_VERSION})`);
       assertEquals(await db.psql("select count(*) from tsftpd_schema"), "1");
     });
+
+    await t.step(
+      "the defender's state is shared: points add up across nodes, a ban is seen by all",
+      async () => {
+        const nodes = await Promise.all([0, 1].map(() => connectDatabase(url)));
+        try {
+          const [one, two] = nodes.map((sql) =>
+            new Defender({
+              store: new DatabaseBanStore(sql),
+              allowList: [],
+              threshold: 4,
+              logger: quiet,
+            })
+          );
+          await one.score("192.0.2.7", "loginFailed");
+          assertEquals(await two.isBanned("192.0.2.7"), false, "2 points of 4");
+          await two.score("192.0.2.7", "loginFailed");
+          assert(await one.isBanned("192.0.2.7"), "both nodes' points counted");
+          assert(await two.isBanned("192.0.2.7"), "the ban is seen by the other node");
+          assertEquals(await two.isBanned("192.0.2.8"), false, "another address is not");
+          assertEquals((await one.bans()).map((ban) => ban.key), ["192.0.2.7"]);
+          assert(await two.unban("192.0.2.7"));
+          assertEquals(await one.isBanned("192.0.2.7"), false, "unbanned everywhere");
+          assertEquals(await db.psql("select count(*) from tsftpd_ban_points"), "0");
+        } finally {
+          await Promise.all(nodes.map((sql) => sql.end({ timeout: 1 })));
+        }
+      },
+    );
 
     await t.step("user commands: refusals are clear and touch nothing", async () => {
       const noHome = await cli(["user", "add", "bob", "--db", url], "pw\n");

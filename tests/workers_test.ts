@@ -140,6 +140,40 @@ Deno.test("--workers 2 --max-cons 3: five clients at once, two get 421, across t
   });
 });
 
+Deno.test("--workers 2: an address banned by one worker is refused by both (the supervisor's ban store)", async () => {
+  // The loopback is allowed unless told otherwise; two failed logins (2 points each) ban.
+  const flags = ["--defender-allow", "192.0.2.1", "--defender-threshold", "4"];
+  await withDir(async (dir) => {
+    await withCli(
+      ["--workers", "2", "-u", "user", "-P", "12345", "--auth-failed-timeout", "0", ...flags],
+      dir,
+      async (running) => {
+        {
+          using client = await FtpClient.connect(running.port);
+          await client.expect("USER user", 331);
+          await client.expect("PASS wrong", 530);
+          await client.expect("USER user", 331);
+          // The second failure reaches the threshold: the session itself is told and closed.
+          await client.expect("PASS wrong", 421);
+        }
+        await running.waitForLog(/banned 127\.0\.0\.1/);
+        // Each connection lands on one worker or the other: every one of them is refused.
+        const refusedBy = new Set<string>();
+        for (let probe = 0; probe < 40 && refusedBy.size < 2; probe++) {
+          using client = await FtpClient.connect(running.port);
+          assertEquals(client.greeting.code, 421, client.greeting.text);
+          const port = (client.conn.localAddr as Deno.NetAddr).port;
+          await running.waitForLog(`127.0.0.1:${port} refused: Banned`);
+          const line = new RegExp(`\\[worker (\\d)\\] 127\\.0\\.0\\.1:${port} refused: Banned`)
+            .exec(running.log);
+          if (line) refusedBy.add(line[1]);
+        }
+        assertEquals([...refusedBy].sort(), ["1", "2"], running.log);
+      },
+    );
+  });
+});
+
 Deno.test("--workers 2: a worker killed with SIGKILL is started again and serves", async () => {
   await withDir(async (dir) => {
     const log = await withCli(["--workers", "2"], dir, async (running) => {

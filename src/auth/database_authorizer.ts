@@ -7,6 +7,7 @@
  * @module
  */
 
+import { DatabaseBanStore } from "../db/bans.ts";
 import { LoggedInUsers } from "./logged_in_users.ts";
 import {
   AuthenticationFailed,
@@ -77,6 +78,8 @@ export class DatabaseAuthorizer implements Authorizer, AsyncDisposable {
   readonly accounts: AccountStore;
   /** The sessions of every node. */
   readonly sessions: SessionRegistry;
+  /** The defender's scores and bans, shared by every node (for `Defender`'s `store`). */
+  readonly bans: DatabaseBanStore;
   readonly #sql: Sql;
   readonly #verifier: PasswordVerifier;
   readonly #checkHomes: boolean;
@@ -91,6 +94,7 @@ export class DatabaseAuthorizer implements Authorizer, AsyncDisposable {
     this.#sql = sql;
     this.#warn = options.warn ?? ((message) => console.warn(`Warning: ${message}`));
     this.accounts = new AccountStore(sql);
+    this.bans = new DatabaseBanStore(sql);
     const notice = options.notice ?? ((message) => console.info(message));
     let reachable = true;
     this.sessions = new SessionRegistry(sql, {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { DatabaseAuthorizer } from "../auth/database_authorizer.ts";
 import type { Authorizer } from "../auth/authorizer.ts";
 import { Defender } from "../defender/defender.ts";
 import type { Logger } from "../log.ts";
@@ -101,8 +102,15 @@ function serverOptions(
     maxLoginAttempts: config.maxLoginAttempts,
     maxLineLength: config.maxLineLength,
     backlog: config.backlog,
-    // One defender for every listener: an address banned on one is banned on all.
-    defender: config.defender ? new Defender({ ...config.defender, logger }) : false,
+    // One defender for every listener: an address banned on one is banned on all; with
+    // the accounts in a database, on every node too.
+    defender: config.defender
+      ? new Defender({
+        ...config.defender,
+        logger,
+        ...(authorizer instanceof DatabaseAuthorizer && { store: authorizer.bans }),
+      })
+      : false,
     workers: config.workers,
     logPrefix: config.logPrefix,
     metrics: config.metrics && new Metrics(),

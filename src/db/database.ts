@@ -113,6 +113,25 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     )`,
     `create index tsftpd_sessions_username on tsftpd_sessions (username)`,
   ],
+  [
+    // The defender's state, shared by the nodes: times in ms since the epoch.
+    `create table tsftpd_ban_points (
+      key text not null,
+      at bigint not null,
+      points integer not null
+    )`,
+    `create index tsftpd_ban_points_key on tsftpd_ban_points (key, at)`,
+    `create index tsftpd_ban_points_at on tsftpd_ban_points (at)`,
+    `create table tsftpd_bans (
+      key text primary key,
+      since bigint not null,
+      until bigint not null,
+      offences integer not null,
+      reason text not null,
+      expires bigint not null,
+      ended boolean not null
+    )`,
+  ],
 ];
 
 /** The schema version this code uses. */

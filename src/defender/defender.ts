@@ -8,6 +8,9 @@
  * @module
  */
 
+import { workerRole } from "../workers/role.ts";
+import { SupervisorBanStore } from "../workers/supervisor_ban_store.ts";
+import { workerLink } from "../workers/worker_link.ts";
 import { inNetwork, type Network, parseNetwork } from "../auth/networks.ts";
 import { formatLogTime, Logger } from "../log.ts";
 import { formatIPv6, ipBytes } from "../net.ts";
@@ -51,7 +54,10 @@ export interface DefenderOptions {
    * picks any address in it, so banning one address would not hold it off.
    */
   ipv6Prefix?: number;
-  /** Where scores and bans live (default a {@linkcode MemoryBanStore}); share one across processes. */
+  /**
+   * Where scores and bans live (default: a {@linkcode MemoryBanStore} of this process; in a
+   * worker of the `workers` option, the one its supervisor holds for all workers).
+   */
   store?: BanStore;
   /** Where bans, unbans and ends of bans are logged (default: info and above to stderr). */
   logger?: Logger;
@@ -68,6 +74,12 @@ export const DEFAULT_POINTS: Readonly<Record<DefenderEvent, number>> = {
 /** The 421 text a banned address is refused with, at connection or when its session is banned. */
 export const BANNED_REPLY =
   "Banned: too many failed logins or bad commands from your address; try again later.";
+
+/** A process's own table; in a worker, the table its supervisor holds for every worker. */
+function defaultStore(): BanStore {
+  const role = workerRole();
+  return role ? new SupervisorBanStore(workerLink(role)) : new MemoryBanStore();
+}
 
 /** The networks of the default allow-list: the loopback. */
 const LOOPBACK = ["127.0.0.0/8", "::1"];
@@ -140,7 +152,7 @@ export class Defender {
     if (!Number.isInteger(this.ipv6Prefix) || this.ipv6Prefix < 1 || this.ipv6Prefix > 128) {
       throw new RangeError(`ipv6Prefix must be 1 to 128, not ${this.ipv6Prefix}`);
     }
-    this.store = options.store ?? new MemoryBanStore();
+    this.store = options.store ?? defaultStore();
     this.logger = options.logger ?? new Logger();
   }
 

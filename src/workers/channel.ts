@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { BanStore } from "../defender/ban_store.ts";
 import type { ConnectionRefusal } from "../metrics.ts";
 import { writeAll } from "../transport.ts";
 
@@ -17,12 +18,21 @@ export type WorkerMessage =
   /** May a client from `ip` be served by server `server`? Answered by an `admit` with the same `id`. */
   | { type: "admit"; id: number; server: number; ip: string }
   /** A connection admitted earlier has ended. */
-  | { type: "release"; server: number; ip: string };
+  | { type: "release"; server: number; ip: string }
+  /** A call of the defender's store, which the supervisor holds; answered by a `bans` with the same `id`. */
+  | { type: "bans"; id: number; call: BanCall };
+
+/** One call of a {@linkcode BanStore}'s methods, with its arguments. */
+export type BanCall = {
+  [Method in keyof BanStore]: { method: Method; args: Parameters<BanStore[Method]> };
+}[keyof BanStore];
 
 /** What the supervisor tells a worker. */
 export type SupervisorMessage =
   /** The answer to the `admit` numbered `id`: the limit the client is over, or `null` to serve. */
   | { type: "admit"; id: number; refusal: ConnectionRefusal | null }
+  /** The answer to the `bans` call numbered `id`: its result, or why it failed. */
+  | { type: "bans"; id: number; result?: unknown; error?: string }
   /** Close every session and end. */
   | { type: "stop" }
   /** Stop accepting clients, and end once the last session has. */

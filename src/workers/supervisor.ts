@@ -10,7 +10,13 @@
 import { join } from "node:path";
 import { ConnectionCounts, type ConnectionLimits, UNLIMITED } from "../connection_limits.ts";
 import type { Logger } from "../log.ts";
-import { MessageChannel, type SupervisorMessage, type WorkerMessage } from "./channel.ts";
+import { MemoryBanStore } from "../defender/ban_store.ts";
+import {
+  type BanCall,
+  MessageChannel,
+  type SupervisorMessage,
+  type WorkerMessage,
+} from "./channel.ts";
 import { WORKER_ENV, type WorkerRole, WorkersUnavailable } from "./role.ts";
 
 /** What the supervisor needs of each server it runs workers for. */
@@ -76,6 +82,8 @@ export class Supervisor {
   readonly #args: string[];
   readonly #servers: SupervisedServer[] = [];
   readonly #counts: ConnectionCounts[] = [];
+  /** The defender's scores and bans, for every worker (`SupervisorBanStore` is their end). */
+  readonly #bans = new MemoryBanStore();
   readonly #slots: WorkerSlot[];
   readonly #done = Promise.withResolvers<void>();
   #running: Promise<void> | null = null;
@@ -274,6 +282,23 @@ export class Supervisor {
     await Promise.all(talks);
   }
 
+  /** Runs a worker's call on the defender's store, the one all workers share. */
+  #callBans(call: BanCall): Promise<unknown> {
+    const store = this.#bans;
+    switch (call.method) {
+      case "addPoints":
+        return store.addPoints(...call.args);
+      case "get":
+        return store.get(...call.args);
+      case "put":
+        return store.put(...call.args);
+      case "delete":
+        return store.delete(...call.args);
+      case "list":
+        return store.list(...call.args);
+    }
+  }
+
   /** Answers one worker until its connection ends. */
   async #talk(channel: MessageChannel<WorkerMessage, SupervisorMessage>): Promise<void> {
     let slot: WorkerSlot | undefined;
@@ -293,6 +318,11 @@ export class Supervisor {
       } else if (message.type === "release") {
         this.#counts[message.server].release(message.ip);
         slot.held[message.server].release(message.ip);
+      } else if (message.type === "bans") {
+        void this.#callBans(message.call).then(
+          (result) => channel.send({ type: "bans", id: message.id, result }),
+          (error) => channel.send({ type: "bans", id: message.id, error: String(error) }),
+        );
       }
     }
     if (slot?.channel === channel) this.#disconnect(slot);

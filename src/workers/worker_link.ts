@@ -7,7 +7,12 @@
  */
 
 import type { ConnectionRefusal } from "../metrics.ts";
-import { MessageChannel, type SupervisorMessage, type WorkerMessage } from "./channel.ts";
+import {
+  type BanCall,
+  MessageChannel,
+  type SupervisorMessage,
+  type WorkerMessage,
+} from "./channel.ts";
 import type { WorkerRole } from "./role.ts";
 
 /** A server as its worker's link sees it. */
@@ -26,6 +31,10 @@ export class WorkerLink {
   readonly #role: WorkerRole;
   readonly #servers = new Set<LinkedServer>();
   readonly #waiting = new Map<number, (admission: Admission) => void>();
+  readonly #banCalls = new Map<
+    number,
+    { resolve(result: unknown): void; reject(error: Error): void }
+  >();
   readonly #channel: Promise<MessageChannel<SupervisorMessage, WorkerMessage> | null>;
   #nextId = 0;
   #stopping = false;
@@ -61,7 +70,12 @@ export class WorkerLink {
     for await (const message of channel) {
       if (message.type === "stop") this.#stop();
       else if (message.type === "drain") this.#drain();
-      else {
+      else if (message.type === "bans") {
+        const call = this.#banCalls.get(message.id);
+        this.#banCalls.delete(message.id);
+        if (message.error === undefined) call?.resolve(message.result);
+        else call?.reject(new Error(`the supervisor's ban store failed: ${message.error}`));
+      } else {
         this.#waiting.get(message.id)?.(message.refusal);
         this.#waiting.delete(message.id);
       }
@@ -85,6 +99,17 @@ export class WorkerLink {
     const id = this.#nextId++;
     const answer = new Promise<Admission>((resolve) => this.#waiting.set(id, resolve));
     await this.#send({ type: "admit", id, server, ip });
+    return answer;
+  }
+
+  /** Makes `call` on the defender's store the supervisor holds; resolves to its result. */
+  async callBans(call: BanCall): Promise<unknown> {
+    if (this.#closed) throw new Error("the supervisor is gone");
+    const id = this.#nextId++;
+    const answer = new Promise<unknown>((resolve, reject) =>
+      this.#banCalls.set(id, { resolve, reject })
+    );
+    await this.#send({ type: "bans", id, call });
     return answer;
   }
 
@@ -121,6 +146,8 @@ export class WorkerLink {
     this.#stopping = true;
     for (const resolve of this.#waiting.values()) resolve("stopping");
     this.#waiting.clear();
+    for (const call of this.#banCalls.values()) call.reject(new Error("the supervisor is gone"));
+    this.#banCalls.clear();
     for (const server of this.#servers) void server.closeAll();
     if (this.#servers.size === 0) void this.#close();
   }

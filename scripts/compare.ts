@@ -450,7 +450,13 @@ async function rounds(prepared: Map<string, PreparedPeer>, options: Options) {
       $.logLight(`  ${label}: ${values.map((v) => v.toFixed(0)).join(", ")} MiB/s`);
     }
     if (ceiling.error) $.logError("Ceiling", ceiling.error);
-    for (const [name, peer] of prepared) {
+    // Each round starts with another server, and every turn starts with no dirty pages
+    // (the ceiling's or the last server's uploads): else writeback decides the STOR rows.
+    const peers = [...prepared];
+    const first = (round - 1) % peers.length;
+    const order = [...peers.slice(first), ...peers.slice(0, first)];
+    for (const [name, peer] of order) {
+      await $`sync`;
       port = freePort(port + 1);
       $.logStep(`Round ${round}/${options.rounds}`, `${name} on port ${port}`);
       const run = await benchOnce(name, peer, round, port, options);

@@ -151,8 +151,9 @@ Command: \`${results.command}\`
 
 Each run starts a fresh server process on a new loopback port, waits for its 220 greeting, runs
 \`${results.benchCommand}\` against it, and stops it. The servers alternate within each of the
-${rounds} rounds; every figure below is the median over the rounds (\`[k/${rounds}]\` marks a
-median over fewer runs, when some failed).
+${rounds} rounds, each round starting with the next server, and every run starts after a \`sync\`
+(no dirty pages left by the one before); every figure below is the median over the rounds
+(\`[k/${rounds}]\` marks a median over fewer runs, when some failed).
 
 ## Machine
 

@@ -69,6 +69,9 @@ async function runAll(count: number, width: number, session: (n: number) => Prom
   await Promise.all(Array.from({ length: width }, worker));
 }
 
+/** Descriptors the runtime may open once, late, outside the server's doing. */
+const ONE_TIME_DESCRIPTORS = 8;
+
 Deno.test("resources: after 3,000 sessions and 5,000 aborted RETRs, descriptors and heap are back", async () => {
   const files = { small: new Uint8Array(4096).fill(1) };
   await withAbuseServer({ files }, async (server) => {
@@ -86,7 +89,14 @@ Deno.test("resources: after 3,000 sessions and 5,000 aborted RETRs, descriptors 
     await runAll(SHORT_SESSIONS, 20, (n) => shortSession(port, n));
     const after = await server.idle();
     console.log(JSON.stringify({ before, after }));
-    assertEquals(after.fds, before.fds, "descriptors");
+    // A leak of one descriptor a session would be thousands; the runtime itself opens a few
+    // more, once and not every run (seen: an eventfd, two epoll instances, two sockets).
+    const grown = after.fds - before.fds;
+    assert(
+      grown <= ONE_TIME_DESCRIPTORS,
+      `${grown} more descriptors: ${JSON.stringify(before.fdTargets)} -> ` +
+        JSON.stringify(after.fdTargets),
+    );
     const growth = after.heapUsed - before.heapUsed;
     assert(growth < HEAP_BOUND, `the heap grew by ${growth} bytes, more than ${HEAP_BOUND}`);
     // The server still serves.

@@ -205,17 +205,22 @@ export class AbstractedFS implements FileSystem {
   async *list(path: string): AsyncIterable<DirEntry> {
     using reach = await io(() => this.#resolver.reach(path, true));
     const entries = Deno.readDir(reach.path)[Symbol.asyncIterator]();
-    for (let next; !(next = await io(() => entries.next())).done;) {
-      const { name } = next.value;
-      const child = posix.join(reach.path, name);
-      const info = await Deno.lstat(child).catch(() => null);
-      if (!info) {
-        if (name.includes(REPLACEMENT_CHARACTER)) yield { name, stat: null };
-        continue;
+    try {
+      for (let next; !(next = await io(() => entries.next())).done;) {
+        const { name } = next.value;
+        const child = posix.join(reach.path, name);
+        const info = await Deno.lstat(child).catch(() => null);
+        if (!info) {
+          if (name.includes(REPLACEMENT_CHARACTER)) yield { name, stat: null };
+          continue;
+        }
+        const stat = toFileStat(info);
+        if (stat.type !== "symlink") yield { name, stat };
+        else yield { name, stat, linkTarget: await Deno.readLink(child).catch(() => "") };
       }
-      const stat = toFileStat(info);
-      if (stat.type !== "symlink") yield { name, stat };
-      else yield { name, stat, linkTarget: await Deno.readLink(child).catch(() => "") };
+    } finally {
+      // A listing left before its end (a caller that stops early) still closes the directory.
+      await entries.return?.();
     }
   }
 

@@ -243,12 +243,13 @@ class Opener {
     }
     let path: string;
     do path = posix.join(dir, temporaryName(prefix)); while (await entryAt(this.#fs, path));
-    checkNameLength(posix.basename(path));
     return await this.#temporary(path, { credit: 0, newFile: true, resumed: null }, true);
   }
 
   /** An upload written into a new temporary next to `path`. */
   async #temporary(path: string, charge: Charge, unique = false): Promise<AtomicUpload> {
+    // The temporary's name is cut short; the target's must fit when it is renamed into place.
+    checkNameLength(posix.basename(path));
     const prefix = temporaryPrefix(path);
     const { path: temporary, file } = await this.#fs.mkstemp(posix.dirname(path), prefix);
     return new AtomicUpload(this.#fs, path, temporary, file, this.#settings, this.#quota, charge, {

@@ -35,6 +35,8 @@ export interface ServerSpec {
 export interface ServerStats {
   /** Open descriptors (`/proc/self/fd`). */
   fds: number;
+  /** What each open descriptor is (`socket:[N]`, `pipe:[N]`, `anon_inode:[eventfd]`, a path). */
+  fdTargets: string[];
   /** Resident set size, bytes. */
   rss: number;
   /** V8 heap in use, bytes, after a full garbage collection when `gc` is exposed. */
@@ -75,6 +77,13 @@ async function stats(): Promise<ServerStats> {
   const memory = Deno.memoryUsage();
   return {
     fds: [...Deno.readDirSync("/proc/self/fd")].length,
+    fdTargets: [...Deno.readDirSync("/proc/self/fd")].map(({ name }) => {
+      try {
+        return Deno.readLinkSync(`/proc/self/fd/${name}`).replace(/\[\d+\]$/, "");
+      } catch {
+        return "(closed)";
+      }
+    }).sort(),
     rss: memory.rss,
     heapUsed: memory.heapUsed,
     heapTotal: memory.heapTotal,

@@ -12,6 +12,7 @@
 
 import { AbstractedFS } from "./abstracted_fs.ts";
 import { FTPError } from "../errors.ts";
+import { toFilesystemError } from "./errors.ts";
 import type { DirEntry, FileReader, FileSystem, FileWriter, WriteMode } from "./filesystem.ts";
 import { groupName, userName } from "./names.ts";
 import {
@@ -172,7 +173,9 @@ function operations(fs: FileSystem, handles: Handles): Record<string, Operation>
 
 /** A failure as the server hears of it: a refusal's reply, or a bug's message. */
 function wireError(error: unknown): WireError {
-  if (error instanceof FTPError) return { code: error.code, message: error.message };
+  // The system's own refusals (a directory the user may not list) keep their FTP reply.
+  const known = toFilesystemError(error);
+  if (known instanceof FTPError) return { code: known.code, message: known.message };
   return { message: error instanceof Error ? error.stack ?? error.message : String(error) };
 }
 

@@ -298,6 +298,54 @@ Deno.test({
   },
 });
 
+/** Whether this process may mount a tmpfs (root, where the container allows it). */
+function canMount(): boolean {
+  if (Deno.uid() !== 0) return false;
+  const probe = Deno.makeTempDirSync({ prefix: "tsftpd-mount-probe-" });
+  try {
+    const mount = new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", probe],
+    });
+    if (!mount.outputSync().success) return false;
+    new Deno.Command("umount", { args: [probe] }).outputSync();
+    return true;
+  } finally {
+    Deno.removeSync(probe);
+  }
+}
+
+Deno.test({
+  name:
+    "fast path: a disk that fills during a spliced STOR answers 452, keeps no partial, and the session goes on",
+  ignore: ignore || !canMount(),
+  async fn() {
+    await withServer({}, async ({ port, home, logs }) => {
+      const small = `${home}/small`;
+      await Deno.mkdir(small);
+      const mount = await new Deno.Command("mount", {
+        args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", small],
+      }).output();
+      assert(mount.success, new TextDecoder().decode(mount.stderr));
+      try {
+        const client = await FtpClient.login(port);
+        try {
+          await client.command("TYPE I");
+          const [, end] = await client.store("small/f", randomBytes(3 * MiB), "STOR", 452);
+          assertStringIncludes(end.text, "No space left on device");
+          assertEquals([...Deno.readDirSync(small)], [], "no partial of a refused write");
+          await client.store("small/g", encoder.encode("fits"));
+          assertEquals(await Deno.readTextFile(`${small}/g`), "fits");
+        } finally {
+          client.close();
+        }
+      } finally {
+        await new Deno.Command("umount", { args: ["-l", small] }).output();
+      }
+      assertEquals(dataPaths(logs), Array(2).fill("STOR splice (native socket)"));
+    });
+  },
+});
+
 Deno.test({
   name: "fast path: readLimit holds the upload rate",
   ignore,

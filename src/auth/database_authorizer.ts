@@ -13,13 +13,11 @@ import {
   AuthenticationFailed,
   type Authorizer,
   AuthorizerUnavailable,
-  LoginRefused,
   type Permission,
   type UserSession,
 } from "./authorizer.ts";
 import { PasswordVerifier, type PasswordVerifierOptions } from "./hashes.ts";
-import { inNetwork } from "./networks.ts";
-import { realHome, type UserAccount, UsersFileError, UserTable } from "./users_file.ts";
+import { checkLogin, realHome, type UserAccount, UsersFileError, UserTable } from "./users_file.ts";
 import { AccountStore } from "../db/accounts.ts";
 import {
   connectDatabase,
@@ -164,24 +162,13 @@ export class DatabaseAuthorizer implements Authorizer, AsyncDisposable {
       throw new AuthenticationFailed(stored ? "account disabled" : "no such user");
     }
     const { account } = stored;
-    if (account.allowFrom) {
-      const ip = session?.remoteIp;
-      if (ip === undefined || !account.allowFrom.some((network) => inNetwork(ip, network))) {
-        throw new LoginRefused(
-          `client address ${ip ?? "(unknown)"} is not in allow_from ` +
-            `(${account.allowFrom.map((network) => network.text).join(", ")})`,
-        );
-      }
-    }
-    if (account.password && !await this.#verifier.verify(account.password, password)) {
-      throw new AuthenticationFailed("wrong password");
-    }
+    await checkLogin(account, password, this.#verifier, session);
     if (session) this.#validated.set(session, account);
   }
 
   /**
    * Counts the session against the user's `max_sessions` across the nodes
-   * (refusing it with {@linkcode LoginRefused} past that) and grants it the
+   * (refusing it with a `LoginRefused` past that) and grants it the
    * account as it was read at login, with its rate budgets (shared by the user's
    * sessions on this node).
    */

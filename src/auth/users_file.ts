@@ -519,6 +519,31 @@ export async function realHome(path: string): Promise<string> {
 // --- The authorizer -----------------------------------------------------------------
 
 /**
+ * Checks a login to `account`: the client's network (`allow_from`, refused with
+ * {@linkcode LoginRefused}), then the password with `verifier`
+ * ({@linkcode AuthenticationFailed}). Shared by every store of such accounts.
+ */
+export async function checkLogin(
+  account: UserAccount,
+  password: string,
+  verifier: PasswordVerifier,
+  session?: SessionInfo,
+): Promise<void> {
+  if (account.allowFrom) {
+    const ip = session?.remoteIp;
+    if (ip === undefined || !account.allowFrom.some((network) => inNetwork(ip, network))) {
+      throw new LoginRefused(
+        `client address ${ip ?? "(unknown)"} is not in allow_from ` +
+          `(${account.allowFrom.map((network) => network.text).join(", ")})`,
+      );
+    }
+  }
+  if (account.password && !await verifier.verify(account.password, password)) {
+    throw new AuthenticationFailed("wrong password");
+  }
+}
+
+/**
  * The accounts of a TOML users file. Passwords are hashes (argon2id, bcrypt,
  * scrypt, SHA-512-crypt), verified off the event loop; each account may have
  * directory overrides, upload and download rate limits, a most-sessions limit and
@@ -635,19 +660,8 @@ export class UsersFileAuthorizer implements Authorizer, Disposable {
     if (session) this.#validated.set(session, table);
   }
 
-  async #check(account: UserAccount, password: string, session?: SessionInfo): Promise<void> {
-    if (account.allowFrom) {
-      const ip = session?.remoteIp;
-      if (ip === undefined || !account.allowFrom.some((network) => inNetwork(ip, network))) {
-        throw new LoginRefused(
-          `client address ${ip ?? "(unknown)"} is not in allow_from ` +
-            `(${account.allowFrom.map((network) => network.text).join(", ")})`,
-        );
-      }
-    }
-    if (account.password && !await this.#verifier.verify(account.password, password)) {
-      throw new AuthenticationFailed("wrong password");
-    }
+  #check(account: UserAccount, password: string, session?: SessionInfo): Promise<void> {
+    return checkLogin(account, password, this.#verifier, session);
   }
 
   /**

@@ -218,6 +218,26 @@ Deno.test({
       },
     );
 
+    await t.step("an account's quota from the database: 552 past it, nothing kept", async () => {
+      await node(async ({ port, home }) => {
+        const flags = ["--home", home, "--perm", "elrw", "--quota-bytes", "10K"];
+        const added = await cli(["user", "add", "quinn", ...flags, "--db", url], "q-pw\n");
+        assertEquals(added.code, 0, added.stderr);
+        const { client, reply } = await tryLogin(port, "quinn", "q-pw");
+        try {
+          assertEquals(reply.code, 230, reply.text);
+          await client.command("TYPE I");
+          await client.store("small", new Uint8Array(4 * 1024));
+          const [, refused] = await client.store("big", new Uint8Array(20 * 1024), "STOR", 552);
+          assertStringIncludes(refused.text, "uota");
+          assertEquals([...Deno.readDirSync(home)].map((entry) => entry.name), ["small"]);
+        } finally {
+          client.close();
+        }
+        assertEquals((await cli(["user", "remove", "quinn", "--db", url])).code, 0);
+      });
+    });
+
     await t.step("max_sessions holds across two nodes", async () => {
       await node(async (a) => {
         await node(async (b) => {

@@ -17,7 +17,14 @@ import {
   type UserSession,
 } from "./authorizer.ts";
 import { PasswordVerifier, type PasswordVerifierOptions } from "./hashes.ts";
-import { checkLogin, realHome, type UserAccount, UsersFileError, UserTable } from "./users_file.ts";
+import {
+  checkLogin,
+  quotaOf,
+  realHome,
+  type UserAccount,
+  UsersFileError,
+  UserTable,
+} from "./users_file.ts";
 import { AccountStore } from "../db/accounts.ts";
 import {
   connectDatabase,
@@ -183,6 +190,7 @@ export class DatabaseAuthorizer implements Authorizer, AsyncDisposable {
     return {
       authorizer: table,
       ...joined.rates,
+      ...quotaOf(account),
       end: () => {
         joined.leave();
         this.sessions.end(id);

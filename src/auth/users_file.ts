@@ -518,6 +518,12 @@ export async function realHome(path: string): Promise<string> {
 
 // --- The authorizer -----------------------------------------------------------------
 
+/** The grant's quota field for `account`: none when it sets no limit. */
+export function quotaOf(account: UserAccount): Pick<UserSession, "quota"> {
+  if (!account.quotaBytes && !account.quotaFiles) return {};
+  return { quota: { bytes: account.quotaBytes ?? 0, files: account.quotaFiles ?? 0 } };
+}
+
 /**
  * Checks a login to `account`: the client's network (`allow_from`, refused with
  * {@linkcode LoginRefused}), then the password with `verifier`
@@ -688,9 +694,7 @@ export class UsersFileAuthorizer implements Authorizer, Disposable {
     return Promise.resolve({
       authorizer: table,
       ...joined.rates,
-      ...((account.quotaBytes || account.quotaFiles) && {
-        quota: { bytes: account.quotaBytes ?? 0, files: account.quotaFiles ?? 0 },
-      }),
+      ...quotaOf(account),
       end: joined.leave,
     });
   }

@@ -28,7 +28,8 @@ import { readPassword } from "./hash_password.ts";
 export const DB_USAGE =
   `       tsftpd db init --db URL     create or migrate the accounts database's schema
        tsftpd user add NAME --home DIR [--perm PERM] [--max-sessions N]
-                   [--upload-rate RATE] [--download-rate RATE] [--allow-from NETWORK]... --db URL
+                   [--upload-rate RATE] [--download-rate RATE] [--quota-bytes SIZE]
+                   [--quota-files N] [--allow-from NETWORK]... --db URL
        tsftpd user passwd|disable|enable|remove NAME --db URL
        tsftpd user list --db URL
        tsftpd user import USERS_FILE --db URL`;
@@ -92,6 +93,8 @@ const USER_OPTIONS = {
   "max-sessions": { type: "string" },
   "upload-rate": { type: "string" },
   "download-rate": { type: "string" },
+  "quota-bytes": { type: "string" },
+  "quota-files": { type: "string" },
   "allow-from": { type: "string", multiple: true },
 } as const;
 
@@ -120,6 +123,8 @@ export async function userCommand(args: string[]): Promise<number> {
     "max-sessions",
     "upload-rate",
     "download-rate",
+    "quota-bytes",
+    "quota-files",
     "allow-from",
   ];
   const stray = accountFlags.find((flag) => values[flag as keyof typeof values] !== undefined);
@@ -163,15 +168,17 @@ async function newAccount(name: string, values: Record<string, unknown>) {
     home: resolve(values.home as string),
     perm: values.perm ?? "elr",
   };
-  if (values["max-sessions"] !== undefined) {
-    const text = values["max-sessions"] as string;
+  for (const [flag, key] of [["max-sessions", "max_sessions"], ["quota-files", "quota_files"]]) {
+    const text = values[flag as "max-sessions" | "quota-files"] as string | undefined;
+    if (text === undefined) continue;
     if (!/^\d+$/.test(text)) {
-      throw new CliError(`--max-sessions must be a whole number, not ${JSON.stringify(text)}`);
+      throw new CliError(`--${flag} must be a whole number, not ${JSON.stringify(text)}`);
     }
-    entry.max_sessions = Number(text);
+    entry[key] = Number(text);
   }
   if (values["upload-rate"] !== undefined) entry.upload_rate = values["upload-rate"];
   if (values["download-rate"] !== undefined) entry.download_rate = values["download-rate"];
+  if (values["quota-bytes"] !== undefined) entry.quota_bytes = values["quota-bytes"];
   if (values["allow-from"] !== undefined) entry.allow_from = values["allow-from"];
   if (name !== ANONYMOUS_USER) entry.password = await hashPassword(await readPassword());
   try {

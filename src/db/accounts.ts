@@ -29,6 +29,8 @@ interface UserRow {
   upload_rate: string | null;
   download_rate: string | null;
   max_sessions: number | null;
+  quota_bytes: string | null;
+  quota_files: number | null;
   allow_from: string[] | null;
   disabled: boolean;
 }
@@ -46,6 +48,8 @@ function entryOf(row: UserRow): Record<string, unknown> {
   if (row.upload_rate !== null) entry.upload_rate = Number(row.upload_rate);
   if (row.download_rate !== null) entry.download_rate = Number(row.download_rate);
   if (row.max_sessions !== null) entry.max_sessions = row.max_sessions;
+  if (row.quota_bytes !== null) entry.quota_bytes = Number(row.quota_bytes);
+  if (row.quota_files !== null) entry.quota_files = row.quota_files;
   if (row.allow_from !== null) entry.allow_from = row.allow_from;
   return entry;
 }
@@ -63,6 +67,8 @@ function columnsOf(account: UserAccount) {
     upload_rate: account.uploadRate ?? null,
     download_rate: account.downloadRate ?? null,
     max_sessions: account.maxSessions ?? null,
+    quota_bytes: account.quotaBytes ?? null,
+    quota_files: account.quotaFiles ?? null,
     allow_from: account.allowFrom?.map((network) => network.text) ?? null,
   };
 }

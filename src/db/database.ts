@@ -132,6 +132,10 @@ const MIGRATIONS: readonly (readonly string[])[] = [
       ended boolean not null
     )`,
   ],
+  [
+    // The users file's quota keys, as the accounts' columns.
+    `alter table tsftpd_users add column quota_bytes bigint, add column quota_files integer`,
+  ],
 ];
 
 /** The schema version this code uses. */

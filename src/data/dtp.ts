@@ -44,8 +44,23 @@ export interface DTPOptions {
 
 /** A direction's rate limits: the transfer's own (bytes per second, 0 for none) and a shared budget. */
 interface Limit {
-  perTransfer: number;
-  shared: SharedRate | undefined;
+  readonly perTransfer: number;
+  readonly shared: SharedRate | undefined;
+  /**
+   * The most bytes one step moves: under a rate limit, an eighth of a second's
+   * worth of the lowest (16 KiB at least), so that the bytes flow evenly instead
+   * of in bursts of a whole buffer followed by a long pause; else no bound.
+   */
+  readonly step: number;
+}
+
+/** The limits `perTransfer` (bytes per second, 0 for none) and `shared` make, worked out once. */
+function limitOf(perTransfer: number, shared: SharedRate | undefined): Limit {
+  const rates = [perTransfer, shared?.bytesPerSecond ?? 0].filter((rate) => rate > 0);
+  const step = rates.length === 0
+    ? Infinity
+    : Math.max(16 * 1024, Math.floor(Math.min(...rates) / 8));
+  return { perTransfer, shared, step };
 }
 
 /** The defaults of {@linkcode DTPOptions}. */
@@ -113,6 +128,10 @@ export class DTPHandler {
   zeroCopy = false;
   readonly #options: DTPOptions;
   readonly #buffers: BufferPool;
+  /** The limits on received bytes. */
+  readonly #receiving: Limit;
+  /** The limits on sent bytes. */
+  readonly #sending: Limit;
   #failure: TransferFailure | null = null;
   #lastProgress = this.startedAt;
   #watchdog: ReturnType<typeof setTimeout> | undefined;
@@ -124,6 +143,8 @@ export class DTPHandler {
     this.conn = conn;
     this.#options = options;
     this.#buffers = buffers;
+    this.#receiving = limitOf(options.readLimit, options.readRate);
+    this.#sending = limitOf(options.writeLimit, options.writeRate);
   }
 
   /** Seconds since the transfer started. */
@@ -334,32 +355,17 @@ export class DTPHandler {
     }, delayMs);
   }
 
-  /**
-   * The bytes to move in one step: under a rate limit, an eighth of a second's
-   * worth (16 KiB at least), so that the bytes flow evenly instead of in bursts
-   * of a whole buffer followed by a long pause.
-   */
-  #stepSize({ perTransfer, shared }: Limit, size: number): number {
-    const rates = [perTransfer, shared?.bytesPerSecond ?? 0].filter((rate) => rate > 0);
-    if (rates.length === 0) return size;
-    return Math.min(size, Math.max(16 * 1024, Math.floor(Math.min(...rates) / 8)));
-  }
-
-  /** The limits on received bytes. */
-  get #receiving(): Limit {
-    return { perTransfer: this.#options.readLimit, shared: this.#options.readRate };
-  }
-
-  /** The limits on sent bytes. */
-  get #sending(): Limit {
-    return { perTransfer: this.#options.writeLimit, shared: this.#options.writeRate };
+  /** The bytes to move in one step of `size` at most, under `limit` ({@linkcode Limit.step}). */
+  #stepSize(limit: Limit, size: number): number {
+    return Math.min(size, limit.step);
   }
 
   /**
    * After `moved` bytes, sleeps as long as it takes to bring this transfer's
    * average rate down to its own limit, and to pay for them in the shared budget.
    */
-  async #throttle({ perTransfer, shared }: Limit, moved: number): Promise<void> {
+  async #throttle({ perTransfer, shared, step }: Limit, moved: number): Promise<void> {
+    if (step === Infinity) return;
     const now = performance.now();
     const own = perTransfer > 0 ? this.bytes / perTransfer * 1000 - (now - this.startedAt) : 0;
     const ahead = Math.max(own, shared?.debit(moved) ?? 0);

@@ -431,9 +431,12 @@ export function sendfile(socket: number, file: number, offset: number, count: nu
   checkFd(file);
   checkRange("offset", offset, 0, Number.MAX_SAFE_INTEGER);
   checkRange("count", count, 0, MAX_IO);
-  const position = new BigInt64Array([BigInt(offset)]);
-  return orErrno(lib().sendfile(socket, file, position, BigInt(count)));
+  sendfilePosition[0] = BigInt(offset);
+  return orErrno(lib().sendfile(socket, file, sendfilePosition, BigInt(count)));
 }
+
+/** `sendfile`'s offset argument, reused: the call is synchronous, so no two share it at once. */
+const sendfilePosition = new BigInt64Array(1);
 
 // --- Pipes and splice ---------------------------------------------------------
 
@@ -575,11 +578,14 @@ export function epollCtl(epoll: number, op: number, fd: number, events: number, 
   checkFd(epoll);
   checkFd(fd);
   checkRange("data", data, 0, Number.MAX_SAFE_INTEGER);
-  const event = new DataView(new ArrayBuffer(EVENT_SIZE));
-  event.setUint32(0, events, true);
-  event.setBigUint64(EVENT_DATA, BigInt(data), true);
-  check("epoll_ctl", lib().epoll_ctl(epoll, op, fd, new Uint8Array(event.buffer)));
+  epollEvent.setUint32(0, events, true);
+  epollEvent.setBigUint64(EVENT_DATA, BigInt(data), true);
+  check("epoll_ctl", lib().epoll_ctl(epoll, op, fd, epollEventBytes));
 }
+
+/** `epoll_ctl`'s event argument, reused: the call is synchronous, so no two share it at once. */
+const epollEventBytes = new Uint8Array(EVENT_SIZE);
+const epollEvent = new DataView(epollEventBytes.buffer);
 
 /**
  * `epoll_wait(epoll, events, capacity, -1)` on a worker thread: resolves to how

@@ -6,13 +6,15 @@
  *
  * - **Synchronous**, on the main thread: everything but `epoll_wait`. `openat2`
  *   resolves a path from the kernel's caches; the socket calls act on descriptors
- *   made non-blocking (`SOCK_NONBLOCK`), so they answer `EAGAIN` rather than wait.
+ *   made non-blocking (`SOCK_NONBLOCK`), so they answer `EAGAIN` rather than wait;
+ *   `splice` from a pipe into a file is a copy into the page cache when
+ *   `page_cache.ts` has found the kernel will not make it wait.
  *   `errno` is thread-local, and only reliable right after a call made on the
  *   thread that reads it: that is why these calls are synchronous.
  * - **Non-blocking** (`nonblocking: true`: run on one of the runtime's worker
  *   threads, resolving a promise): `epoll_wait`, through which `reactor.ts`
- *   waits for every socket at once, and `splice` from a pipe into a file, which
- *   can wait on the disk. Their `errno` cannot be read (it belongs to the worker
+ *   waits for every socket at once, and `splice` from a pipe into a file
+ *   whenever it could wait on the disk. Their `errno` cannot be read (it belongs to the worker
  *   thread); a failure is asked again synchronously.
  *
  * The calls that can say `EAGAIN` (`recv`, `send`, `sendfile`, `splice`,
@@ -80,6 +82,8 @@ const SYMBOLS = {
     result: "isize",
     nonblocking: true,
   },
+  fstatfs: { parameters: ["i32", "buffer"], result: "i32" },
+  getpagesize: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** `openat2`'s number, the same in every Linux architecture's table (5.6+). */
@@ -507,17 +511,60 @@ export async function spliceToFile(
   offset: number,
   count: number,
 ): Promise<number> {
-  checkFd(pipeReader);
-  checkFd(file);
-  checkRange("offset", offset, 0, Number.MAX_SAFE_INTEGER);
-  checkRange("count", count, 1, MAX_IO);
-  const position = new BigInt64Array([BigInt(offset)]);
+  const position = splicePosition(pipeReader, file, offset, count);
   const n = Number(
     await lib().splice_to_file(pipeReader, null, file, position, BigInt(count), SPLICE_F_MOVE),
   );
   if (n >= 0) return n;
   // The worker thread's errno is out of reach: ask again here, where it can be read.
+  return spliceToFileNow(pipeReader, file, offset, count);
+}
+
+/**
+ * {@linkcode spliceToFile} on this thread, for a write the kernel will not make
+ * wait (see `page_cache.ts`): bytes moved, or `-errno`.
+ */
+export function spliceToFileNow(
+  pipeReader: number,
+  file: number,
+  offset: number,
+  count: number,
+): number {
+  const position = splicePosition(pipeReader, file, offset, count);
   return orErrno(lib().splice(pipeReader, null, file, position, BigInt(count), SPLICE_F_MOVE));
+}
+
+/** The checked arguments of a splice into a file: its offset, as the call takes it. */
+function splicePosition(pipeReader: number, file: number, offset: number, count: number) {
+  checkFd(pipeReader);
+  checkFd(file);
+  checkRange("offset", offset, 0, Number.MAX_SAFE_INTEGER);
+  checkRange("count", count, 1, MAX_IO);
+  return new BigInt64Array([BigInt(offset)]);
+}
+
+// --- Filesystems and memory ----------------------------------------------------
+
+/**
+ * `fstatfs(fd)`'s `f_type`: the magic number of the filesystem the open file is
+ * on (`0xEF53` for ext2, ext3 and ext4).
+ */
+export function filesystemType(fd: number): number {
+  checkFd(fd);
+  check("fstatfs", lib().fstatfs(fd, statfsBytes));
+  return Number(new DataView(statfsBytes.buffer).getBigInt64(0, true));
+}
+
+/**
+ * `fstatfs`'s `struct statfs`, reused (the call is synchronous): 120 bytes on
+ * x86-64 and arm64, `f_type` its first word; the buffer is larger, so the call
+ * cannot write past it.
+ */
+const statfsBytes = new Uint8Array(256);
+
+/** The size of a memory page, in bytes (the unit of `/proc/vmstat`'s page counts). */
+export function pageSize(): number {
+  return lib().getpagesize();
 }
 
 // --- epoll and eventfd -------------------------------------------------------

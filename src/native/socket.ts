@@ -49,9 +49,11 @@ import {
   SOL,
   spliceFromSocket,
   spliceToFile,
+  spliceToFileNow,
   SystemError,
   TCP,
 } from "./libc.ts";
+import { mayWriteNow, onLocalDisk, wroteNow } from "./page_cache.ts";
 import { forget, readable, writable } from "./reactor.ts";
 
 /** `sizeof(struct sockaddr_in6)`, the largest address made or accepted here. */
@@ -306,6 +308,8 @@ export class NativeConn implements Transport, Disposable {
   #pipe: { ends: Pipe; size: number } | null = null;
   /** A pipe's drain into a file running on a worker thread: the pipe is closed after it. */
   #draining: Promise<unknown> | null = null;
+  /** The file `receiveFile` last wrote and whether it is on a local disk (`page_cache.ts`). */
+  #target: { fd: number; local: boolean } | null = null;
   #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
 
@@ -394,7 +398,8 @@ export class NativeConn implements Transport, Disposable {
    * with `splice(2)`, socket to pipe to file, the bytes never copied through this
    * process; resolves to how many, 0 once the peer has closed its side. Waits (in
    * the reactor) while nothing has arrived; the pipe's drain into the file runs on
-   * a worker thread. A failure of the connection rejects as `read` does; one of the
+   * this thread when the kernel will not make it wait (`page_cache.ts`), else on a
+   * worker thread. A failure of the connection rejects as `read` does; one of the
    * file (a full disk) with a `LocalFileError`.
    */
   async receiveFile(file: number, offset: number, count: number): Promise<number> {
@@ -438,8 +443,19 @@ export class NativeConn implements Transport, Disposable {
 
   /** Moves the `count` bytes waiting in the pipe into `file` at `offset`. */
   async #drain(pipeReader: number, file: number, offset: number, count: number): Promise<void> {
+    if (this.#target?.fd !== file) this.#target = { fd: file, local: onLocalDisk(file) };
+    const local = this.#target.local;
     for (let written = 0; written < count;) {
-      const n = await spliceToFile(pipeReader, file, offset + written, count - written);
+      const left = count - written;
+      let n: number;
+      if (local && mayWriteNow(left)) {
+        const start = performance.now();
+        n = spliceToFileNow(pipeReader, file, offset + written, left);
+        wroteNow(Math.max(n, 0), performance.now() - start);
+      } else {
+        n = await spliceToFile(pipeReader, file, offset + written, left);
+      }
+      if (n === -E.INTR) continue;
       if (n <= 0) {
         const failure = new SystemError("splice", n < 0 ? -n : E.IO);
         throw new LocalFileError("writing", failure);

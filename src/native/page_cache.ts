@@ -21,9 +21,10 @@
  *   anything;
  * - the system's dirty and under-writeback pages, read from `/proc/vmstat` at
  *   most every {@linkcode SAMPLE_INTERVAL} ms, plus what this process has written
- *   since, stay below the background threshold (`nr_dirty_background_threshold`),
- *   where no writer is throttled; a cgroup's own dirty limit is not seen there,
- *   hence
+ *   since, stay below a quarter of the way from the background threshold to the
+ *   foreground one: half of the span where writers run free, the other half left
+ *   for what other processes write between two readings. A cgroup's own dirty
+ *   limit is not seen there, hence
  * - no write on the main thread has taken longer than {@linkcode STALL} ms in the
  *   last {@linkcode COOL_DOWN} ms (reclaim, a journal commit, a cgroup's limit):
  *   after one that did, every write goes to worker threads for that long.
@@ -61,22 +62,30 @@ export function onLocalDisk(fd: number): boolean {
   }
 }
 
-/** The bytes that can be dirtied before the kernel's background threshold, as `vmstat` reads. */
+/**
+ * The bytes that can be dirtied, as `vmstat` reads, before a quarter of the way
+ * from the kernel's background threshold to its foreground one (writers are
+ * throttled from halfway on).
+ */
 function headroomOf(vmstat: string): number | null {
   const pages = (name: string) => {
     const match = new RegExp(`^${name} (\\d+)$`, "m").exec(vmstat);
     return match ? Number(match[1]) : null;
   };
-  const threshold = pages("nr_dirty_background_threshold");
+  const background = pages("nr_dirty_background_threshold");
+  const foreground = pages("nr_dirty_threshold");
   const dirty = pages("nr_dirty");
   const writeback = pages("nr_writeback");
-  if (threshold === null || dirty === null || writeback === null) return null;
-  return (threshold - dirty - writeback) * pageSize();
+  if (background === null || foreground === null || dirty === null || writeback === null) {
+    return null;
+  }
+  const limit = background + (foreground - background) / 4;
+  return (limit - dirty - writeback) * pageSize();
 }
 
 /** What the writes made on the main thread have learnt of the kernel's dirty pages. */
 class WriteBudget {
-  /** Bytes that can still be written before the background threshold, as last read. */
+  /** Bytes that can still be written before the limit ({@linkcode headroomOf}), as last read. */
   #headroom = 0;
   #readAt = -Infinity;
   #readable = true;
@@ -111,7 +120,8 @@ const budget = new WriteBudget();
 /**
  * Whether `count` bytes may be written now, on the main thread, into a file on a
  * local disk ({@linkcode onLocalDisk}): the kernel's dirty pages leave room for
- * them below its background threshold and no such write has stalled lately.
+ * them well below the point where it throttles writers, and no such write has
+ * stalled lately.
  */
 export function mayWriteNow(count: number): boolean {
   return budget.mayWriteNow(count);

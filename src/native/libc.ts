@@ -4,18 +4,19 @@
  *
  * Two kinds of call:
  *
- * - **Synchronous**, on the main thread: everything but `epoll_wait`. `openat2`
- *   resolves a path from the kernel's caches; the socket calls act on descriptors
- *   made non-blocking (`SOCK_NONBLOCK`), so they answer `EAGAIN` rather than wait;
- *   `splice` from a pipe into a file is a copy into the page cache when
- *   `page_cache.ts` has found the kernel will not make it wait.
- *   `errno` is thread-local, and only reliable right after a call made on the
- *   thread that reads it: that is why these calls are synchronous.
+ * - **Synchronous**, on the main thread: every call the kernel answers without
+ *   waiting. `openat2` resolves a path from the kernel's caches; the socket calls
+ *   act on descriptors made non-blocking (`SOCK_NONBLOCK`), so they answer
+ *   `EAGAIN` rather than wait; `sendfile` from a file whose pages are in memory
+ *   and `splice` from a pipe into a file the page cache takes at once (as
+ *   `page_cache.ts` finds) are copies in memory. `errno` is thread-local, and
+ *   only reliable right after a call made on the thread that reads it: that is
+ *   why these calls are synchronous.
  * - **Non-blocking** (`nonblocking: true`: run on one of the runtime's worker
  *   threads, resolving a promise): `epoll_wait`, through which `reactor.ts`
- *   waits for every socket at once, and `splice` from a pipe into a file
- *   whenever it could wait on the disk. Their `errno` cannot be read (it belongs to the worker
- *   thread); a failure is asked again synchronously.
+ *   waits for every socket at once, and `sendfile` and `splice` whenever they
+ *   could wait on the disk. Their `errno` cannot be read (it belongs to the
+ *   worker thread); a failure is asked again synchronously.
  *
  * The calls that can say `EAGAIN` (`recv`, `send`, `sendfile`, `splice`,
  * `accept4`, `connect`, `shutdown`) return `-errno` instead of throwing, as the kernel does,
@@ -51,6 +52,13 @@ const SYMBOLS = {
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   sendfile: { parameters: ["i32", "i32", "buffer", "usize"], result: "isize" },
+  // The same call on a worker thread: from a file whose pages are not all in memory.
+  sendfile_off_thread: {
+    name: "sendfile",
+    parameters: ["i32", "i32", "buffer", "usize"],
+    result: "isize",
+    nonblocking: true,
+  },
   epoll_create1: { parameters: ["i32"], result: "i32" },
   epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   // The one call that waits: on a worker thread, so the event loop goes on.
@@ -88,6 +96,10 @@ const SYMBOLS = {
 
 /** `openat2`'s number, the same in every Linux architecture's table (5.6+). */
 const SYS_OPENAT2 = 437n;
+/** `cachestat`'s number, the same in every architecture's table (6.5+). */
+const SYS_CACHESTAT = 451n;
+/** `fstat`'s number, which the two architectures number apart (x86-64 and arm64). */
+const SYS_FSTAT = Deno.build.arch === "x86_64" ? 5n : 80n;
 
 /** `open(2)` flags (the generic Linux values, x86-64 and arm64 alike). */
 export const O = {
@@ -337,7 +349,7 @@ export const SO = { REUSEADDR: 2, ERROR: 4 } as const;
 /** `SOL_TCP` options. */
 export const TCP = { NODELAY: 1 } as const;
 /** `shutdown` directions. */
-export const SHUT = { WR: 1 } as const;
+export const SHUT = { WR: 1, RDWR: 2 } as const;
 
 /** The most bytes Linux moves in one `send`, `recv` or `sendfile` call. */
 const MAX_IO = 0x7ffff000;
@@ -441,6 +453,29 @@ export function sendfile(socket: number, file: number, offset: number, count: nu
 
 /** `sendfile`'s offset argument, reused: the call is synchronous, so no two share it at once. */
 const sendfilePosition = new BigInt64Array(1);
+
+/**
+ * {@linkcode sendfile} on a worker thread, for a file whose pages may have to be
+ * read from the disk first: resolves as `sendfile` returns. The socket must stay
+ * open until it settles (its number could otherwise be another socket's by the
+ * time the call runs).
+ */
+export async function sendfileOffThread(
+  socket: number,
+  file: number,
+  offset: number,
+  count: number,
+): Promise<number> {
+  checkFd(socket);
+  checkFd(file);
+  checkRange("offset", offset, 0, Number.MAX_SAFE_INTEGER);
+  checkRange("count", count, 0, MAX_IO);
+  const position = new BigInt64Array([BigInt(offset)]);
+  const n = Number(await lib().sendfile_off_thread(socket, file, position, BigInt(count)));
+  // The worker thread's errno is out of reach: ask again here, where the pages
+  // the failed call read are in memory.
+  return n >= 0 ? n : sendfile(socket, file, offset, count);
+}
 
 // --- Pipes and splice ---------------------------------------------------------
 
@@ -562,10 +597,52 @@ export function filesystemType(fd: number): number {
  */
 const statfsBytes = new Uint8Array(256);
 
+/**
+ * `cachestat(fd, {offset, length}, &stat, 0)`'s `nr_cache`: how many pages of
+ * that range of the open file are in memory; `null` where the kernel cannot say
+ * (before 6.5: ENOSYS).
+ */
+export function cachedPages(fd: number, offset: number, length: number): number | null {
+  checkFd(fd);
+  checkRange("offset", offset, 0, Number.MAX_SAFE_INTEGER);
+  checkRange("length", length, 1, Number.MAX_SAFE_INTEGER);
+  cachestatRange[0] = BigInt(offset);
+  cachestatRange[1] = BigInt(length);
+  const result = lib().syscall(
+    SYS_CACHESTAT,
+    fd,
+    new Uint8Array(cachestatRange.buffer),
+    new Uint8Array(cachestatBytes.buffer),
+    0n,
+  );
+  return result < 0 ? null : Number(cachestatBytes[0]);
+}
+
+/** `struct cachestat_range` and `struct cachestat`, reused (the call is synchronous). */
+const cachestatRange = new BigUint64Array(2);
+const cachestatBytes = new BigUint64Array(5);
+
+/** `fstat(fd)`'s `st_size`: the open file's size in bytes. */
+export function fileSize(fd: number): number {
+  checkFd(fd);
+  check("fstat", lib().syscall(SYS_FSTAT, fd, statBytes, null, 0n));
+  return Number(new DataView(statBytes.buffer).getBigInt64(STAT_SIZE_OFFSET, true));
+}
+
+/**
+ * `struct stat`, reused (the call is synchronous): 144 bytes on x86-64, 128 on
+ * arm64, `st_size` at byte 48 on both; the buffer is larger, so the call cannot
+ * write past it.
+ */
+const statBytes = new Uint8Array(256);
+const STAT_SIZE_OFFSET = 48;
+
 /** The size of a memory page, in bytes (the unit of `/proc/vmstat`'s page counts). */
 export function pageSize(): number {
-  return lib().getpagesize();
+  return page ??= lib().getpagesize();
 }
+
+let page: number | undefined;
 
 // --- epoll and eventfd -------------------------------------------------------
 

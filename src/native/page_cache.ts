@@ -1,6 +1,16 @@
 /**
- * {@linkcode mayWriteNow}: whether an upload's bytes may be copied into the page
- * cache on the main thread rather than on a worker thread.
+ * {@linkcode mayWriteNow} and {@linkcode mayReadNow}: whether a transfer's bytes
+ * may be copied into or out of the page cache on the main thread, because the
+ * kernel will not make the call wait, rather than on a worker thread.
+ *
+ * ## Downloads
+ *
+ * `sendfile` reads the file's pages from memory when they are there, and from
+ * the disk, waiting, when they are not. It runs on the main thread only when
+ * `cachestat(2)` (Linux 6.5+) finds every page of the step in memory, else on a
+ * worker thread; where the kernel has no `cachestat`, always on a worker thread.
+ *
+ * ## Uploads
  *
  * The last step of a spliced upload (`splice` from its pipe into the file) is a
  * buffered write. On a filesystem of a local disk such a write is a copy into
@@ -34,7 +44,7 @@
  * @module
  */
 
-import { filesystemType, pageSize } from "./libc.ts";
+import { cachedPages, fileSize, filesystemType, pageSize } from "./libc.ts";
 
 /** Milliseconds a reading of `/proc/vmstat` is trusted for. */
 export const SAMPLE_INTERVAL = 100;
@@ -130,4 +140,22 @@ export function mayWriteNow(count: number): boolean {
 /** Tells how long a write on the main thread of `count` bytes took, in milliseconds. */
 export function wroteNow(count: number, milliseconds: number): void {
   budget.wrote(count, milliseconds);
+}
+
+/**
+ * Whether `count` bytes of the open file `fd` from `offset` may be read now, on
+ * the main thread: every page of theirs the file has is in memory.
+ */
+export function mayReadNow(fd: number, offset: number, count: number): boolean {
+  try {
+    const end = Math.min(offset + count, fileSize(fd));
+    // Nothing to read: the call returns at once.
+    if (end <= offset) return true;
+    const page = pageSize();
+    const start = offset - offset % page;
+    const cached = cachedPages(fd, start, end - start);
+    return cached !== null && cached >= Math.ceil((end - start) / page);
+  } catch {
+    return false;
+  }
 }

@@ -7,7 +7,9 @@
  * Every socket is non-blocking and close-on-exec. Each call is made synchronously
  * on the main thread (so its errno is the call's own); one that would block
  * answers EAGAIN, and the socket then waits in the reactor (`reactor.ts`) until it
- * is ready, which costs no worker thread of its own. Addresses are IP literals
+ * is ready, which costs no worker thread of its own. Only the copies between a
+ * file and the socket that could wait on the disk run on a worker thread
+ * (`page_cache.ts` tells which), and a socket is never closed under one. Addresses are IP literals
  * (IPv4 or IPv6), as FTP's PASV, EPSV, PORT and EPRT deal in; failures of the
  * network are the runtime's own error classes (`Deno.errors.ConnectionRefused`,
  * `AddrInUse`, `ConnectionReset`, `BrokenPipe`, ...), so callers treat both kinds
@@ -39,6 +41,7 @@ import {
   recv,
   send,
   sendfile,
+  sendfileOffThread,
   setIntOption,
   setPipeSize,
   SHUT,
@@ -53,7 +56,7 @@ import {
   SystemError,
   TCP,
 } from "./libc.ts";
-import { mayWriteNow, onLocalDisk, wroteNow } from "./page_cache.ts";
+import { mayReadNow, mayWriteNow, onLocalDisk, wroteNow } from "./page_cache.ts";
 import { forget, readable, writable } from "./reactor.ts";
 
 /** `sizeof(struct sockaddr_in6)`, the largest address made or accepted here. */
@@ -176,6 +179,8 @@ const ACCEPT_RETRY = new Set<number>([
 /** A socket's descriptor: dropped from the reactor, then closed, once. */
 class Socket implements Disposable {
   readonly #descriptor: Descriptor;
+  /** Closed for its users, though the descriptor may wait for a call in flight. */
+  #closed = false;
 
   constructor(descriptor: Descriptor) {
     this.#descriptor = descriptor;
@@ -183,17 +188,30 @@ class Socket implements Disposable {
 
   /** The descriptor's number; `BadResource` once closed (the number may belong to another file by then). */
   get fd(): number {
-    if (!this.#descriptor.open) throw new Deno.errors.BadResource("the socket is closed");
+    if (!this.open) throw new Deno.errors.BadResource("the socket is closed");
     return this.#descriptor.fd;
   }
 
   /** Whether it is still open. */
   get open(): boolean {
-    return this.#descriptor.open;
+    return !this.#closed && this.#descriptor.open;
+  }
+
+  /**
+   * Closes it for its users now (its waits reject with `BadResource`) and the
+   * descriptor once `inFlight`, a worker thread's call on it, has settled, so that
+   * the call never acts on a new socket that took its number.
+   */
+  closeAfter(inFlight: Promise<unknown>): void {
+    if (!this.open) return;
+    this.#closed = true;
+    forget(this.#descriptor.fd);
+    inFlight.finally(() => this.#descriptor[Symbol.dispose]());
   }
 
   [Symbol.dispose](): void {
-    if (!this.#descriptor.open) return;
+    if (!this.open) return;
+    this.#closed = true;
     forget(this.#descriptor.fd);
     this.#descriptor[Symbol.dispose]();
   }
@@ -308,6 +326,8 @@ export class NativeConn implements Transport, Disposable {
   #pipe: { ends: Pipe; size: number } | null = null;
   /** A pipe's drain into a file running on a worker thread: the pipe is closed after it. */
   #draining: Promise<unknown> | null = null;
+  /** A `sendfile` running on a worker thread: the socket is closed after it. */
+  #sending: Promise<unknown> | null = null;
   /** The file `receiveFile` last wrote and whether it is on a local disk (`page_cache.ts`). */
   #target: { fd: number; local: boolean } | null = null;
   #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
@@ -376,20 +396,35 @@ export class NativeConn implements Transport, Disposable {
    * Sends up to `count` (> 0) bytes of the open file `file` from byte `offset`
    * with `sendfile(2)`, the bytes going from the page cache to the socket without
    * a copy through this process; resolves to how many, 0 at the end of the file.
-   * Waits (in the reactor) while the socket's buffer is full. A failure of the
-   * connection rejects as `write` does; one of the file with a `LocalFileError`.
+   * Waits (in the reactor) while the socket's buffer is full. The call runs on
+   * this thread when the bytes are in memory (`page_cache.ts`), else on a worker
+   * thread. A failure of the connection rejects as `write` does; one of the file
+   * with a `LocalFileError`.
    */
   async sendFile(file: number, offset: number, count: number): Promise<number> {
     if (count <= 0) throw new RangeError(`sendFile count ${count} is not positive`);
     while (true) {
       const fd = this.#socket.fd;
-      const n = sendfile(fd, file, offset, count);
+      const n = mayReadNow(file, offset, count)
+        ? sendfile(fd, file, offset, count)
+        : await this.#sendOffThread(fd, file, offset, count);
       if (n >= 0) return n;
       if (n === -E.AGAIN) await writable(fd);
       else if (n !== -E.INTR) {
         const error = socketError("sendfile", -n);
         throw error instanceof SystemError ? new LocalFileError("reading", error) : error;
       }
+    }
+  }
+
+  /** `sendfile` on a worker thread, the socket kept open until it returns. */
+  async #sendOffThread(fd: number, file: number, offset: number, count: number): Promise<number> {
+    const sending = sendfileOffThread(fd, file, offset, count);
+    this.#sending = sending;
+    try {
+      return await sending;
+    } finally {
+      this.#sending = null;
     }
   }
 
@@ -510,7 +545,14 @@ export class NativeConn implements Transport, Disposable {
 
   /** Closes both directions at once; pending reads and writes reject with `BadResource`. Closing again does nothing. */
   close(): void {
-    this.#socket[Symbol.dispose]();
+    if (this.#sending && this.#socket.open) {
+      // A worker thread's sendfile still uses the descriptor: the peer is told
+      // now, the descriptor closed once the call returns.
+      shutdown(this.#socket.fd, SHUT.RDWR);
+      this.#socket.closeAfter(this.#sending);
+    } else {
+      this.#socket[Symbol.dispose]();
+    }
     // A drain running on a worker thread still uses the pipe: it closes it when done.
     if (this.#draining === null) this.#closePipe();
   }

@@ -6,7 +6,7 @@
  */
 
 import { AT_FDCWD, cachedPages, O, openat2, pipe } from "../src/native/libc.ts";
-import { mayReadNow, mayWriteNow, onLocalDisk, STALL, wroteNow } from "../src/native/page_cache.ts";
+import { mayReadNow, mayWriteNow, onLocalDisk, STALL, writeNow } from "../src/native/page_cache.ts";
 import { NativeListener, nativeSocketsAvailable } from "../src/native/socket.ts";
 import { assert, assertBytesEqual, assertEquals } from "./support/assert.ts";
 import { randomBytes } from "./support/data.ts";
@@ -161,8 +161,18 @@ Deno.test({
     const bytes = randomBytes(24 * 1024 * 1024 + 12345);
     assert(mayWriteNow(1024 * 1024));
     assertBytesEqual(await upload(bytes), bytes);
-    wroteNow(0, STALL + 1);
-    assert(!mayWriteNow(1), "a stalled write sends the next ones to worker threads");
+    // Busy for longer than STALL without sleeping (preempted, say): nothing changes.
+    writeNow(() => {
+      for (const start = performance.now(); performance.now() - start < 2 * STALL;);
+      return 0;
+    });
+    assert(mayWriteNow(1), "a write that never waited in the kernel keeps writes here");
+    // Made to sleep in the kernel for longer than STALL: the next writes leave.
+    writeNow(() => {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2 * STALL);
+      return 0;
+    });
+    assert(!mayWriteNow(1), "a write made to wait sends the next ones to worker threads");
     assertBytesEqual(await upload(bytes), bytes);
   },
 });

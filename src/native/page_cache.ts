@@ -35,21 +35,25 @@
  *   foreground one: half of the span where writers run free, the other half left
  *   for what other processes write between two readings. A cgroup's own dirty
  *   limit is not seen there, hence
- * - no write on the main thread has taken longer than {@linkcode STALL} ms in the
- *   last {@linkcode COOL_DOWN} ms (reclaim, a journal commit, a cgroup's limit):
- *   after one that did, every write goes to worker threads for that long.
+ * - no write on the main thread has been made to wait in the kernel (the thread
+ *   gave up its processor during the call, `ru_nvcsw`) for over
+ *   {@linkcode STALL} ms in the last {@linkcode COOL_DOWN} ms (reclaim, a journal
+ *   commit, a cgroup's limit): after one that was, every write goes to worker
+ *   threads for that long. A write that took long only because the thread was
+ *   preempted, or the machine's processor taken by its host, says nothing of the
+ *   disk and changes nothing.
  *
  * Where `/proc/vmstat` cannot be read, every write goes to worker threads.
  *
  * @module
  */
 
-import { cachedPages, fileSize, filesystemType, pageSize } from "./libc.ts";
+import { cachedPages, fileSize, filesystemType, pageSize, voluntarySwitches } from "./libc.ts";
 
 /** Milliseconds a reading of `/proc/vmstat` is trusted for. */
 export const SAMPLE_INTERVAL = 100;
-/** Milliseconds a write on the main thread may take before writes leave it. */
-export const STALL = 10;
+/** Milliseconds a write on the main thread may wait in the kernel before writes leave it. */
+export const STALL = 2;
 /** Milliseconds writes stay on worker threads after one stalled the main thread. */
 export const COOL_DOWN = 30_000;
 
@@ -108,9 +112,14 @@ class WriteBudget {
     return this.#headroom > count;
   }
 
-  wrote(count: number, milliseconds: number): void {
-    this.#headroom -= count;
-    if (milliseconds > STALL) this.#coolUntil = performance.now() + COOL_DOWN;
+  writeNow(write: () => number): number {
+    const switches = voluntarySwitches();
+    const start = performance.now();
+    const written = write();
+    const end = performance.now();
+    this.#headroom -= Math.max(written, 0);
+    if (end - start > STALL && voluntarySwitches() > switches) this.#coolUntil = end + COOL_DOWN;
+    return written;
   }
 
   #read(now: number): void {
@@ -137,9 +146,13 @@ export function mayWriteNow(count: number): boolean {
   return budget.mayWriteNow(count);
 }
 
-/** Tells how long a write on the main thread of `count` bytes took, in milliseconds. */
-export function wroteNow(count: number, milliseconds: number): void {
-  budget.wrote(count, milliseconds);
+/**
+ * Runs `write`, a write into the page cache that {@linkcode mayWriteNow} allowed,
+ * on this thread, and learns from it: the bytes it wrote (its result, when
+ * positive) and whether the kernel made it wait; returns its result.
+ */
+export function writeNow(write: () => number): number {
+  return budget.writeNow(write);
 }
 
 /**

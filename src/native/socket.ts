@@ -56,7 +56,7 @@ import {
   SystemError,
   TCP,
 } from "./libc.ts";
-import { mayReadNow, mayWriteNow, onLocalDisk, wroteNow } from "./page_cache.ts";
+import { mayReadNow, mayWriteNow, onLocalDisk, writeNow } from "./page_cache.ts";
 import { forget, readable, writable } from "./reactor.ts";
 
 /** `sizeof(struct sockaddr_in6)`, the largest address made or accepted here. */
@@ -482,14 +482,9 @@ export class NativeConn implements Transport, Disposable {
     const local = this.#target.local;
     for (let written = 0; written < count;) {
       const left = count - written;
-      let n: number;
-      if (local && mayWriteNow(left)) {
-        const start = performance.now();
-        n = spliceToFileNow(pipeReader, file, offset + written, left);
-        wroteNow(Math.max(n, 0), performance.now() - start);
-      } else {
-        n = await spliceToFile(pipeReader, file, offset + written, left);
-      }
+      const n = local && mayWriteNow(left)
+        ? writeNow(() => spliceToFileNow(pipeReader, file, offset + written, left))
+        : await spliceToFile(pipeReader, file, offset + written, left);
       if (n === -E.INTR) continue;
       if (n <= 0) {
         const failure = new SystemError("splice", n < 0 ? -n : E.IO);

@@ -359,8 +359,10 @@ export class FTPServer implements SessionHost {
   }
 
   async #acceptLoop(handleExit: boolean, signal?: AbortSignal): Promise<void> {
-    this.#logStartup();
+    // Exit signals are handled before the start is announced: whoever reads the
+    // log and sends SIGTERM then finds them handled.
     using _exit = handleExit ? this.#closeOnExitSignals() : null;
+    this.#logStartup();
     using _link = this.#role?.kind === "worker" ? this.#role.link.attach(this) : null;
     using _abort = signal ? this.#closeWhenAborted(signal) : null;
     while (!this.#closed) {

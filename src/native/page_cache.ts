@@ -76,10 +76,30 @@ export function onLocalDisk(fd: number): boolean {
   }
 }
 
+/** What a {@linkcode WriteBudget} reads of the kernel and the clock: the system's, or a test's. */
+export interface KernelReadings {
+  /** The text of `/proc/vmstat`; throws where it cannot be read. */
+  vmstat(): string;
+  /** The calling thread's voluntary context switches so far (`ru_nvcsw`). */
+  voluntarySwitches(): number;
+  /** Bytes per memory page. */
+  pageSize(): number;
+  /** Milliseconds, from any origin. */
+  now(): number;
+}
+
+/** This system's readings. */
+const SYSTEM: KernelReadings = {
+  vmstat: () => Deno.readTextFileSync("/proc/vmstat"),
+  voluntarySwitches,
+  pageSize,
+  now: () => performance.now(),
+};
+
 /**
- * The bytes that can be dirtied, as `vmstat` reads, before a quarter of the way
- * from the kernel's background threshold to its foreground one (writers are
- * throttled from halfway on).
+ * Pages that can be dirtied, as `vmstat` reads, before a quarter of the way from
+ * the kernel's background threshold to its foreground one (writers are throttled
+ * from halfway on); `null` if a count is missing.
  */
 function headroomOf(vmstat: string): number | null {
   const pages = (name: string) => {
@@ -93,41 +113,65 @@ function headroomOf(vmstat: string): number | null {
   if (background === null || foreground === null || dirty === null || writeback === null) {
     return null;
   }
-  const limit = background + (foreground - background) / 4;
-  return (limit - dirty - writeback) * pageSize();
+  return background + (foreground - background) / 4 - dirty - writeback;
 }
 
-/** What the writes made on the main thread have learnt of the kernel's dirty pages. */
-class WriteBudget {
+/**
+ * What writes into the page cache on one thread learn of the kernel: whether the
+ * next may be made there ({@linkcode WriteBudget.mayWriteNow}), from the dirty
+ * pages and from how the last ones went ({@linkcode WriteBudget.writeNow}). The
+ * process has one, behind {@linkcode mayWriteNow} and {@linkcode writeNow}.
+ */
+export class WriteBudget {
+  readonly #readings: KernelReadings;
   /** Bytes that can still be written before the limit ({@linkcode headroomOf}), as last read. */
   #headroom = 0;
   #readAt = -Infinity;
   #readable = true;
   #coolUntil = -Infinity;
 
+  /** A budget that reads the kernel's state from `readings` (this system's by default). */
+  constructor(readings: KernelReadings = SYSTEM) {
+    this.#readings = readings;
+  }
+
+  /**
+   * Whether `count` bytes may be written now, on this thread, into a file on a
+   * local disk ({@linkcode onLocalDisk}): the kernel's dirty pages leave room for
+   * them well below the point where it throttles writers, and no such write has
+   * been made to wait lately.
+   */
   mayWriteNow(count: number): boolean {
-    const now = performance.now();
+    const now = this.#readings.now();
     if (!this.#readable || now < this.#coolUntil) return false;
     if (now - this.#readAt >= SAMPLE_INTERVAL) this.#read(now);
     return this.#headroom > count;
   }
 
+  /**
+   * Runs `write`, a write into the page cache that {@linkcode WriteBudget.mayWriteNow}
+   * allowed, on this thread, and learns from it: the bytes it wrote (its result,
+   * when positive) and whether the kernel made it wait; returns its result.
+   */
   writeNow(write: () => number): number {
-    const switches = voluntarySwitches();
-    const start = performance.now();
+    const readings = this.#readings;
+    const switches = readings.voluntarySwitches();
+    const start = readings.now();
     const written = write();
-    const end = performance.now();
+    const end = readings.now();
     this.#headroom -= Math.max(written, 0);
-    if (end - start > STALL && voluntarySwitches() > switches) this.#coolUntil = end + COOL_DOWN;
+    if (end - start > STALL && readings.voluntarySwitches() > switches) {
+      this.#coolUntil = end + COOL_DOWN;
+    }
     return written;
   }
 
   #read(now: number): void {
     this.#readAt = now;
     try {
-      const headroom = headroomOf(Deno.readTextFileSync("/proc/vmstat"));
-      if (headroom === null) this.#readable = false;
-      else this.#headroom = headroom;
+      const pages = headroomOf(this.#readings.vmstat());
+      if (pages === null) this.#readable = false;
+      else this.#headroom = pages * this.#readings.pageSize();
     } catch {
       this.#readable = false;
     }
@@ -136,21 +180,12 @@ class WriteBudget {
 
 const budget = new WriteBudget();
 
-/**
- * Whether `count` bytes may be written now, on the main thread, into a file on a
- * local disk ({@linkcode onLocalDisk}): the kernel's dirty pages leave room for
- * them well below the point where it throttles writers, and no such write has
- * stalled lately.
- */
+/** {@linkcode WriteBudget.mayWriteNow} of the process's main thread. */
 export function mayWriteNow(count: number): boolean {
   return budget.mayWriteNow(count);
 }
 
-/**
- * Runs `write`, a write into the page cache that {@linkcode mayWriteNow} allowed,
- * on this thread, and learns from it: the bytes it wrote (its result, when
- * positive) and whether the kernel made it wait; returns its result.
- */
+/** {@linkcode WriteBudget.writeNow} of the process's main thread. */
 export function writeNow(write: () => number): number {
   return budget.writeNow(write);
 }

@@ -5,9 +5,10 @@
  * its own.
  */
 
-import { AT_FDCWD, cachedPages, O, openat2, pipe } from "../src/native/libc.ts";
+import { AT_FDCWD, cachedPages, type Descriptor, O, openat2, pipe } from "../src/native/libc.ts";
 import {
   COOL_DOWN,
+  MAX_COOL_DOWN,
   mayReadNow,
   mayWriteNow,
   onLocalDisk,
@@ -16,7 +17,7 @@ import {
   WriteBudget,
   writeNow,
 } from "../src/native/page_cache.ts";
-import { NativeListener, nativeSocketsAvailable } from "../src/native/socket.ts";
+import { type NativeConn, NativeListener, nativeSocketsAvailable } from "../src/native/socket.ts";
 import { assert, assertBytesEqual, assertEquals } from "./support/assert.ts";
 import { randomBytes } from "./support/data.ts";
 
@@ -111,7 +112,7 @@ Deno.test("page cache: writes fit below a quarter of the way past the background
   assert(!budget.mayWriteNow(1), "past the limit, nothing");
 });
 
-Deno.test("page cache: a write made to wait in the kernel sends the next ones away for COOL_DOWN", () => {
+Deno.test("page cache: a write made to wait in the kernel sends the next ones away, for a while", () => {
   const kernel = fakeKernel();
   const budget = new WriteBudget(kernel.readings);
   // Long, but never made to wait (preempted, or the host took the processor): nothing changes.
@@ -127,14 +128,23 @@ Deno.test("page cache: a write made to wait in the kernel sends the next ones aw
     return 4096;
   });
   assert(budget.mayWriteNow(4096));
-  // Made to wait for longer than STALL: worker threads until COOL_DOWN has passed.
+  // Made to wait 3 ms: worker threads for COOL_DOWN times that.
   budget.writeNow(() => {
-    kernel.clock += 2 * STALL;
+    kernel.clock += 3;
     kernel.switches++;
     return 4096;
   });
+  kernel.clock += 3 * COOL_DOWN - 1;
   assert(!budget.mayWriteNow(4096));
-  kernel.clock += COOL_DOWN - 1;
+  kernel.clock += 1;
+  assert(budget.mayWriteNow(4096));
+  // Made to wait a long time: worker threads for MAX_COOL_DOWN at most.
+  budget.writeNow(() => {
+    kernel.clock += 10 * MAX_COOL_DOWN / COOL_DOWN;
+    kernel.switches++;
+    return 4096;
+  });
+  kernel.clock += MAX_COOL_DOWN - 1;
   assert(!budget.mayWriteNow(4096));
   kernel.clock += 1;
   assert(budget.mayWriteNow(4096));
@@ -186,36 +196,58 @@ function openDescriptors(): number {
   return [...Deno.readDirSync("/proc/self/fd")].length;
 }
 
+/** What {@linkcode withColdDownload} hands its body. */
+interface ColdDownload {
+  /** The file, open for reading, none of its pages in memory. */
+  file: Descriptor;
+  /** What it holds. */
+  bytes: Uint8Array;
+  /** A native connection to a runtime client... */
+  conn: NativeConn;
+  /** ...which reads all it is sent, to the end. */
+  received: Promise<Uint8Array>;
+}
+
+/**
+ * Runs `body` with a file of `size` random bytes not in memory, and a connection
+ * to send it on; skipped (said) where the filesystem of the working directory
+ * has no `O_DIRECT` (the temporary directory may be a tmpfs).
+ */
+async function withColdDownload(size: number, body: (setup: ColdDownload) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ dir: Deno.cwd() });
+  try {
+    const bytes = randomBytes(size);
+    const path = await coldFile(dir, bytes);
+    if (path === null) return console.log("skipped: no O_DIRECT in", dir);
+    using file = openat2(AT_FDCWD, path, O.RDONLY, 0);
+    using listener = NativeListener.listen({ hostname: "127.0.0.1", port: 0 });
+    const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    const received = new Response(client.readable).bytes();
+    using conn = await listener.accept();
+    await body({ file, bytes, conn, received });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 Deno.test({
   name:
     "page cache: a file not in memory is sent from a worker thread, whole; then it is in memory",
   ignore,
   async fn() {
-    const dir = await Deno.makeTempDir({ dir: Deno.cwd() });
-    try {
-      const bytes = randomBytes(8 * 1024 * 1024 + 777);
-      const path = await coldFile(dir, bytes);
-      if (path === null) return console.log("skipped: no O_DIRECT in", dir);
-      using file = openat2(AT_FDCWD, path, O.RDONLY, 0);
+    await withColdDownload(8 * 1024 * 1024 + 777, async ({ file, bytes, conn, received }) => {
       assertEquals(cachedPages(file.fd, 0, bytes.length), 0);
       assert(!mayReadNow(file.fd, 0, 1024 * 1024), "a cold file is read off the main thread");
       assert(
         mayReadNow(file.fd, bytes.length, 1024 * 1024),
         "past its end there is nothing to read",
       );
-
-      using listener = NativeListener.listen({ hostname: "127.0.0.1", port: 0 });
-      const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-      const received = new Response(client.readable).bytes();
-      const conn = await listener.accept();
       let offset = 0;
       for (let n; (n = await conn.sendFile(file.fd, offset, 1024 * 1024)) > 0;) offset += n;
       conn.close();
       assertBytesEqual(await received, bytes);
       assert(mayReadNow(file.fd, 0, bytes.length), "once read, it is in memory");
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 
@@ -224,16 +256,7 @@ Deno.test({
     "page cache: a connection closed while a worker thread sends keeps its descriptor until then",
   ignore,
   async fn() {
-    const dir = await Deno.makeTempDir({ dir: Deno.cwd() });
-    try {
-      const bytes = randomBytes(4 * 1024 * 1024);
-      const path = await coldFile(dir, bytes);
-      if (path === null) return console.log("skipped: no O_DIRECT in", dir);
-      using file = openat2(AT_FDCWD, path, O.RDONLY, 0);
-      using listener = NativeListener.listen({ hostname: "127.0.0.1", port: 0 });
-      const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-      const received = new Response(client.readable).bytes();
-      const conn = await listener.accept();
+    await withColdDownload(4 * 1024 * 1024, async ({ file, bytes, conn, received }) => {
       const before = openDescriptors();
       const sending = conn.sendFile(file.fd, 0, bytes.length).catch((error) => error);
       conn.close();
@@ -250,9 +273,7 @@ Deno.test({
         before - 2,
         "the socket is closed once the call returns (and the client's end once it read to the end)",
       );
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 

@@ -35,13 +35,15 @@
  *   foreground one: half of the span where writers run free, the other half left
  *   for what other processes write between two readings. A cgroup's own dirty
  *   limit is not seen there, hence
- * - no write on the main thread has been made to wait in the kernel (the thread
- *   gave up its processor during the call, `ru_nvcsw`) for over
- *   {@linkcode STALL} ms in the last {@linkcode COOL_DOWN} ms (reclaim, a journal
- *   commit, a cgroup's limit): after one that was, every write goes to worker
- *   threads for that long. A write that took long only because the thread was
- *   preempted, or the machine's processor taken by its host, says nothing of the
- *   disk and changes nothing.
+ * - no write on the main thread has lately been made to wait in the kernel (the
+ *   thread gave up its processor during the call, `ru_nvcsw`) for over
+ *   {@linkcode STALL} ms (reclaim, a journal commit, a cgroup's limit): after
+ *   one that was, every write goes to worker threads for {@linkcode COOL_DOWN}
+ *   times as long as it waited (at most {@linkcode MAX_COOL_DOWN} ms), so that
+ *   such waits hold the main thread for at most about a thousandth of the time.
+ *   A write that took long only because the thread was preempted, or the
+ *   machine's processor taken by its host, says nothing of the disk and changes
+ *   nothing.
  *
  * Where `/proc/vmstat` cannot be read, every write goes to worker threads.
  *
@@ -54,8 +56,10 @@ import { cachedPages, fileSize, filesystemType, pageSize, voluntarySwitches } fr
 export const SAMPLE_INTERVAL = 100;
 /** Milliseconds a write on the main thread may wait in the kernel before writes leave it. */
 export const STALL = 2;
-/** Milliseconds writes stay on worker threads after one stalled the main thread. */
-export const COOL_DOWN = 30_000;
+/** How many times as long as a write waited in the kernel the next writes go to worker threads. */
+export const COOL_DOWN = 1000;
+/** The most milliseconds writes stay on worker threads after one wait. */
+export const MAX_COOL_DOWN = 60_000;
 
 /** `f_type` of the filesystems whose buffered writes go to the page cache of a local disk. */
 const LOCAL_FILESYSTEMS = new Set([
@@ -161,7 +165,7 @@ export class WriteBudget {
     const end = readings.now();
     this.#headroom -= Math.max(written, 0);
     if (end - start > STALL && readings.voluntarySwitches() > switches) {
-      this.#coolUntil = end + COOL_DOWN;
+      this.#coolUntil = end + Math.min((end - start) * COOL_DOWN, MAX_COOL_DOWN);
     }
     return written;
   }

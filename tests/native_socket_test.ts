@@ -7,7 +7,7 @@
 import { AT_FDCWD, O, openat2 } from "../src/native/libc.ts";
 import { NativeConn, NativeListener, nativeSocketsAvailable } from "../src/native/socket.ts";
 import { LocalFileError } from "../src/transport.ts";
-import { assert, assertBytesEqual, assertEquals } from "./support/assert.ts";
+import { assert, assertBytesEqual, assertEquals, within } from "./support/assert.ts";
 import { randomBytes } from "./support/data.ts";
 import { readAll } from "./support/ftp_client.ts";
 import { hasIPv6Loopback } from "./support/ipv6.ts";
@@ -22,19 +22,6 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
     return error as Error;
   }
   throw new Error("did not reject");
-}
-
-/** What `promise` resolves to, or a failure naming `what` if that takes over `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A native connection accepted from a runtime client, and that client. */

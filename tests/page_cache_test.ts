@@ -18,7 +18,7 @@ import {
   writeNow,
 } from "../src/native/page_cache.ts";
 import { type NativeConn, NativeListener, nativeSocketsAvailable } from "../src/native/socket.ts";
-import { assert, assertBytesEqual, assertEquals } from "./support/assert.ts";
+import { assert, assertBytesEqual, assertEquals, within } from "./support/assert.ts";
 import { randomBytes } from "./support/data.ts";
 
 const ignore = !nativeSocketsAvailable();
@@ -273,6 +273,30 @@ Deno.test({
         before - 2,
         "the socket is closed once the call returns (and the client's end once it read to the end)",
       );
+    });
+  },
+});
+
+Deno.test({
+  name: "page cache: a close while a worker thread's send meets a full socket ends it, no hang",
+  ignore,
+  async fn() {
+    await withColdDownload(8 * 1024 * 1024, async ({ file, conn, received }) => {
+      // The client reads nothing: fill what the socket and the client's window hold.
+      const filler = new Uint8Array(64 * 1024 * 1024);
+      assert(await conn.write(filler) < filler.length, "the socket is full");
+      const sending = conn.sendFile(file.fd, 0, 1024 * 1024).then(
+        (n) => n,
+        (error) => error,
+      );
+      conn.close();
+      const outcome = await within(sending, 5000, "the send");
+      assert(
+        typeof outcome === "number" || outcome instanceof Deno.errors.BadResource ||
+          outcome instanceof Deno.errors.BrokenPipe,
+        `${outcome}`,
+      );
+      await received;
     });
   },
 });

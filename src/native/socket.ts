@@ -9,11 +9,11 @@
  * answers EAGAIN, and the socket then waits in the reactor (`reactor.ts`) until it
  * is ready, which costs no worker thread of its own. Only the copies between a
  * file and the socket that could wait on the disk run on a worker thread
- * (`page_cache.ts` tells which), and a socket is never closed under one. Addresses are IP literals
- * (IPv4 or IPv6), as FTP's PASV, EPSV, PORT and EPRT deal in; failures of the
- * network are the runtime's own error classes (`Deno.errors.ConnectionRefused`,
- * `AddrInUse`, `ConnectionReset`, `BrokenPipe`, ...), so callers treat both kinds
- * of socket alike.
+ * (`page_cache.ts` tells which), and a socket is never closed under one.
+ * Addresses are IP literals (IPv4 or IPv6), as FTP's PASV, EPSV, PORT and EPRT
+ * deal in; failures of the network are the runtime's own error classes
+ * (`Deno.errors.ConnectionRefused`, `AddrInUse`, `ConnectionReset`,
+ * `BrokenPipe`, ...), so callers treat both kinds of socket alike.
  *
  * A socket's descriptor is closed exactly once, by `close()` (idempotent) or by
  * the `using` that made it when making it failed; its waits are dropped from the
@@ -206,7 +206,8 @@ class Socket implements Disposable {
     if (!this.open) return;
     this.#closed = true;
     forget(this.#descriptor.fd);
-    inFlight.finally(() => this.#descriptor[Symbol.dispose]());
+    const close = () => this.#descriptor[Symbol.dispose]();
+    inFlight.then(close, close);
   }
 
   [Symbol.dispose](): void {
@@ -409,7 +410,8 @@ export class NativeConn implements Transport, Disposable {
         ? sendfile(fd, file, offset, count)
         : await this.#sendOffThread(fd, file, offset, count);
       if (n >= 0) return n;
-      if (n === -E.AGAIN) await writable(fd);
+      // Asked again: a close while the worker thread's call ran is BadResource here.
+      if (n === -E.AGAIN) await writable(this.#socket.fd);
       else if (n !== -E.INTR) {
         const error = socketError("sendfile", -n);
         throw error instanceof SystemError ? new LocalFileError("reading", error) : error;

@@ -39,3 +39,16 @@ export function assertBytesEqual(actual: Uint8Array, expected: Uint8Array, messa
     if (a.getUint8(i) !== b.getUint8(i)) nodeAssert.fail(`bytes differ at offset ${i} ${message}`);
   }
 }
+
+/** What `promise` resolves to, or a failure naming `what` if that takes over `ms`. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

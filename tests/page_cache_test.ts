@@ -5,7 +5,16 @@
  * its own.
  */
 
-import { AT_FDCWD, cachedPages, type Descriptor, O, openat2, pipe } from "../src/native/libc.ts";
+import {
+  AT_FDCWD,
+  cachedPages,
+  type Descriptor,
+  O,
+  openat2,
+  pageSize,
+  pipe,
+  residentPages,
+} from "../src/native/libc.ts";
 import {
   COOL_DOWN,
   MAX_COOL_DOWN,
@@ -237,6 +246,7 @@ Deno.test({
   async fn() {
     await withColdDownload(8 * 1024 * 1024 + 777, async ({ file, bytes, conn, received }) => {
       assertEquals(cachedPages(file.fd, 0, bytes.length), 0);
+      assertEquals(residentPages(file.fd, 0, bytes.length), 0);
       assert(!mayReadNow(file.fd, 0, 1024 * 1024), "a cold file is read off the main thread");
       assert(
         mayReadNow(file.fd, bytes.length, 1024 * 1024),
@@ -274,6 +284,37 @@ Deno.test({
         "the socket is closed once the call returns (and the client's end once it read to the end)",
       );
     });
+  },
+});
+
+Deno.test({
+  name: "page cache: a file on overlayfs read into memory is sent from the main thread",
+  ignore: ignore || Deno.uid() !== 0,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const merged = `${dir}/merged`;
+    try {
+      for (const sub of ["lower", "upper", "work", "merged"]) await Deno.mkdir(`${dir}/${sub}`);
+      const options = `lowerdir=${dir}/lower,upperdir=${dir}/upper,workdir=${dir}/work`;
+      const mount = await new Deno.Command("mount", {
+        args: ["-t", "overlay", "overlay", "-o", options, merged],
+        stderr: "null",
+      }).output();
+      if (!mount.success) return console.log("skipped: no overlayfs mount here");
+      try {
+        const bytes = randomBytes(4 * 1024 * 1024);
+        await Deno.writeFile(`${merged}/file`, bytes);
+        assertBytesEqual(await Deno.readFile(`${merged}/file`), bytes);
+        using file = openat2(AT_FDCWD, `${merged}/file`, O.RDONLY, 0);
+        // cachestat looks at the overlay's own (empty) mapping; mincore at the file's.
+        assertEquals(residentPages(file.fd, 0, bytes.length), bytes.length / pageSize());
+        assert(mayReadNow(file.fd, 0, bytes.length), "its pages are in memory");
+      } finally {
+        await new Deno.Command("umount", { args: [merged] }).output();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });
 

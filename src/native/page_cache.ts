@@ -7,8 +7,10 @@
  *
  * `sendfile` reads the file's pages from memory when they are there, and from
  * the disk, waiting, when they are not. It runs on the main thread only when
- * `cachestat(2)` (Linux 6.5+) finds every page of the step in memory, else on a
- * worker thread; where the kernel has no `cachestat`, always on a worker thread.
+ * every page of the step is in memory, else on a worker thread. `cachestat(2)`
+ * (Linux 6.5+, one call) tells; where it finds pages missing, or the kernel has
+ * none, `mincore(2)` over a mapping of the step has the last word (three calls,
+ * and it sees the pages of a file on overlayfs, which `cachestat` does not).
  *
  * ## Uploads
  *
@@ -50,7 +52,14 @@
  * @module
  */
 
-import { cachedPages, fileSize, filesystemType, pageSize, voluntarySwitches } from "./libc.ts";
+import {
+  cachedPages,
+  fileSize,
+  filesystemType,
+  pageSize,
+  residentPages,
+  voluntarySwitches,
+} from "./libc.ts";
 
 /** Milliseconds a reading of `/proc/vmstat` is trusted for. */
 export const SAMPLE_INTERVAL = 100;
@@ -205,8 +214,9 @@ export function mayReadNow(fd: number, offset: number, count: number): boolean {
     if (end <= offset) return true;
     const page = pageSize();
     const start = offset - offset % page;
-    const cached = cachedPages(fd, start, end - start);
-    return cached !== null && cached >= Math.ceil((end - start) / page);
+    const pages = Math.ceil((end - start) / page);
+    if ((cachedPages(fd, start, end - start) ?? 0) >= pages) return true;
+    return (residentPages(fd, start, end - start) ?? 0) >= pages;
   } catch {
     return false;
   }

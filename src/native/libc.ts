@@ -476,9 +476,11 @@ export async function sendfileOffThread(
   checkRange("count", count, 0, MAX_IO);
   const position = new BigInt64Array([BigInt(offset)]);
   const n = Number(await lib().sendfile_off_thread(socket, file, position, BigInt(count)));
-  // The worker thread's errno is out of reach: ask again here, where the pages
-  // the failed call read are in memory.
-  return n >= 0 ? n : sendfile(socket, file, offset, count);
+  // The count is read from the offset the kernel moved, which also keeps its
+  // buffer referenced until the call has returned. The worker thread's errno is
+  // out of reach: a failure is asked again here, where the pages the failed
+  // call read are in memory.
+  return n >= 0 ? Number(position[0]) - offset : sendfile(socket, file, offset, count);
 }
 
 // --- Pipes and splice ---------------------------------------------------------
@@ -554,7 +556,8 @@ export async function spliceToFile(
   const n = Number(
     await lib().splice_to_file(pipeReader, null, file, position, BigInt(count), SPLICE_F_MOVE),
   );
-  if (n >= 0) return n;
+  // Read from the offset the kernel moved, which keeps its buffer referenced until the call returned.
+  if (n >= 0) return Number(position[0]) - offset;
   // The worker thread's errno is out of reach: ask again here, where it can be read.
   return spliceToFileNow(pipeReader, file, offset, count);
 }

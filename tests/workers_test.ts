@@ -33,6 +33,29 @@ function workerOf(log: string, port: number): number | null {
   return match ? Number(match[1]) : null;
 }
 
+/**
+ * Logs sessions in (as `user`, with `password`) until both workers have served
+ * one, each listing `listing` (NLST); the workers reached, after 40 sessions at most.
+ */
+async function listOnBothWorkers(
+  running: RunningCli,
+  listing: string,
+  user?: string,
+  password?: string,
+): Promise<Set<number>> {
+  const reached = new Set<number>();
+  for (let i = 0; i < 40 && reached.size < 2; i++) {
+    const client = await FtpClient.login(running.port, user, password);
+    const localPort = (client.conn.localAddr as Deno.NetAddr).port;
+    assertEquals((await client.list("NLST")).trim(), listing);
+    await client.expect("QUIT", 221);
+    client.close();
+    await running.waitForLog(`127.0.0.1:${localPort}-[] FTP session closed`);
+    reached.add(workerOf(running.log, localPort)!);
+  }
+  return reached;
+}
+
 /** Whether process `pid` still runs (a zombie has ended). */
 function exists(pid: number): boolean {
   try {
@@ -318,17 +341,7 @@ Deno.test("examples/multiprocess.ts: a library script run again as each worker",
       await running.waitForLog(/>>> starting FTP server on 0\.0\.0\.0:(\d+)/);
       running.port = Number(/>>> starting FTP server on 0\.0\.0\.0:(\d+)/.exec(running.log)![1]);
       assertEquals(workerPids(running.log).size, 2, running.log);
-      const reached = new Set<number>();
-      for (let i = 0; i < 40 && reached.size < 2; i++) {
-        const client = await FtpClient.login(running.port);
-        const localPort = (client.conn.localAddr as Deno.NetAddr).port;
-        assertEquals((await client.list("NLST")).trim(), "hello.txt");
-        await client.expect("QUIT", 221);
-        client.close();
-        await running.waitForLog(`127.0.0.1:${localPort}-[] FTP session closed`);
-        reached.add(workerOf(running.log, localPort)!);
-      }
-      assertEquals(reached, new Set([1, 2]), running.log);
+      assertEquals(await listOnBothWorkers(running, "hello.txt"), new Set([1, 2]), running.log);
     } finally {
       const status = await running.stop("SIGTERM");
       assertEquals(status.code, 0, running.log);
@@ -380,17 +393,10 @@ Deno.test("--workers 2: SIGINT to every process (a terminal's Ctrl-C) is the sup
       const pids = workerPids(running.log);
       for (const pid of pids.values()) Deno.kill(pid, "SIGINT");
       // The workers go on serving, untouched.
-      const reached = new Set<number>();
-      for (let i = 0; i < 40 && reached.size < 2; i++) {
-        const client = await FtpClient.login(running.port, "anonymous", "guest@");
-        const localPort = (client.conn.localAddr as Deno.NetAddr).port;
-        assertEquals((await client.list("NLST")).trim(), "hello.txt");
-        await client.expect("QUIT", 221);
-        client.close();
-        await running.waitForLog(`127.0.0.1:${localPort}-[] FTP session closed`);
-        reached.add(workerOf(running.log, localPort)!);
-      }
-      assertEquals(reached, new Set([1, 2]));
+      assertEquals(
+        await listOnBothWorkers(running, "hello.txt", "anonymous", "guest@"),
+        new Set([1, 2]),
+      );
       assertEquals(workerPids(running.log), pids, "the same workers");
       running.child.kill("SIGINT");
       await running.waitForLog("received an exit signal: stopping every worker.");
@@ -414,17 +420,10 @@ Deno.test("--workers 2 --users: SIGHUP to the supervisor re-reads the file in ev
       running.child.kill("SIGHUP");
       // The supervisor's own copy, and each worker's.
       await running.waitForLog(/(users file reloaded: [^]*){3}/, from);
-      const reached = new Set<number>();
-      for (let i = 0; i < 40 && reached.size < 2; i++) {
-        const client = await FtpClient.login(running.port, "anonymous", "guest@");
-        const localPort = (client.conn.localAddr as Deno.NetAddr).port;
-        assertEquals((await client.list("NLST")).trim(), "b.txt");
-        await client.expect("QUIT", 221);
-        client.close();
-        await running.waitForLog(`127.0.0.1:${localPort}-[] FTP session closed`);
-        reached.add(workerOf(running.log, localPort)!);
-      }
-      assertEquals(reached, new Set([1, 2]));
+      assertEquals(
+        await listOnBothWorkers(running, "b.txt", "anonymous", "guest@"),
+        new Set([1, 2]),
+      );
     });
   });
 });

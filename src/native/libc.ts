@@ -552,7 +552,9 @@ export async function spliceToFile(
   offset: number,
   count: number,
 ): Promise<number> {
-  const position = splicePosition(pipeReader, file, offset, count);
+  checkSplice(pipeReader, file, offset, count);
+  // A buffer of its own: other calls run while this one waits.
+  const position = new BigInt64Array([BigInt(offset)]);
   const n = Number(
     await lib().splice_to_file(pipeReader, null, file, position, BigInt(count), SPLICE_F_MOVE),
   );
@@ -572,17 +574,22 @@ export function spliceToFileNow(
   offset: number,
   count: number,
 ): number {
-  const position = splicePosition(pipeReader, file, offset, count);
-  return orErrno(lib().splice(pipeReader, null, file, position, BigInt(count), SPLICE_F_MOVE));
+  checkSplice(pipeReader, file, offset, count);
+  splicePosition[0] = BigInt(offset);
+  return orErrno(
+    lib().splice(pipeReader, null, file, splicePosition, BigInt(count), SPLICE_F_MOVE),
+  );
 }
 
-/** The checked arguments of a splice into a file: its offset, as the call takes it. */
-function splicePosition(pipeReader: number, file: number, offset: number, count: number) {
+/** {@linkcode spliceToFileNow}'s offset argument, reused: the call is synchronous. */
+const splicePosition = new BigInt64Array(1);
+
+/** Checks the arguments of a splice from a pipe into a file. */
+function checkSplice(pipeReader: number, file: number, offset: number, count: number): void {
   checkFd(pipeReader);
   checkFd(file);
   checkRange("offset", offset, 0, Number.MAX_SAFE_INTEGER);
   checkRange("count", count, 1, MAX_IO);
-  return new BigInt64Array([BigInt(offset)]);
 }
 
 // --- Filesystems and memory ----------------------------------------------------

@@ -443,7 +443,8 @@ export class NativeConn implements Transport, Disposable {
     if (count <= 0) throw new RangeError(`receiveFile count ${count} is not positive`);
     const { ends, size } = this.#pipe ??= this.#openPipe(count);
     const wanted = Math.min(count, size);
-    // Each drain costs a worker thread's turn: wait for a batch worth it, unless the stream ended.
+    // Each drain costs a system call, and a worker thread's turn off the main thread:
+    // wait for a batch worth it, unless the stream ended.
     const batch = Math.min(wanted, SPLICE_BATCH);
     let moved = 0;
     while (moved < wanted) {

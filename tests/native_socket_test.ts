@@ -146,6 +146,44 @@ Deno.test({
   },
 });
 
+/** Bytes `conn` accepts for a peer that reads nothing, until a write has waited 200 ms. */
+async function bytesQueuedUnread(conn: { write(p: Uint8Array): Promise<number> }): Promise<number> {
+  const chunk = new Uint8Array(64 * 1024);
+  let total = 0;
+  while (true) {
+    const write = conn.write(chunk);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<null>((resolve) => timer = setTimeout(resolve, 200, null));
+    const n = await Promise.race([write, waited]);
+    clearTimeout(timer);
+    if (n === null) {
+      write.catch(() => {}); // rejected by the close that follows
+      return total;
+    }
+    total += n;
+  }
+}
+
+Deno.test({
+  name:
+    "native sockets: a connection queues little beyond what its peer's window takes (TCP_NOTSENT_LOWAT), unlike the runtime's",
+  ignore,
+  async fn() {
+    const native = await pair();
+    const nativeQueued = await bytesQueuedUnread(native.conn);
+    native.conn.close();
+    native.client.close();
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    using _client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    using conn = await listener.accept();
+    const runtimeQueued = await bytesQueuedUnread(conn);
+    // The peer's window (some 128 KiB at first) plus at most the 128 KiB left unsent, where
+    // the kernel's own send buffer queues megabytes.
+    assert(nativeQueued < 1024 * 1024, `${nativeQueued} bytes queued`);
+    assert(nativeQueued * 4 < runtimeQueued, `${nativeQueued} against ${runtimeQueued}`);
+  },
+});
+
 Deno.test({
   name:
     "native sockets: sendFile sends a file from an offset, 0 at its end; a descriptor it cannot read is the file's failure",

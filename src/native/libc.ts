@@ -142,6 +142,7 @@ export const E = {
   MFILE: 24,
   PIPE: 32,
   PROTO: 71,
+  NOPROTOOPT: 92,
   ADDRINUSE: 98,
   ADDRNOTAVAIL: 99,
   NETDOWN: 100,
@@ -351,7 +352,7 @@ export const SOL = { SOCKET: 1, TCP: 6 } as const;
 /** `SOL_SOCKET` options. */
 export const SO = { REUSEADDR: 2, ERROR: 4 } as const;
 /** `SOL_TCP` options. */
-export const TCP = { NODELAY: 1 } as const;
+export const TCP = { NODELAY: 1, NOTSENT_LOWAT: 25 } as const;
 /** `shutdown` directions. */
 export const SHUT = { WR: 1, RDWR: 2 } as const;
 

@@ -67,6 +67,21 @@ const BACKLOG = 128;
 const SPLICE_BATCH = 64 * 1024;
 /** Bytes read per chunk of {@linkcode NativeConn.readable}. */
 const STREAM_CHUNK = 64 * 1024;
+/**
+ * The most bytes a connection keeps queued in the kernel but not yet sent
+ * (`TCP_NOTSENT_LOWAT`); a send that would queue more waits (in the reactor)
+ * until less than half of it is left. The bytes in flight, and so the window a
+ * long, fast path needs, are not limited by it: the kernel still tunes those.
+ *
+ * Without it, the kernel queues up to the send buffer's 4 MiB per connection
+ * and transmits the backlog as the peer's acknowledgements open its window,
+ * that is in the peer's own time slice (on loopback, the client's); with it,
+ * each send is transmitted at once, in this process's. Measured here, with the
+ * client on the same two cores: 300 concurrent 10 MB downloads took 0.9-1.2 s
+ * against 1.8-2.1 s, a lone 10 MB one ran at 2400-3200 MiB/s against
+ * 1600-2200, and a lone 1 GiB one lost nothing.
+ */
+const UNSENT_LIMIT = 128 * 1024;
 
 /**
  * Whether native sockets can be made in this process: Linux, FFI granted, and the
@@ -173,6 +188,15 @@ const ACCEPT_RETRY = new Set<number>([
   E.NETUNREACH,
   E.HOSTUNREACH,
 ]);
+
+/** Sets {@linkcode UNSENT_LIMIT} on a connected socket, where the kernel has the option (Linux 3.12+). */
+function limitUnsent(fd: number): void {
+  try {
+    setIntOption(fd, SOL.TCP, TCP.NOTSENT_LOWAT, UNSENT_LIMIT);
+  } catch (error) {
+    if (!(error instanceof SystemError && error.errno === E.NOPROTOOPT)) throw error;
+  }
+}
 
 // --- Sockets -----------------------------------------------------------------
 
@@ -342,6 +366,7 @@ export class NativeConn implements Transport, Disposable {
     this.#socket = socket;
     this.remoteAddr = remoteAddr;
     this.localAddr = addressOf(socket.fd, "sock");
+    limitUnsent(socket.fd);
   }
 
   /**

@@ -43,10 +43,12 @@ export interface Transport extends Reader, Writer {
   /**
    * Receives up to `count` (> 0) bytes into the open file descriptor `fd` at byte
    * `offset` without copying them through this process (`splice(2)`), and
-   * resolves to how many: 0 once the peer has closed its side. Only a native
-   * socket has it. Failures reject as {@linkcode Transport.sendFile}'s do.
+   * resolves to how many: 0 once the peer has closed its side. It may wait for
+   * more bytes to gather, but never much longer than `patience` ms with some
+   * already in, so that a slow peer's progress is seen. Only a native socket has
+   * it. Failures reject as {@linkcode Transport.sendFile}'s do.
    */
-  receiveFile?(fd: number, offset: number, count: number): Promise<number>;
+  receiveFile?(fd: number, offset: number, count: number, patience: number): Promise<number>;
 }
 
 /** Writes all of `p`, however many calls it takes. */

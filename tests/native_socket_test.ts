@@ -215,6 +215,30 @@ Deno.test({
 
 Deno.test({
   name:
+    "native sockets: receiveFile writes what a slow client sent within about a second, not once a batch has come",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "tsftpd-slow-upload-" });
+    try {
+      using file = openat2(AT_FDCWD, `${dir}/f`, O.WRONLY | O.CREAT, 0, 0o600);
+      const { conn, client } = await pair();
+      const bytes = randomBytes(1000);
+      await client.write(bytes);
+      // The client keeps its side open: the bytes are below every batch and low-water mark.
+      const n = await within(conn.receiveFile(file.fd, 0, 1024 * 1024), 3000, "the slow bytes");
+      assertEquals(n, bytes.length);
+      assertBytesEqual(await Deno.readFile(`${dir}/f`), bytes);
+      client.close();
+      assertEquals(await conn.receiveFile(file.fd, n, 1024 * 1024), 0, "the end of the stream");
+      conn.close();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
     "native sockets: a process whose waits have all ended (by an event, an abort, a close) exits",
   ignore,
   async fn() {

@@ -439,6 +439,27 @@ Deno.test("direct mode: an upload stopped by ABOR or a stall keeps the bytes tha
   });
 });
 
+Deno.test("a slow upload, a few bytes at a time for longer than the data timeout, is not taken for a stalled one", async () => {
+  await withServer({ dtp: { timeout: 0.5 } }, async ({ port, home }) => {
+    const client = await FtpClient.login(port);
+    try {
+      await client.command("TYPE I");
+      const data = await client.pasv();
+      assertEquals((await client.command("STOR slow")).code, 125);
+      const bytes = randomBytes(2000);
+      for (let offset = 0; offset < bytes.length; offset += 100) {
+        await data.write(bytes.subarray(offset, offset + 100));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      data.close();
+      assertEquals((await client.reply()).code, 226);
+      assertBytesEqual(await store.readFile(`${home}/slow`), bytes);
+    } finally {
+      client.close();
+    }
+  });
+});
+
 Deno.test("a full disk during STOR is answered with 452", async () => {
   class FullDisk extends AbstractedFS {
     override open(path: string, options: Deno.OpenOptions) {

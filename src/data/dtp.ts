@@ -206,7 +206,11 @@ export class DTPHandler {
     const file = convert ? null : sink.descriptor?.() ?? null;
     const { conn } = this;
     if (file && conn.receiveFile) {
-      return await this.#moveDescriptor(file, conn.receiveFile.bind(conn), this.#receiving);
+      // A slow client's bytes are handed over well within the stall watchdog's time.
+      const patience = this.#options.timeout * 1000 / 4;
+      const receive = (fd: number, offset: number, count: number) =>
+        conn.receiveFile!(fd, offset, count, patience);
+      return await this.#moveDescriptor(file, receive, this.#receiving);
     }
     await this.#run(true, async () => {
       let ended = false;

@@ -65,6 +65,13 @@ const SOCKADDR_SIZE = 28;
 const BACKLOG = 128;
 /** The fewest bytes `receiveFile` gathers in its pipe before writing them, short of the stream's end. */
 const SPLICE_BATCH = 64 * 1024;
+/**
+ * The longest `receiveFile` waits for the rest of a batch once some bytes have
+ * come, unless its caller's patience is shorter: a slow client's bytes are then
+ * written as they are, so that its progress is seen (by STAT, and by the stall
+ * watchdog, which would otherwise take it for a stalled one).
+ */
+const SLOW_CLIENT_WAIT = 1000;
 /** Bytes read per chunk of {@linkcode NativeConn.readable}. */
 const STREAM_CHUNK = 64 * 1024;
 /**
@@ -459,19 +466,29 @@ export class NativeConn implements Transport, Disposable {
    * Receives up to `count` (> 0) bytes into the open file `file` at byte `offset`
    * with `splice(2)`, socket to pipe to file, the bytes never copied through this
    * process; resolves to how many, 0 once the peer has closed its side. Waits (in
-   * the reactor) while nothing has arrived; the pipe's drain into the file runs on
+   * the reactor) while nothing has arrived, then for a batch worth a write, but
+   * no longer than `patience` ms (at most {@linkcode SLOW_CLIENT_WAIT}) after the
+   * first bytes came; the pipe's drain into the file runs on
    * this thread when the kernel will not make it wait (`page_cache.ts`), else on a
    * worker thread. A failure of the connection rejects as `read` does; one of the
    * file (a full disk) with a `LocalFileError`.
    */
-  async receiveFile(file: number, offset: number, count: number): Promise<number> {
+  async receiveFile(
+    file: number,
+    offset: number,
+    count: number,
+    patience = SLOW_CLIENT_WAIT,
+  ): Promise<number> {
     if (count <= 0) throw new RangeError(`receiveFile count ${count} is not positive`);
+    const wait = Math.min(patience, SLOW_CLIENT_WAIT);
     const { ends, size } = this.#pipe ??= this.#openPipe(count);
     const wanted = Math.min(count, size);
     // Each drain costs a system call, and a worker thread's turn off the main thread:
     // wait for a batch worth it, unless the stream ended.
     const batch = Math.min(wanted, SPLICE_BATCH);
     let moved = 0;
+    /** When the bytes moved so far are written, batch or not: `wait` after the first came. */
+    let deadline: number | undefined;
     while (moved < wanted) {
       const fd = this.#socket.fd;
       const n = spliceFromSocket(fd, ends.writer.fd, wanted - moved);
@@ -479,7 +496,13 @@ export class NativeConn implements Transport, Disposable {
       else if (n === 0) break;
       else if (n === -E.AGAIN) {
         if (moved >= batch) break;
-        await readable(fd);
+        if (moved === 0) {
+          await readable(fd);
+          continue;
+        }
+        deadline ??= performance.now() + wait;
+        const left = deadline - performance.now();
+        if (left <= 0 || !await this.#arrival(fd, left)) break;
       } else if (n !== -E.INTR) throw socketError("splice", -n);
     }
     const drain = this.#drain(ends.reader.fd, file, offset, moved);
@@ -491,6 +514,21 @@ export class NativeConn implements Transport, Disposable {
       if (!this.#socket.open) this.#closePipe();
     }
     return moved;
+  }
+
+  /** Waits until the socket can be read (bytes, the end, an error); false when `ms` milliseconds passed first. */
+  async #arrival(fd: number, ms: number): Promise<boolean> {
+    const slow = new AbortController();
+    const timer = setTimeout(() => slow.abort(), ms);
+    try {
+      await readable(fd, slow.signal);
+      return true;
+    } catch (error) {
+      if (slow.signal.aborted) return false;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** A pipe for `receiveFile`, as large as `count` where the system allows it. */

@@ -137,6 +137,7 @@ export type {
   FileWriter,
   ListEntry,
   ListFormatOptions,
+  RenameOptions,
   WriteMode,
 } from "./src/fs/filesystem.ts";
 export { formatListLine, type ListLine, listLines } from "./src/fs/listing.ts";

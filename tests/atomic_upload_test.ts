@@ -6,7 +6,8 @@
  * in memory (`TSFTPD_TEST_FS=memory`).
  */
 
-import { AbstractedFS, FTPHandler, isUploadTemporary } from "../mod.ts";
+import { posix } from "node:path";
+import { AbstractedFS, FTPHandler, isUploadTemporary, type RenameOptions } from "../mod.ts";
 import { KernelResolver } from "../src/fs/resolver.ts";
 import { nativeSocketsAvailable } from "../src/native/socket.ts";
 import { writeAll } from "../src/transport.ts";
@@ -263,6 +264,37 @@ diskTest("fsyncUploads flushes the upload, then its directory, before 226", asyn
       assertEquals(synced[1], "/");
     }
   }
+});
+
+diskTest("STOU never replaces a file another session made under its name meanwhile", async () => {
+  /** Another session writes the STOU file's name just before the upload takes it. */
+  class Raced extends AbstractedFS {
+    override async rename(from: string, to: string, options?: RenameOptions) {
+      if (isUploadTemporary(posix.basename(from)) && to.startsWith("/photo.")) {
+        await Deno.writeTextFile(this.ftp2fs(to), "theirs");
+      }
+      return await super.rename(from, to, options);
+    }
+  }
+  await withServer(
+    { abstractedFs: (root, session) => new Raced(root, session) },
+    async ({ port, home }) => {
+      const client = await FtpClient.login(port);
+      try {
+        await client.command("TYPE I");
+        const data = await client.pasv();
+        const name = (await client.command("STOU photo")).text.slice("FILE: ".length);
+        await writeAll(data, encoder.encode("mine"));
+        data.close();
+        const end = await client.reply();
+        assertEquals(`${end.code} ${end.text}`, "451 Transfer aborted: File exists.");
+        assertEquals(await Deno.readTextFile(`${home}/${name}`), "theirs");
+        assertEquals(await temporaries(home), [], "the upload's temporary is removed");
+      } finally {
+        client.close();
+      }
+    },
+  );
 });
 
 Deno.test("STOU announces its name and shows the file only once complete; curl overwrites atomically", async () => {

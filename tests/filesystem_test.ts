@@ -64,6 +64,25 @@ const implementations: [string, () => Promise<[FileSystem, () => Promise<void>]>
 ];
 
 for (const [name, make] of implementations) {
+  Deno.test(`${name}: a rename told not to replace refuses an existing target and leaves both`, async () => {
+    const [fs, cleanup] = await make();
+    try {
+      await writeAndClose(await fs.openWrite("/mine", { truncate: true }), "mine");
+      await writeAndClose(await fs.openWrite("/theirs", { truncate: true }), "theirs");
+      assertEquals(
+        await refusal(fs.rename("/mine", "/theirs", { replace: false })),
+        "550 File exists.",
+      );
+      assertEquals(await readText(fs, "/mine"), "mine");
+      assertEquals(await readText(fs, "/theirs"), "theirs");
+      await fs.rename("/mine", "/new", { replace: false });
+      assertEquals(await readText(fs, "/new"), "mine");
+      assertEquals(await refusal(fs.stat("/mine")), "550 No such file or directory.");
+    } finally {
+      await cleanup();
+    }
+  });
+
   Deno.test(`${name}: files written, read from an offset, truncated, appended, resumed`, async () => {
     const [fs, cleanup] = await make();
     try {

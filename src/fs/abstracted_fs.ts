@@ -21,6 +21,7 @@ import type {
   FileWriter,
   ListEntry,
   ListFormatOptions,
+  RenameOptions,
   WriteMode,
 } from "./filesystem.ts";
 import { listLines } from "./listing.ts";
@@ -368,11 +369,17 @@ export class AbstractedFS implements FileSystem {
     throw new FilesystemError("Is a directory.");
   }
 
-  /** Renames (moves) `from` to `to`. */
-  async rename(from: string, to: string): Promise<void> {
+  /**
+   * Renames (moves) `from` to `to`. With `{ replace: false }` (a file only), a hard
+   * link makes the new name, which the kernel refuses where it exists, and the old
+   * name is then removed: the runtime has no rename that refuses.
+   */
+  async rename(from: string, to: string, { replace = true }: RenameOptions = {}): Promise<void> {
     using source = await io(() => this.#resolver.entry(from));
     using target = await io(() => this.#resolver.entry(to));
-    await io(() => Deno.rename(source.path, target.path));
+    if (replace) return await io(() => Deno.rename(source.path, target.path));
+    await io(() => Deno.link(source.path, target.path));
+    await io(() => Deno.remove(source.path));
   }
 
   /** Changes a file's mode bits. */

@@ -133,6 +133,12 @@ export type WriteMode =
   /** Keep an existing file's first `offset` bytes, drop the rest, and write from there (REST + STOR). */
   | { offset: number };
 
+/** How {@linkcode FileSystem.rename} treats an entry already at its target. */
+export interface RenameOptions {
+  /** Whether a file at the target is replaced (the default); if not, the rename fails. */
+  replace?: boolean;
+}
+
 /**
  * A storage seen in virtual paths: the local disk (`AbstractedFS`), memory
  * (`MemoryFS`), or anything else that implements it.
@@ -169,8 +175,12 @@ export interface FileSystem {
   rmdir(path: string): Promise<void>;
   /** Removes the file or symlink `path`; refuses a directory. */
   remove(path: string): Promise<void>;
-  /** Renames (moves) `from` to `to`, replacing a file at `to`. */
-  rename(from: string, to: string): Promise<void>;
+  /**
+   * Renames (moves) `from` to `to`, replacing a file at `to`; with
+   * `{ replace: false }` it fails (550 "File exists") where `to` exists, in one
+   * step no other session can come between (STOU's file taking its new name).
+   */
+  rename(from: string, to: string, options?: RenameOptions): Promise<void>;
   /** Sets the permission bits of `path`. */
   chmod(path: string, mode: number): Promise<void>;
   /** Sets the access and modification times of `path`. */

@@ -13,6 +13,7 @@ import type {
   FileStat,
   FileSystem,
   FileWriter,
+  RenameOptions,
   WriteMode,
 } from "./filesystem.ts";
 import { checkNameLength, ftpNorm, temporaryName } from "./virtual_path.ts";
@@ -372,8 +373,11 @@ export class MemoryFS implements FileSystem {
     });
   }
 
-  /** Moves `from` to `to`, as POSIX `rename` does: a file or an empty directory at `to` is replaced. */
-  rename(from: string, to: string): Promise<void> {
+  /**
+   * Moves `from` to `to`, as POSIX `rename` does: a file or an empty directory at
+   * `to` is replaced, unless `replace` is false.
+   */
+  rename(from: string, to: string, { replace = true }: RenameOptions = {}): Promise<void> {
     return attempt(() => {
       const source = this.#parent(from);
       const node = this.#node(from);
@@ -384,6 +388,7 @@ export class MemoryFS implements FileSystem {
         throw new FilesystemError("Invalid argument.");
       }
       const existing = target.dir.children.get(target.name);
+      if (existing && !replace) throw new FilesystemError("File exists.");
       if (existing === node) return;
       if (existing) {
         if (isDir(existing) && !isDir(node)) throw new FilesystemError("Is a directory.");

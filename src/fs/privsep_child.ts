@@ -159,7 +159,10 @@ function operations(fs: FileSystem, handles: Handles): Record<string, Operation>
     mkdir: async ([path]) => (await fs.mkdir(text(path)), done()),
     rmdir: async ([path]) => (await fs.rmdir(text(path)), done()),
     remove: async ([path]) => (await fs.remove(text(path)), done()),
-    rename: async ([from, to]) => (await fs.rename(text(from), text(to)), done()),
+    rename: async ([from, to, replace]) => {
+      await fs.rename(text(from), text(to), { replace: replace !== false });
+      return done();
+    },
     chmod: async ([path, mode]) => (await fs.chmod(text(path), count(mode)), done()),
     utime: async ([path, atime, mtime]) => {
       await fs.utime(text(path), new Date(count(atime)), new Date(count(mtime)));

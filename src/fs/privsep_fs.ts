@@ -17,6 +17,7 @@ import type {
   FileSystem,
   FileType,
   FileWriter,
+  RenameOptions,
   WriteMode,
 } from "./filesystem.ts";
 import { groupName, userName } from "./names.ts";
@@ -416,8 +417,8 @@ export class PrivsepFS implements FileSystem, AsyncDisposable {
   }
 
   /** Renames (moves) `from` to `to`. */
-  async rename(from: string, to: string): Promise<void> {
-    await this.#call(["rename", from, to]);
+  async rename(from: string, to: string, { replace = true }: RenameOptions = {}): Promise<void> {
+    await this.#call(["rename", from, to, replace]);
   }
 
   /** Sets the permission bits of `path`. */

@@ -16,6 +16,7 @@ import type {
   FileStat,
   FileSystem,
   FileWriter,
+  RenameOptions,
   WriteMode,
 } from "./filesystem.ts";
 import {
@@ -236,8 +237,8 @@ class ThreadedFileSystem implements FileSystem {
   remove(path: string): Promise<void> {
     return this.#call("remove", path);
   }
-  rename(from: string, to: string): Promise<void> {
-    return this.#call("rename", from, to);
+  rename(from: string, to: string, options?: RenameOptions): Promise<void> {
+    return this.#call("rename", from, to, options);
   }
   chmod(path: string, mode: number): Promise<void> {
     return this.#call("chmod", path, mode);

@@ -420,8 +420,8 @@ class AtomicUpload implements Upload {
   /** Puts the temporary in place of the target. */
   async #commit(): Promise<void> {
     const fs = this.#fs;
-    if (this.#unique && await entryAt(fs, this.path)) throw new FilesystemError("File exists.");
-    await fs.rename(this.#temporary, this.path);
+    // STOU's name was new when it was chosen: another session may have taken it since.
+    await fs.rename(this.#temporary, this.path, { replace: !this.#unique });
     if (this.#settings.fsync) await fs.sync?.(posix.dirname(this.path));
     const { credit, newFile, resumed } = this.#charge;
     const written = this.#count.written ?? 0;

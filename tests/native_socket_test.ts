@@ -10,6 +10,7 @@ import { LocalFileError } from "../src/transport.ts";
 import { assert, assertBytesEqual, assertEquals, within } from "./support/assert.ts";
 import { randomBytes } from "./support/data.ts";
 import { readAll } from "./support/ftp_client.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 import { hasIPv6Loopback } from "./support/ipv6.ts";
 
 const ignore = !nativeSocketsAvailable();
@@ -168,8 +169,7 @@ Deno.test({
     "native sockets: sendFile queues one step beyond what the peer's window takes (TCP_NOTSENT_LOWAT), where the runtime's sockets queue megabytes",
   ignore,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "tsftpd-unsent-" });
-    try {
+    await withTempDir(async (dir) => {
       const step = 64 * 1024;
       await Deno.writeFile(`${dir}/f`, new Uint8Array(16 * 1024 * 1024));
       using file = openat2(AT_FDCWD, `${dir}/f`, O.RDONLY, 0);
@@ -187,9 +187,7 @@ Deno.test({
       // The peer's window (some 128 KiB at first) plus at most a step or two left unsent.
       assert(nativeQueued < 1024 * 1024, `${nativeQueued} bytes queued`);
       assert(nativeQueued * 4 < runtimeQueued, `${nativeQueued} against ${runtimeQueued}`);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 
@@ -198,8 +196,7 @@ Deno.test({
     "native sockets: sendFile sends a file from an offset, 0 at its end; a descriptor it cannot read is the file's failure",
   ignore,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "tsftpd-sendfile-" });
-    try {
+    await withTempDir(async (dir) => {
       const bytes = randomBytes(5 * 1024 * 1024 + 3);
       await Deno.writeFile(`${dir}/f`, bytes);
       using file = openat2(AT_FDCWD, `${dir}/f`, O.RDONLY, 0);
@@ -216,9 +213,7 @@ Deno.test({
       assert(failure instanceof LocalFileError, String(failure));
       assertEquals((failure.cause as { code?: string }).code, "EBADF");
       conn.close();
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 
@@ -227,8 +222,7 @@ Deno.test({
     "native sockets: receiveFile writes what a slow client sent within about a second, not once a batch has come",
   ignore,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "tsftpd-slow-upload-" });
-    try {
+    await withTempDir(async (dir) => {
       using file = openat2(AT_FDCWD, `${dir}/f`, O.WRONLY | O.CREAT, 0, 0o600);
       const { conn, client } = await pair();
       const bytes = randomBytes(1000);
@@ -240,9 +234,7 @@ Deno.test({
       client.close();
       assertEquals(await conn.receiveFile(file.fd, n, 1024 * 1024), 0, "the end of the stream");
       conn.close();
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 

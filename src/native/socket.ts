@@ -407,9 +407,10 @@ export class NativeConn implements Transport, Disposable {
    * with `sendfile(2)`, the bytes going from the page cache to the socket without
    * a copy through this process; resolves to how many, 0 at the end of the file.
    * Waits (in the reactor) while the socket holds `count` bytes unsent
-   * ({@linkcode NativeConn.#limitUnsent}). The call runs on this thread when the bytes are in memory (`page_cache.ts`), else on a worker
-   * thread. A failure of the connection rejects as `write` does; one of the file
-   * with a `LocalFileError`.
+   * ({@linkcode NativeConn.#limitUnsent}). The call runs on this thread when the
+   * bytes are in memory (`page_cache.ts`), else on a worker thread. A failure of
+   * the connection rejects as `write` does; one of the file with a
+   * `LocalFileError`.
    */
   async sendFile(file: number, offset: number, count: number): Promise<number> {
     if (count <= 0) throw new RangeError(`sendFile count ${count} is not positive`);
@@ -471,10 +472,10 @@ export class NativeConn implements Transport, Disposable {
    * process; resolves to how many, 0 once the peer has closed its side. Waits (in
    * the reactor) while nothing has arrived, then for a batch worth a write, but
    * no longer than `patience` ms (at most {@linkcode SLOW_CLIENT_WAIT}) after the
-   * first bytes came; the pipe's drain into the file runs on
-   * this thread when the kernel will not make it wait (`page_cache.ts`), else on a
-   * worker thread. A failure of the connection rejects as `read` does; one of the
-   * file (a full disk) with a `LocalFileError`.
+   * first bytes came; the pipe's drain into the file runs on this thread when the
+   * kernel will not make it wait (`page_cache.ts`), else on a worker thread. A
+   * failure of the connection rejects as `read` does; one of the file (a full
+   * disk) with a `LocalFileError`.
    */
   async receiveFile(
     file: number,

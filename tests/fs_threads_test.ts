@@ -11,6 +11,7 @@ import { BLOCKING_CHANNEL } from "./support/blocking_fs.ts";
 import { randomBytes } from "./support/data.ts";
 import { FtpClient } from "./support/ftp_client.ts";
 import { PASSWORD, USER, withServer } from "./support/server.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 
 const MODULE = new URL("./support/blocking_fs.ts", import.meta.url);
 
@@ -78,5 +79,28 @@ Deno.test("a filesystem in a thread: listings, uploads, downloads and errors as 
     } finally {
       client.close();
     }
+  });
+});
+
+Deno.test("a filesystem in a thread: a rename told not to replace refuses an existing target", async () => {
+  using threads = new FilesystemThreads(MODULE, { threads: 1 });
+  await withTempDir(async (home) => {
+    const session = {
+      remoteIp: "127.0.0.1",
+      remotePort: 1,
+      localIp: "127.0.0.1",
+      localPort: 21,
+      username: USER,
+      authenticated: true,
+      tlsControl: false,
+    };
+    const fs = threads.factory(home, session);
+    await Deno.writeTextFile(`${home}/mine`, "mine");
+    await Deno.writeTextFile(`${home}/theirs`, "theirs");
+    const refused = await fs.rename("/mine", "/theirs", { replace: false }).catch((e) => e);
+    assertEquals(String(refused?.message), "File exists.");
+    assertEquals(await Deno.readTextFile(`${home}/theirs`), "theirs");
+    await fs.rename("/mine", "/theirs");
+    assertEquals(await Deno.readTextFile(`${home}/theirs`), "mine");
   });
 });

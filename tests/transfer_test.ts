@@ -440,16 +440,17 @@ Deno.test("direct mode: an upload stopped by ABOR or a stall keeps the bytes tha
 });
 
 Deno.test("a slow upload, a few bytes at a time for longer than the data timeout, is not taken for a stalled one", async () => {
-  await withServer({ dtp: { timeout: 0.5 } }, async ({ port, home }) => {
+  await withServer({ dtp: { timeout: 1 } }, async ({ port, home }) => {
     const client = await FtpClient.login(port);
     try {
       await client.command("TYPE I");
       const data = await client.pasv();
       assertEquals((await client.command("STOR slow")).code, 125);
-      const bytes = randomBytes(2000);
+      // 100 bytes every 200 ms for 3 s: never a batch, and a second is the data timeout.
+      const bytes = randomBytes(1500);
       for (let offset = 0; offset < bytes.length; offset += 100) {
         await data.write(bytes.subarray(offset, offset + 100));
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await new Promise((resolve) => setTimeout(resolve, 200));
       }
       data.close();
       assertEquals((await client.reply()).code, 226);

@@ -39,6 +39,20 @@ import { ftpNorm, temporaryName } from "./virtual_path.ts";
 /** The mark the runtime puts in a file name whose bytes are not valid UTF-8. */
 const REPLACEMENT_CHARACTER = "\uFFFD";
 
+/** What `link(2)` fails with on a filesystem that has no hard links. */
+const NO_HARD_LINKS = new Set(["EPERM", "EOPNOTSUPP", "ENOTSUP", "ENOSYS"]);
+
+/** Whether `path` names an entry (a dangling symlink too). */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw toFilesystemError(error);
+  }
+}
+
 /** Runs a system call, turning its failure into the {@linkcode FilesystemError} the client hears. */
 async function io<T>(call: () => Promise<T>): Promise<T> {
   try {
@@ -372,14 +386,27 @@ export class AbstractedFS implements FileSystem {
   /**
    * Renames (moves) `from` to `to`. With `{ replace: false }` (a file only), a hard
    * link makes the new name, which the kernel refuses where it exists, and the old
-   * name is then removed: the runtime has no rename that refuses.
+   * name is then removed (the runtime has no rename that refuses); on a
+   * filesystem without hard links (FAT, many FUSE ones) the target is looked up
+   * first instead, which leaves a moment between the look and the rename.
    */
   async rename(from: string, to: string, { replace = true }: RenameOptions = {}): Promise<void> {
     using source = await io(() => this.#resolver.entry(from));
     using target = await io(() => this.#resolver.entry(to));
-    if (replace) return await io(() => Deno.rename(source.path, target.path));
-    await io(() => Deno.link(source.path, target.path));
-    await io(() => Deno.remove(source.path));
+    if (!replace) {
+      try {
+        await Deno.link(source.path, target.path);
+      } catch (error) {
+        if (!NO_HARD_LINKS.has(errorCode(error) ?? "")) throw toFilesystemError(error);
+        if (await exists(target.path)) throw new FilesystemError("File exists.");
+        return await io(() => Deno.rename(source.path, target.path));
+      }
+      // The file is in place under its new name; a temporary name already gone is no failure.
+      return await Deno.remove(source.path).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw toFilesystemError(error);
+      });
+    }
+    await io(() => Deno.rename(source.path, target.path));
   }
 
   /** Changes a file's mode bits. */

@@ -177,8 +177,10 @@ export interface FileSystem {
   remove(path: string): Promise<void>;
   /**
    * Renames (moves) `from` to `to`, replacing a file at `to`; with
-   * `{ replace: false }` it fails (550 "File exists") where `to` exists, in one
-   * step no other session can come between (STOU's file taking its new name).
+   * `{ replace: false }` (for a file) it fails (550 "File exists") where `to`
+   * exists, the refusal made in the same step as the rename where the storage
+   * can (STOU's file taking its new name, which another session may have taken
+   * since it was chosen).
    */
   rename(from: string, to: string, options?: RenameOptions): Promise<void>;
   /** Sets the permission bits of `path`. */

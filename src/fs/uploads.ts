@@ -420,7 +420,9 @@ class AtomicUpload implements Upload {
   /** Puts the temporary in place of the target. */
   async #commit(): Promise<void> {
     const fs = this.#fs;
-    // STOU's name was new when it was chosen: another session may have taken it since.
+    // STOU's name was new when it was chosen: another session may have taken it since. The
+    // rename refuses it in the same step; the look first is for a FileSystem that cannot.
+    if (this.#unique && await entryAt(fs, this.path)) throw new FilesystemError("File exists.");
     await fs.rename(this.#temporary, this.path, { replace: !this.#unique });
     if (this.#settings.fsync) await fs.sync?.(posix.dirname(this.path));
     const { credit, newFile, resumed } = this.#charge;

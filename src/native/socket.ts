@@ -406,7 +406,7 @@ export class NativeConn implements Transport, Disposable {
    * Sends up to `count` (> 0) bytes of the open file `file` from byte `offset`
    * with `sendfile(2)`, the bytes going from the page cache to the socket without
    * a copy through this process; resolves to how many, 0 at the end of the file.
-   * Waits (in the reactor) while the socket holds `count` bytes unsent
+   * Waits (in the reactor) while the socket holds about `count` bytes unsent
    * ({@linkcode NativeConn.#limitUnsent}). The call runs on this thread when the
    * bytes are in memory (`page_cache.ts`), else on a worker thread. A failure of
    * the connection rejects as `write` does; one of the file with a
@@ -431,10 +431,11 @@ export class NativeConn implements Transport, Disposable {
   }
 
   /**
-   * Keeps at most `bytes`, one step of the transfer, queued in the kernel but not
+   * Keeps about `bytes`, one step of the transfer, queued in the kernel but not
    * yet sent (`TCP_NOTSENT_LOWAT`, Linux 3.12+; elsewhere nothing changes): a send
-   * that would queue more waits until less than half of it is left. The bytes in
-   * flight, and so the window a long, fast path needs, are not limited by it.
+   * stops queuing once `bytes` wait unsent, and the socket is writable again when
+   * less than half of that is left. The bytes in flight, and so the window a
+   * long, fast path needs, are not limited by it.
    *
    * Without it, the kernel queues up to the send buffer's 4 MiB per connection
    * and transmits the backlog as the peer's acknowledgements open its window,

@@ -247,6 +247,28 @@ Deno.test({
 
 Deno.test({
   name:
+    "native sockets: a close while receiveFile waits for more still writes what came; the next call rejects",
+  ignore,
+  async fn() {
+    await withTempDir(async (dir) => {
+      using file = openat2(AT_FDCWD, `${dir}/f`, O.WRONLY | O.CREAT, 0, 0o600);
+      const { conn, client } = await pair();
+      const bytes = randomBytes(1000);
+      await client.write(bytes);
+      const receiving = conn.receiveFile(file.fd, 0, 1024 * 1024, 5000);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      conn.close(); // as ABOR or the stall watchdog does
+      assertEquals(await within(receiving, 3000, "the call under the close"), bytes.length);
+      assertBytesEqual(await Deno.readFile(`${dir}/f`), bytes);
+      const next = await rejection(conn.receiveFile(file.fd, bytes.length, 1024 * 1024));
+      assert(next instanceof Deno.errors.BadResource, String(next));
+      client.close();
+    });
+  },
+});
+
+Deno.test({
+  name:
     "native sockets: a process whose waits have all ended (by an event, an abort, a close) exits",
   ignore,
   async fn() {

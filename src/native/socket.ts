@@ -334,6 +334,10 @@ export class NativeConn implements Transport, Disposable {
   #pipe: { ends: Pipe; size: number } | null = null;
   /** A pipe's drain into a file running on a worker thread: the pipe is closed after it. */
   #draining: Promise<unknown> | null = null;
+  /** Bytes `receiveFile` holds in the pipe, not yet draining: a close leaves the pipe to it. */
+  #gathered = 0;
+  /** The failure `receiveFile` met after some bytes had come: its next call rejects with it. */
+  #deferredFailure: unknown = null;
   /** A `sendfile` running on a worker thread: the socket is closed after it. */
   #sending: Promise<unknown> | null = null;
   /** The unsent bytes the kernel may queue ({@linkcode NativeConn.#limitUnsent}); 0 for its default. */
@@ -475,8 +479,10 @@ export class NativeConn implements Transport, Disposable {
    * no longer than `patience` ms (at most {@linkcode SLOW_CLIENT_WAIT}) after the
    * first bytes came; the pipe's drain into the file runs on this thread when the
    * kernel will not make it wait (`page_cache.ts`), else on a worker thread. A
-   * failure of the connection rejects as `read` does; one of the file (a full
-   * disk) with a `LocalFileError`.
+   * failure of the connection rejects as `read` does, once the bytes that came
+   * before it are written (and counted: the call that meets it resolves to them,
+   * and the next one rejects); one of the file (a full disk) with a
+   * `LocalFileError`.
    */
   async receiveFile(
     file: number,
@@ -491,24 +497,40 @@ export class NativeConn implements Transport, Disposable {
     // Each drain costs a system call, and a worker thread's turn off the main thread:
     // wait for a batch worth it, unless the stream ended.
     const batch = Math.min(wanted, SPLICE_BATCH);
+    if (this.#deferredFailure !== null) {
+      const failure = this.#deferredFailure;
+      this.#deferredFailure = null;
+      throw failure;
+    }
     let moved = 0;
     /** When the bytes moved so far are written, batch or not: `wait` after the first came. */
     let deadline: number | undefined;
-    while (moved < wanted) {
-      const fd = this.#socket.fd;
-      const n = spliceFromSocket(fd, ends.writer.fd, wanted - moved);
-      if (n > 0) moved += n;
-      else if (n === 0) break;
-      else if (n === -E.AGAIN) {
-        if (moved >= batch) break;
-        if (moved === 0) {
-          await readable(fd);
-          continue;
-        }
-        deadline ??= performance.now() + wait;
-        const left = deadline - performance.now();
-        if (left <= 0 || !await this.#arrival(fd, left)) break;
-      } else if (n !== -E.INTR) throw socketError("splice", -n);
+    try {
+      while (moved < wanted) {
+        const fd = this.#socket.fd;
+        const n = spliceFromSocket(fd, ends.writer.fd, wanted - moved);
+        if (n > 0) {
+          moved += n;
+          this.#gathered = moved;
+        } else if (n === 0) break;
+        else if (n === -E.AGAIN) {
+          if (moved >= batch) break;
+          if (moved === 0) {
+            await readable(fd);
+            continue;
+          }
+          deadline ??= performance.now() + wait;
+          const left = deadline - performance.now();
+          if (left <= 0 || !await this.#arrival(fd, left)) break;
+        } else if (n !== -E.INTR) throw socketError("splice", -n);
+      }
+    } catch (error) {
+      // A close (ABOR, a stall) or a reset while more was awaited: what came is written
+      // and counted now, and the next call rejects.
+      if (moved === 0) throw error;
+      this.#deferredFailure = error;
+    } finally {
+      this.#gathered = 0;
     }
     const drain = this.#drain(ends.reader.fd, file, offset, moved);
     this.#draining = drain;
@@ -619,8 +641,9 @@ export class NativeConn implements Transport, Disposable {
     } else {
       this.#socket[Symbol.dispose]();
     }
-    // A drain running on a worker thread still uses the pipe: it closes it when done.
-    if (this.#draining === null) this.#closePipe();
+    // A drain running on a worker thread, or bytes waiting for theirs, still use the pipe:
+    // receiveFile closes it when done.
+    if (this.#draining === null && this.#gathered === 0) this.#closePipe();
   }
 
   /** Closes it, for `using`. */

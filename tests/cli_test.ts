@@ -335,6 +335,7 @@ Deno.test("privsep-child: the command a compiled binary serves a system user's f
   const { encodeFrame, FrameReader, KIND } = await import("../src/fs/privsep_protocol.ts");
   await withTempDir(async (home) => {
     await Deno.writeTextFile(`${home}/f`, "12345");
+    await Deno.writeTextFile(`${home}/g`, "kept");
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", ...PERMISSIONS, MAIN, "privsep-child", JSON.stringify({ home, jail: false })],
       stdin: "piped",
@@ -345,6 +346,11 @@ Deno.test("privsep-child: the command a compiled binary serves a system user's f
     await writer.write(encodeFrame(KIND.CALL, 7, ["stat", `${home}/f`]));
     const frames = new FrameReader(child.stdout);
     const answer = await frames.next();
+    // A rename told not to replace (STOU's) keeps the target.
+    await writer.write(encodeFrame(KIND.CALL, 8, ["rename", `${home}/f`, `${home}/g`, false]));
+    const refused = await frames.next();
+    assertEquals([refused?.kind, refused?.id], [KIND.FAIL, 8]);
+    assertEquals(await Deno.readTextFile(`${home}/g`), "kept");
     await writer.close();
     assertEquals(await frames.next(), null, "it ends once its stdin does");
     const stderr = await new Response(child.stderr).text();

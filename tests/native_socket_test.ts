@@ -224,22 +224,39 @@ Deno.test({
   },
 });
 
+/**
+ * Runs `body` with a native connection whose runtime client has sent 1,000 bytes (short of
+ * any batch) and keeps its side open, a new file to receive them into, and what it holds.
+ */
+async function withSlowUpload(
+  body: (upload: {
+    conn: NativeConn;
+    client: Deno.Conn;
+    file: number;
+    written: () => Promise<Uint8Array>;
+    bytes: Uint8Array;
+  }) => Promise<void>,
+): Promise<void> {
+  await withTempDir(async (dir) => {
+    using file = openat2(AT_FDCWD, `${dir}/f`, O.WRONLY | O.CREAT, 0, 0o600);
+    const { conn, client } = await pair();
+    const bytes = randomBytes(1000);
+    await client.write(bytes);
+    await body({ conn, client, file: file.fd, written: () => Deno.readFile(`${dir}/f`), bytes });
+  });
+}
+
 Deno.test({
   name:
     "native sockets: receiveFile writes what a slow client sent within about a second, not once a batch has come",
   ignore,
   async fn() {
-    await withTempDir(async (dir) => {
-      using file = openat2(AT_FDCWD, `${dir}/f`, O.WRONLY | O.CREAT, 0, 0o600);
-      const { conn, client } = await pair();
-      const bytes = randomBytes(1000);
-      await client.write(bytes);
-      // The client keeps its side open: the bytes are below every batch and low-water mark.
-      const n = await within(conn.receiveFile(file.fd, 0, 1024 * 1024), 3000, "the slow bytes");
+    await withSlowUpload(async ({ conn, client, file, written, bytes }) => {
+      const n = await within(conn.receiveFile(file, 0, 1024 * 1024), 3000, "the slow bytes");
       assertEquals(n, bytes.length);
-      assertBytesEqual(await Deno.readFile(`${dir}/f`), bytes);
+      assertBytesEqual(await written(), bytes);
       client.close();
-      assertEquals(await conn.receiveFile(file.fd, n, 1024 * 1024), 0, "the end of the stream");
+      assertEquals(await conn.receiveFile(file, n, 1024 * 1024), 0, "the end of the stream");
       conn.close();
     });
   },
@@ -250,17 +267,13 @@ Deno.test({
     "native sockets: a close while receiveFile waits for more still writes what came; the next call rejects",
   ignore,
   async fn() {
-    await withTempDir(async (dir) => {
-      using file = openat2(AT_FDCWD, `${dir}/f`, O.WRONLY | O.CREAT, 0, 0o600);
-      const { conn, client } = await pair();
-      const bytes = randomBytes(1000);
-      await client.write(bytes);
-      const receiving = conn.receiveFile(file.fd, 0, 1024 * 1024, 5000);
+    await withSlowUpload(async ({ conn, client, file, written, bytes }) => {
+      const receiving = conn.receiveFile(file, 0, 1024 * 1024, 5000);
       await new Promise((resolve) => setTimeout(resolve, 100));
       conn.close(); // as ABOR or the stall watchdog does
       assertEquals(await within(receiving, 3000, "the call under the close"), bytes.length);
-      assertBytesEqual(await Deno.readFile(`${dir}/f`), bytes);
-      const next = await rejection(conn.receiveFile(file.fd, bytes.length, 1024 * 1024));
+      assertBytesEqual(await written(), bytes);
+      const next = await rejection(conn.receiveFile(file, bytes.length, 1024 * 1024));
       assert(next instanceof Deno.errors.BadResource, String(next));
       client.close();
     });

@@ -351,6 +351,10 @@ Deno.test("privsep-child: the command a compiled binary serves a system user's f
     const refused = await frames.next();
     assertEquals([refused?.kind, refused?.id], [KIND.FAIL, 8]);
     assertEquals(await Deno.readTextFile(`${home}/g`), "kept");
+    // fsyncUploads reaches the disk through the child too.
+    await writer.write(encodeFrame(KIND.CALL, 9, ["sync", `${home}/g`]));
+    const synced = await frames.next();
+    assertEquals([synced?.kind, synced?.id], [KIND.OK, 9]);
     await writer.close();
     assertEquals(await frames.next(), null, "it ends once its stdin does");
     const stderr = await new Response(child.stderr).text();

@@ -82,7 +82,7 @@ Deno.test("a filesystem in a thread: listings, uploads, downloads and errors as 
   });
 });
 
-Deno.test("a filesystem in a thread: a rename told not to replace refuses an existing target", async () => {
+Deno.test("a filesystem in a thread: a rename told not to replace refuses an existing target; sync reaches it", async () => {
   using threads = new FilesystemThreads(MODULE, { threads: 1 });
   await withTempDir(async (home) => {
     const session = {
@@ -102,5 +102,12 @@ Deno.test("a filesystem in a thread: a rename told not to replace refuses an exi
     assertEquals(await Deno.readTextFile(`${home}/theirs`), "theirs");
     await fs.rename("/mine", "/theirs");
     assertEquals(await Deno.readTextFile(`${home}/theirs`), "mine");
+    // fsyncUploads reaches the thread's filesystem.
+    assert(fs.sync, "a threaded filesystem can sync");
+    await fs.sync("/theirs");
+    assertEquals(
+      String(await fs.sync("/none").catch((e) => e?.message)),
+      "No such file or directory.",
+    );
   });
 });

@@ -169,6 +169,7 @@ function operations(fs: FileSystem, handles: Handles): Record<string, Operation>
       return done();
     },
     readlink: async ([path]) => result(await fs.readlink!(text(path))),
+    sync: async ([path]) => (await fs.sync?.(text(path)), done()),
     userName: async ([uid]) => result(await userName(count(uid))),
     groupName: async ([gid]) => result(await groupName(count(gid))),
   };

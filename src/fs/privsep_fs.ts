@@ -436,6 +436,11 @@ export class PrivsepFS implements FileSystem, AsyncDisposable {
     return stringOf(await this.#value(["readlink", path]));
   }
 
+  /** Flushes the file or directory `path` to the disk (`fsyncUploads`), in the child. */
+  async sync(path: string): Promise<void> {
+    await this.#call(["sync", path]);
+  }
+
   /** The owner column of LIST: the system's user name of `uid` (read by the server). */
   getUserByUid(uid: number): Promise<string> {
     return userName(uid);

@@ -249,6 +249,10 @@ class ThreadedFileSystem implements FileSystem {
   readlink(path: string): Promise<string> {
     return this.#call("readlink", path);
   }
+  sync(path: string): Promise<void> {
+    return this.#call("sync", path);
+  }
+
   async getUserByUid(uid: number): Promise<string> {
     return await this.#call<string>("getUserByUid", uid).catch(() => String(uid));
   }

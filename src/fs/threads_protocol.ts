@@ -21,6 +21,7 @@ export type PlainMethod =
   | "chmod"
   | "utime"
   | "readlink"
+  | "sync"
   | "getUserByUid"
   | "getGroupByGid";
 

@@ -53,6 +53,8 @@ async function run(request: ThreadRequest): Promise<[unknown, Transferable[]?]> 
     case "call": {
       const fs = await session(request.session);
       const method = fs[request.method] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+      // A storage without `sync` has nothing it could flush (FileSystem.sync).
+      if (!method && request.method === "sync") return [null];
       if (!method) throw new Error(`the filesystem has no ${request.method}`);
       return [await method.apply(fs, request.args)];
     }

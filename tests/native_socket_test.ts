@@ -273,8 +273,11 @@ Deno.test({
       conn.close(); // as ABOR or the stall watchdog does
       assertEquals(await within(receiving, 3000, "the call under the close"), bytes.length);
       assertBytesEqual(await written(), bytes);
+      const open = () => [...Deno.readDirSync("/proc/self/fd")].length;
+      const before = open();
       const next = await rejection(conn.receiveFile(file, bytes.length, 1024 * 1024));
       assert(next instanceof Deno.errors.BadResource, String(next));
+      assertEquals(open(), before, "the rejected call leaves no pipe open");
       client.close();
     });
   },

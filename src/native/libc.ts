@@ -602,7 +602,7 @@ function checkSplice(pipeReader: number, file: number, offset: number, count: nu
 export function filesystemType(fd: number): number {
   checkFd(fd);
   check("fstatfs", lib().fstatfs(fd, statfsBytes));
-  return Number(new DataView(statfsBytes.buffer).getBigInt64(0, true));
+  return Number(statfsView.getBigInt64(0, true));
 }
 
 /**
@@ -611,6 +611,7 @@ export function filesystemType(fd: number): number {
  * cannot write past it.
  */
 const statfsBytes = new Uint8Array(256);
+const statfsView = new DataView(statfsBytes.buffer);
 
 /**
  * `cachestat(fd, {offset, length}, &stat, 0)`'s `nr_cache`: how many pages of
@@ -626,8 +627,8 @@ export function cachedPages(fd: number, offset: number, length: number): number 
   const result = lib().syscall(
     SYS_CACHESTAT,
     fd,
-    new Uint8Array(cachestatRange.buffer),
-    new Uint8Array(cachestatBytes.buffer),
+    cachestatRangeBytes,
+    cachestatResultBytes,
     0n,
   );
   return result < 0 ? null : Number(cachestatBytes[0]);
@@ -636,6 +637,8 @@ export function cachedPages(fd: number, offset: number, length: number): number 
 /** `struct cachestat_range` and `struct cachestat`, reused (the call is synchronous). */
 const cachestatRange = new BigUint64Array(2);
 const cachestatBytes = new BigUint64Array(5);
+const cachestatRangeBytes = new Uint8Array(cachestatRange.buffer);
+const cachestatResultBytes = new Uint8Array(cachestatBytes.buffer);
 
 /**
  * How many pages of that range of the open file are in memory, as `mincore(2)`
@@ -672,7 +675,7 @@ const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 export function fileSize(fd: number): number {
   checkFd(fd);
   check("fstat", lib().syscall(SYS_FSTAT, fd, statBytes, null, 0n));
-  return Number(new DataView(statBytes.buffer).getBigInt64(STAT_SIZE_OFFSET, true));
+  return Number(statView.getBigInt64(STAT_SIZE_OFFSET, true));
 }
 
 /**
@@ -681,6 +684,7 @@ export function fileSize(fd: number): number {
  * write past it.
  */
 const statBytes = new Uint8Array(256);
+const statView = new DataView(statBytes.buffer);
 const STAT_SIZE_OFFSET = 48;
 
 /**
@@ -690,7 +694,7 @@ const STAT_SIZE_OFFSET = 48;
  */
 export function voluntarySwitches(): number {
   check("getrusage", lib().getrusage(RUSAGE_THREAD, rusageBytes));
-  return Number(new DataView(rusageBytes.buffer).getBigInt64(RUSAGE_NVCSW_OFFSET, true));
+  return Number(rusageView.getBigInt64(RUSAGE_NVCSW_OFFSET, true));
 }
 
 const RUSAGE_THREAD = 1;
@@ -699,6 +703,7 @@ const RUSAGE_THREAD = 1;
  * `long`s, 144 bytes on x86-64 and arm64, `ru_nvcsw` the 13th `long`.
  */
 const rusageBytes = new Uint8Array(144);
+const rusageView = new DataView(rusageBytes.buffer);
 const RUSAGE_NVCSW_OFFSET = 32 + 12 * 8;
 
 /** The size of a memory page, in bytes (the unit of `/proc/vmstat`'s page counts). */

@@ -491,17 +491,18 @@ export class NativeConn implements Transport, Disposable {
     patience = SLOW_CLIENT_WAIT,
   ): Promise<number> {
     if (count <= 0) throw new RangeError(`receiveFile count ${count} is not positive`);
+    // Before the pipe: after a close, a new one would be left open.
+    if (this.#deferredFailure !== null) {
+      const failure = this.#deferredFailure;
+      this.#deferredFailure = null;
+      throw failure;
+    }
     const wait = Math.min(patience, SLOW_CLIENT_WAIT);
     const { ends, size } = this.#pipe ??= this.#openPipe(count);
     const wanted = Math.min(count, size);
     // Each drain costs a system call, and a worker thread's turn off the main thread:
     // wait for a batch worth it, unless the stream ended.
     const batch = Math.min(wanted, SPLICE_BATCH);
-    if (this.#deferredFailure !== null) {
-      const failure = this.#deferredFailure;
-      this.#deferredFailure = null;
-      throw failure;
-    }
     let moved = 0;
     /** When the bytes moved so far are written, batch or not: `wait` after the first came. */
     let deadline: number | undefined;

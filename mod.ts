@@ -222,5 +222,17 @@ export {
   TlsTransport,
 } from "./src/tls.ts";
 export type { NativeConn } from "./src/native/socket.ts";
-export { LocalFileError, type Reader, type Transport, type Writer } from "./src/transport.ts";
+export {
+  MAX_UPLOAD_THREADS,
+  UploadPumps,
+  type UploadPumpsOptions,
+} from "./src/native/upload_pumps.ts";
+export {
+  LocalFileError,
+  type Reader,
+  type RunningUpload,
+  type Transport,
+  type UploadOptions,
+  type Writer,
+} from "./src/transport.ts";
 export { VERSION } from "./src/version.ts";

@@ -13,6 +13,7 @@ import type { ConnectionRefusal } from "./metrics.ts";
 import { formatAddress, normalizeIp } from "./net.ts";
 import { KernelResolver } from "./fs/resolver.ts";
 import { nativeSocketsAvailable } from "./native/socket.ts";
+import { UploadPumps } from "./native/upload_pumps.ts";
 import {
   type FTPHandlerOptions,
   type HandlerConfig,
@@ -81,6 +82,14 @@ export interface FTPServerOptions extends FTPHandlerOptions {
    * none. Default: one with the default options (the loopback allow-listed).
    */
   defender?: Defender | DefenderOptions | false;
+  /**
+   * Threads that run spliced uploads beside the main thread, so that many uploads
+   * at once use every core (default: one per core but one, at most 7; none with
+   * `workers`, whose processes use the cores); 0 runs every upload on the main
+   * thread. Or {@linkcode UploadPumps} of your own (to share them, or with other
+   * options), which the server then leaves open. Started at the first upload.
+   */
+  uploadThreads?: number | UploadPumps;
 }
 
 /** Options of {@linkcode FTPServer.serve}. */
@@ -129,6 +138,8 @@ export class FTPServer implements SessionHost {
   readonly logger: Logger;
   /** The transfer buffers every session shares. */
   readonly buffers: BufferPool;
+  /** The threads spliced uploads run on besides the main thread; `null` without native sockets. */
+  readonly uploads: UploadPumps | null;
   /** Most simultaneous connections; 0 is no limit. */
   maxCons: number;
   /** Most simultaneous connections per IP address; 0 is no limit. */
@@ -150,6 +161,8 @@ export class FTPServer implements SessionHost {
   readonly #unintroduced = new Set<Deno.Conn>();
   #serving: Promise<void> | null = null;
   #closed = false;
+  /** Whether {@linkcode FTPServer.uploads} is the server's own, to close. */
+  readonly #ownsUploads: boolean;
 
   /**
    * Binds the listening socket; throws `Deno.errors.AddrInUse` and the like at
@@ -173,6 +186,15 @@ export class FTPServer implements SessionHost {
       this.logger = logger;
     }
     this.buffers = new BufferPool(this.config.dtp.bufferSize, this.config.dtp.bufferBudget);
+    this.uploads = options.uploadThreads instanceof UploadPumps
+      ? options.uploadThreads
+      : this.config.useSendfile && nativeSocketsAvailable()
+      ? new UploadPumps({
+        threads: options.uploadThreads ?? (role ? 0 : undefined),
+        onFailure: (message) => this.logger.warning(message),
+      })
+      : null;
+    this.#ownsUploads = !(options.uploadThreads instanceof UploadPumps);
     this.maxCons = options.maxCons ?? 512;
     this.maxConsPerIp = options.maxConsPerIp ?? 0;
     this.#handler = options.handler ?? FTPHandler;
@@ -260,6 +282,12 @@ export class FTPServer implements SessionHost {
     } catch {
       // Already closed.
     }
+    this.#endUploadThreadsIfDone();
+  }
+
+  /** Once the server is closed and its last session has ended, the upload threads end too. */
+  #endUploadThreadsIfDone(): void {
+    if (this.#ownsUploads && this.#closed && this.#tasks.size === 0) this.uploads?.close();
   }
 
   /** Stops accepting, disconnects every client, and resolves once every session has ended. */
@@ -411,7 +439,10 @@ export class FTPServer implements SessionHost {
 
   #track(task: Promise<void>): void {
     this.#tasks.add(task);
-    task.finally(() => this.#tasks.delete(task));
+    task.finally(() => {
+      this.#tasks.delete(task);
+      this.#endUploadThreadsIfDone();
+    });
   }
 
   async #admit(conn: Deno.Conn): Promise<void> {

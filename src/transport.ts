@@ -49,6 +49,37 @@ export interface Transport extends Reader, Writer {
    * it. Failures reject as {@linkcode Transport.sendFile}'s do.
    */
   receiveFile?(fd: number, offset: number, count: number, patience: number): Promise<number>;
+  /**
+   * Receives into the open file descriptor `fd` from byte `offset` until the peer
+   * closes its side, as {@linkcode Transport.receiveFile} does, `step` bytes (or
+   * fewer) at a time, with its `patience`; the work may run on another thread,
+   * and {@linkcode RunningUpload} tells how far it is meanwhile. Closing the transport
+   * ends it (what came before is written). Only a native socket has it.
+   */
+  receiveFileToEnd?(fd: number, offset: number, options: UploadOptions): RunningUpload;
+}
+
+/** How {@linkcode Transport.receiveFileToEnd} moves the bytes. */
+export interface UploadOptions {
+  /** The most bytes one step gathers before it writes them. */
+  step: number;
+  /** The longest ms a step waits for the rest of a batch once some bytes have come. */
+  patience: number;
+}
+
+/** An upload {@linkcode Transport.receiveFileToEnd} runs. */
+export interface RunningUpload {
+  /** The bytes written so far. */
+  readonly bytes: number;
+  /** When bytes were last written (`performance.now()`'s clock); the start before any. */
+  readonly lastProgress: number;
+  /** Whether another thread (an upload thread) runs it. */
+  readonly offThread: boolean;
+  /**
+   * Resolves to the bytes written once the peer has closed its side; rejects as
+   * {@linkcode Transport.receiveFile} does, `bytes` counting those written before.
+   */
+  readonly done: Promise<number>;
 }
 
 /** Writes all of `p`, however many calls it takes. */

@@ -94,7 +94,11 @@ async function fuzzSession(port: number, plan: Plan, rng: Prng, ca: string): Pro
       await client.sendRaw(line);
     }
     await reading;
-    for (const conn of opened) conn.close();
+    // Taken out of the set as they are closed, or their own end would close them again.
+    for (const conn of opened) {
+      opened.delete(conn);
+      conn.close();
+    }
     await Promise.all(transfers);
     assertEquals(codes.slice(-2), [200, 221], "the session answers NOOP and QUIT at its end");
     return { lines, codes };

@@ -5,7 +5,7 @@
  * behaviour of the stream path is checked again on the fast path.
  */
 
-import { AbstractedFS, FTPHandler, MemoryFS } from "../mod.ts";
+import { AbstractedFS, FTPHandler, MemoryFS, UploadPumps } from "../mod.ts";
 import { KernelResolver } from "../src/fs/resolver.ts";
 import { nativeSocketsAvailable } from "../src/native/socket.ts";
 import { writeAll } from "../src/transport.ts";
@@ -31,6 +31,36 @@ function dataPaths(logs: string[]): string[] {
     return match ? [`${match[1]} ${match[2]}`] : [];
   });
 }
+
+/** Where a test server's spliced uploads run, and the data path its log then names. */
+interface Placement {
+  where: string;
+  splice: string;
+  /** Runs `body` with the server options that put the uploads there. */
+  with(body: (options: { uploadThreads: number | UploadPumps }) => Promise<void>): Promise<void>;
+}
+
+/** The main thread for every upload, or an upload thread for every one. */
+const PLACEMENTS: Placement[] = [
+  {
+    where: "main thread",
+    splice: "splice",
+    with: (body) => body({ uploadThreads: 0 }),
+  },
+  {
+    where: "upload thread",
+    splice: "splice on an upload thread",
+    async with(body) {
+      const uploads = new UploadPumps({ threads: 1, mainThreadShare: false });
+      try {
+        await uploads.start();
+        await body({ uploadThreads: uploads });
+      } finally {
+        uploads.close();
+      }
+    },
+  },
+];
 
 /** A handler class that records the files passed to `event`. */
 function recordingHandler(event: "onIncompleteFileSent" | "onIncompleteFileReceived") {
@@ -216,85 +246,160 @@ Deno.test({
   },
 });
 
+for (const placement of PLACEMENTS) {
+  Deno.test({
+    name:
+      `splice writes TYPE I STOR, REST + STOR and STOU to the disk (${placement.where}); TYPE A and APPE stream`,
+    ignore,
+    fn: () =>
+      placement.with(async (uploads) => {
+        await withServer(uploads, async ({ port, home, logs }) => {
+          const bytes = randomBytes(3 * MiB + 5);
+          const client = await FtpClient.login(port);
+          try {
+            await client.command("TYPE I");
+            await client.store("up", bytes);
+            assertBytesEqual(await Deno.readFile(`${home}/up`), bytes);
+            await client.store("up", bytes.subarray(0, 1000));
+            assertBytesEqual(
+              await Deno.readFile(`${home}/up`),
+              bytes.subarray(0, 1000),
+              "truncated",
+            );
+            assertEquals((await client.command("REST 600")).code, 350);
+            await client.store("up", bytes.subarray(5000, 9000));
+            const resumed = await Deno.readFile(`${home}/up`);
+            assertBytesEqual(resumed.subarray(0, 600), bytes.subarray(0, 600), "kept before REST");
+            assertBytesEqual(
+              resumed.subarray(600),
+              bytes.subarray(5000, 9000),
+              "written from REST",
+            );
+            const [unique] = await client.store("", bytes, "STOU");
+            const name = /FILE: (\S+)/.exec(unique.text)![1];
+            assertBytesEqual(await Deno.readFile(`${home}/${name}`), bytes);
+            await client.store("up", encoder.encode("!"), "APPE");
+            assertEquals((await Deno.stat(`${home}/up`)).size, 4601, "appended");
+            await client.command("TYPE A");
+            await client.store("text", encoder.encode("one\r\ntwo\r\n"));
+            assertEquals(await Deno.readTextFile(`${home}/text`), "one\ntwo\n");
+          } finally {
+            client.close();
+          }
+          assertEquals(dataPaths(logs), [
+            ...Array(3).fill(`STOR ${placement.splice} (native socket)`),
+            `STOU ${placement.splice} (native socket)`,
+            "APPE stream (native socket)",
+            "STOR stream (native socket)",
+          ]);
+          const sizes = logs.flatMap((line) =>
+            /STOR \S+ completed=1 bytes=(\d+)/.exec(line)?.[1] ?? []
+          );
+          assertEquals(sizes, [String(bytes.length), "1000", "4000", "10"], "byte counts logged");
+        });
+      }),
+  });
+}
+
+for (const placement of PLACEMENTS) {
+  Deno.test({
+    name:
+      `fast path, direct mode (${placement.where}): ABOR mid-upload answers 426 then 226 and keeps what arrived; a stalled upload times out`,
+    ignore,
+    fn: () =>
+      placement.with(async (uploads) => {
+        const [Handler, incomplete] = recordingHandler("onIncompleteFileReceived");
+        const options = {
+          ...uploads,
+          handler: Handler,
+          dtp: { timeout: 0.5 },
+          uploadMode: "direct" as const,
+        };
+        await withServer(options, async ({ port, home, logs }) => {
+          const client = await FtpClient.login(port);
+          try {
+            await client.command("TYPE I");
+            const data = await client.pasv();
+            assertEquals((await client.command("STOR partial")).code, 125);
+            const chunk = randomBytes(MiB);
+            await writeAll(data, chunk);
+            await waitFor(() => Deno.statSync(`${home}/partial`).size === MiB);
+            await client.send("ABOR");
+            assertEquals((await client.reply()).code, 426);
+            assertEquals((await client.reply()).code, 226);
+            data.close();
+            assertBytesEqual(await Deno.readFile(`${home}/partial`), chunk, "what arrived is kept");
+
+            const idle = await client.pasv();
+            assertEquals((await client.command("STOR idle")).code, 125);
+            const end = await client.reply();
+            assertEquals(end.code, 426);
+            assertStringIncludes(end.text, "timed out");
+            idle.close();
+            assertEquals((await client.command("NOOP")).code, 200, "the session goes on");
+          } finally {
+            client.close();
+          }
+          await waitFor(() => incomplete.length === 2);
+          assertEquals(incomplete, [`${home}/partial`, `${home}/idle`]);
+          assertEquals(dataPaths(logs), Array(2).fill(`STOR ${placement.splice} (native socket)`));
+        });
+      }),
+  });
+}
+
 Deno.test({
-  name: "splice writes TYPE I STOR, REST + STOR and STOU to the disk; TYPE A and APPE stream",
+  name:
+    "fast path: uploads at once are shared between the main thread and an upload thread, every byte in place",
   ignore,
   async fn() {
-    await withServer({}, async ({ port, home, logs }) => {
-      const bytes = randomBytes(3 * MiB + 5);
-      const client = await FtpClient.login(port);
+    await withServer({ uploadThreads: 1 }, async ({ server, port, home, logs }) => {
+      await server.uploads!.start();
+      const files = Array.from({ length: 6 }, () => randomBytes(2 * MiB + 3));
+      const clients = await Promise.all(files.map(() => FtpClient.login(port)));
       try {
-        await client.command("TYPE I");
-        await client.store("up", bytes);
-        assertBytesEqual(await Deno.readFile(`${home}/up`), bytes);
-        await client.store("up", bytes.subarray(0, 1000));
-        assertBytesEqual(await Deno.readFile(`${home}/up`), bytes.subarray(0, 1000), "truncated");
-        assertEquals((await client.command("REST 600")).code, 350);
-        await client.store("up", bytes.subarray(5000, 9000));
-        const resumed = await Deno.readFile(`${home}/up`);
-        assertBytesEqual(resumed.subarray(0, 600), bytes.subarray(0, 600), "kept before REST");
-        assertBytesEqual(resumed.subarray(600), bytes.subarray(5000, 9000), "written from REST");
-        const [unique] = await client.store("", bytes, "STOU");
-        const name = /FILE: (\S+)/.exec(unique.text)![1];
-        assertBytesEqual(await Deno.readFile(`${home}/${name}`), bytes);
-        await client.store("up", encoder.encode("!"), "APPE");
-        assertEquals((await Deno.stat(`${home}/up`)).size, 4601, "appended");
-        await client.command("TYPE A");
-        await client.store("text", encoder.encode("one\r\ntwo\r\n"));
-        assertEquals(await Deno.readTextFile(`${home}/text`), "one\ntwo\n");
+        // Every upload starts before any byte is sent, so that all six run at once.
+        const data = await Promise.all(clients.map(async (client, i) => {
+          await client.command("TYPE I");
+          const data = await client.pasv();
+          assertEquals((await client.command(`STOR f${i}`)).code, 125);
+          return data;
+        }));
+        await Promise.all(data.map((conn, i) => writeAndClose(conn, files[i])));
+        for (const client of clients) assertEquals((await client.reply()).code, 226);
       } finally {
-        client.close();
+        for (const client of clients) client.close();
       }
-      assertEquals(dataPaths(logs), [
+      for (const [i, bytes] of files.entries()) {
+        assertBytesEqual(await Deno.readFile(`${home}/f${i}`), bytes, `f${i}`);
+      }
+      const paths = dataPaths(logs).toSorted();
+      assertEquals(paths, [
         ...Array(3).fill("STOR splice (native socket)"),
-        "STOU splice (native socket)",
-        "APPE stream (native socket)",
-        "STOR stream (native socket)",
+        ...Array(3).fill("STOR splice on an upload thread (native socket)"),
       ]);
-      const sizes = logs.flatMap((line) =>
-        /STOR \S+ completed=1 bytes=(\d+)/.exec(line)?.[1] ?? []
-      );
-      assertEquals(sizes, [String(bytes.length), "1000", "4000", "10"], "byte counts logged");
     });
   },
 });
 
 Deno.test({
   name:
-    "fast path, direct mode: ABOR mid-upload answers 426 then 226 and keeps what arrived; a stalled upload times out",
+    "fast path: a closed server's upload threads end with its last session, and the process exits",
   ignore,
   async fn() {
-    const [Handler, incomplete] = recordingHandler("onIncompleteFileReceived");
-    const options = { handler: Handler, dtp: { timeout: 0.5 }, uploadMode: "direct" as const };
-    await withServer(options, async ({ port, home, logs }) => {
-      const client = await FtpClient.login(port);
-      try {
-        await client.command("TYPE I");
-        const data = await client.pasv();
-        assertEquals((await client.command("STOR partial")).code, 125);
-        const chunk = randomBytes(MiB);
-        await writeAll(data, chunk);
-        await waitFor(() => Deno.statSync(`${home}/partial`).size === MiB);
-        await client.send("ABOR");
-        assertEquals((await client.reply()).code, 426);
-        assertEquals((await client.reply()).code, 226);
-        data.close();
-        assertBytesEqual(await Deno.readFile(`${home}/partial`), chunk, "what arrived is kept");
-
-        const idle = await client.pasv();
-        assertEquals((await client.command("STOR idle")).code, 125);
-        const end = await client.reply();
-        assertEquals(end.code, 426);
-        assertStringIncludes(end.text, "timed out");
-        idle.close();
-        assertEquals((await client.command("NOOP")).code, 200, "the session goes on");
-      } finally {
-        client.close();
-      }
-      await waitFor(() => incomplete.length === 2);
-      assertEquals(incomplete, [`${home}/partial`, `${home}/idle`]);
-      assertEquals(dataPaths(logs), Array(2).fill("STOR splice (native socket)"));
-    });
+    // Were a thread left running, the child would never exit.
+    const script = new URL("./support/upload_threads_exit.ts", import.meta.url);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", script.pathname],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    const { code, stdout, stderr } = await child.output();
+    clearTimeout(timer);
+    const text = new TextDecoder();
+    assertEquals(code, 0, `killed after 20 s, or failed: ${text.decode(stderr)}`);
+    assertEquals(text.decode(stdout).trim(), "uploaded on an upload thread; server closed");
   },
 });
 
@@ -314,37 +419,40 @@ function canMount(): boolean {
   }
 }
 
-Deno.test({
-  name:
-    "fast path: a disk that fills during a spliced STOR answers 452, keeps no partial, and the session goes on",
-  ignore: ignore || !canMount(),
-  async fn() {
-    await withServer({}, async ({ port, home, logs }) => {
-      const small = `${home}/small`;
-      await Deno.mkdir(small);
-      const mount = await new Deno.Command("mount", {
-        args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", small],
-      }).output();
-      assert(mount.success, new TextDecoder().decode(mount.stderr));
-      try {
-        const client = await FtpClient.login(port);
-        try {
-          await client.command("TYPE I");
-          const [, end] = await client.store("small/f", randomBytes(3 * MiB), "STOR", 452);
-          assertStringIncludes(end.text, "No space left on device");
-          assertEquals([...Deno.readDirSync(small)], [], "no partial of a refused write");
-          await client.store("small/g", encoder.encode("fits"));
-          assertEquals(await Deno.readTextFile(`${small}/g`), "fits");
-        } finally {
-          client.close();
-        }
-      } finally {
-        await new Deno.Command("umount", { args: ["-l", small] }).output();
-      }
-      assertEquals(dataPaths(logs), Array(2).fill("STOR splice (native socket)"));
-    });
-  },
-});
+for (const placement of PLACEMENTS) {
+  Deno.test({
+    name:
+      `fast path (${placement.where}): a disk that fills during a spliced STOR answers 452, keeps no partial, and the session goes on`,
+    ignore: ignore || !canMount(),
+    fn: () =>
+      placement.with(async (uploads) => {
+        await withServer(uploads, async ({ port, home, logs }) => {
+          const small = `${home}/small`;
+          await Deno.mkdir(small);
+          const mount = await new Deno.Command("mount", {
+            args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", small],
+          }).output();
+          assert(mount.success, new TextDecoder().decode(mount.stderr));
+          try {
+            const client = await FtpClient.login(port);
+            try {
+              await client.command("TYPE I");
+              const [, end] = await client.store("small/f", randomBytes(3 * MiB), "STOR", 452);
+              assertStringIncludes(end.text, "No space left on device");
+              assertEquals([...Deno.readDirSync(small)], [], "no partial of a refused write");
+              await client.store("small/g", encoder.encode("fits"));
+              assertEquals(await Deno.readTextFile(`${small}/g`), "fits");
+            } finally {
+              client.close();
+            }
+          } finally {
+            await new Deno.Command("umount", { args: ["-l", small] }).output();
+          }
+          assertEquals(dataPaths(logs), Array(2).fill(`STOR ${placement.splice} (native socket)`));
+        });
+      }),
+  });
+}
 
 Deno.test({
   name: "fast path: readLimit holds the upload rate",

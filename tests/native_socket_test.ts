@@ -6,12 +6,20 @@
 
 import { AT_FDCWD, O, openat2 } from "../src/native/libc.ts";
 import { NativeConn, NativeListener, nativeSocketsAvailable } from "../src/native/socket.ts";
-import { LocalFileError } from "../src/transport.ts";
-import { assert, assertBytesEqual, assertEquals, within } from "./support/assert.ts";
+import { UploadPumps } from "../src/native/upload_pumps.ts";
+import { LocalFileError, writeAll } from "../src/transport.ts";
+import {
+  assert,
+  assertBytesEqual,
+  assertEquals,
+  assertStringIncludes,
+  within,
+} from "./support/assert.ts";
 import { randomBytes } from "./support/data.ts";
 import { readAll } from "./support/ftp_client.ts";
 import { withTempDir } from "./support/temp_dir.ts";
 import { hasIPv6Loopback } from "./support/ipv6.ts";
+import { waitFor } from "./support/server.ts";
 
 const ignore = !nativeSocketsAvailable();
 
@@ -301,5 +309,91 @@ Deno.test({
     const text = new TextDecoder();
     assertEquals(code, 0, `the child did not exit by itself: ${text.decode(stderr)}`);
     assertEquals(text.decode(stdout), "read: 3\naborted: AbortError\nclosed: BadResource\n");
+  },
+});
+
+/** A native connection accepted with `uploads` from a runtime client, and that client. */
+async function pairWith(uploads: UploadPumps) {
+  const listener = NativeListener.listen({ hostname: "127.0.0.1", port: 0, uploads });
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const conn = await listener.accept();
+  listener.close();
+  return { conn, client };
+}
+
+/** Runs `body` with an upload thread that takes every upload. */
+async function withUploadThread(body: (uploads: UploadPumps) => Promise<void>): Promise<void> {
+  const uploads = new UploadPumps({ threads: 1, mainThreadShare: false });
+  try {
+    await uploads.start();
+    await body(uploads);
+  } finally {
+    uploads.close();
+  }
+}
+
+Deno.test({
+  name:
+    "native sockets: an upload thread's upload shows its progress, ends with the peer, and a failed write is a LocalFileError",
+  ignore,
+  async fn() {
+    await withUploadThread((uploads) =>
+      withTempDir(async (dir) => {
+        using file = openat2(AT_FDCWD, `${dir}/f`, O.WRONLY | O.CREAT, 0, 0o600);
+        const { conn, client } = await pairWith(uploads);
+        const bytes = randomBytes(1024 * 1024);
+        const startedAt = performance.now();
+        const upload = conn.receiveFileToEnd(file.fd, 0, { step: 64 * 1024, patience: 100 });
+        assert(upload.offThread, "on the thread");
+        await writeAll(client, bytes);
+        await waitFor(() => upload.bytes === bytes.length);
+        assert(upload.lastProgress > startedAt, "the time of the last bytes is seen");
+        client.close();
+        assertEquals(await within(upload.done, 3000, "the end"), bytes.length);
+        assertBytesEqual(await Deno.readFile(`${dir}/f`), bytes);
+        conn.close();
+
+        // A descriptor open for reading only: splice into it fails (EBADF).
+        using readOnly = openat2(AT_FDCWD, `${dir}/f`, O.RDONLY, 0, 0);
+        const second = await pairWith(uploads);
+        const failing = second.conn.receiveFileToEnd(readOnly.fd, 0, {
+          step: 65536,
+          patience: 100,
+        });
+        await second.client.write(bytes.subarray(0, 1000));
+        const error = await rejection(within(failing.done, 3000, "the failure"));
+        assert(error instanceof LocalFileError, String(error));
+        assertStringIncludes(error.message, "EBADF");
+        second.conn.close();
+        second.client.close();
+      })
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "native sockets: a close under an upload thread's upload ends it with what came; the socket is closed after it",
+  ignore,
+  async fn() {
+    await withUploadThread((uploads) =>
+      withTempDir(async (dir) => {
+        using file = openat2(AT_FDCWD, `${dir}/f`, O.WRONLY | O.CREAT, 0, 0o600);
+        const open = () => [...Deno.readDirSync("/proc/self/fd")].length;
+        const before = open();
+        const { conn, client } = await pairWith(uploads);
+        const upload = conn.receiveFileToEnd(file.fd, 0, { step: 65536, patience: 5000 });
+        const bytes = randomBytes(1000);
+        await client.write(bytes);
+        await waitFor(() => upload.bytes === bytes.length);
+        conn.close(); // as ABOR or the stall watchdog does
+        assertEquals(await within(upload.done, 3000, "the upload under the close"), bytes.length);
+        assertBytesEqual(await Deno.readFile(`${dir}/f`), bytes);
+        // The client sees its connection end, then the server's socket is gone.
+        assertEquals(await client.read(new Uint8Array(10)), null);
+        client.close();
+        await waitFor(() => open() === before);
+      })
+    );
   },
 });

@@ -7,6 +7,7 @@
  */
 
 import { NativeConn, NativeListener } from "../native/socket.ts";
+import type { UploadPumps } from "../native/upload_pumps.ts";
 import { normalizeIp, sameAddress } from "../net.ts";
 import { inNetwork, type Network } from "../auth/networks.ts";
 
@@ -36,6 +37,8 @@ export interface DataChannelOptions {
    * Only where `nativeSocketsAvailable()` says so: Linux, with FFI granted.
    */
   native?: boolean;
+  /** With `native`: the threads its uploads may run on besides the main thread. */
+  uploads?: UploadPumps;
   /**
    * Networks whose passive connections are taken as the client's: the proxies
    * that forward the passive ports to this server (the PROXY protocol's), since
@@ -156,7 +159,8 @@ export class DataChannel {
   async openPassive(hostname: string, ports: readonly number[] | null): Promise<number> {
     this.close();
     const listen = this.#options.native
-      ? (address: { hostname: string; port: number }) => NativeListener.listen(address)
+      ? (address: { hostname: string; port: number }) =>
+        NativeListener.listen({ ...address, uploads: this.#options.uploads })
       : (address: { hostname: string; port: number }) => Deno.listen(address);
     let listener: DataListener;
     try {
@@ -235,7 +239,7 @@ export class DataChannel {
       this.#connecting = controller;
       const timer = setTimeout(() => controller.abort(), timeoutMs);
       try {
-        const target = { ...active, signal: controller.signal };
+        const target = { ...active, signal: controller.signal, uploads: this.#options.uploads };
         return await (this.#options.native ? NativeConn.connect(target) : Deno.connect(target));
       } catch (error) {
         throw new DataConnectError(`cannot connect to ${active.hostname}:${active.port}`, {

@@ -9,7 +9,9 @@ import type { FileDescriptor, FileReader, FileWriter } from "../fs/filesystem.ts
 import {
   LocalFileError,
   type Reader,
+  type RunningUpload,
   type Transport,
+  type UploadOptions,
   writeAll,
   type Writer,
 } from "../transport.ts";
@@ -117,8 +119,6 @@ export class TransferError extends Error {
 export class DTPHandler {
   /** The data connection. */
   readonly conn: Transport;
-  /** Bytes moved over the data connection so far. */
-  bytes = 0;
   /** When the transfer started, from `performance.now()`. */
   readonly startedAt: number = performance.now();
   /**
@@ -133,7 +133,11 @@ export class DTPHandler {
   /** The limits on sent bytes. */
   readonly #sending: Limit;
   #failure: TransferFailure | null = null;
+  /** Bytes moved, but for those of an upload running to its end ({@linkcode DTPHandler.#upload}). */
+  #bytes = 0;
   #lastProgress = this.startedAt;
+  /** An upload the connection runs to its end (`Transport.receiveFileToEnd`), which counts its own bytes. */
+  #upload: RunningUpload | null = null;
   #watchdog: ReturnType<typeof setTimeout> | undefined;
   #wake: (() => void) | null = null;
   #buffer: Uint8Array | null = null;
@@ -145,6 +149,16 @@ export class DTPHandler {
     this.#buffers = buffers;
     this.#receiving = limitOf(options.readLimit, options.readRate);
     this.#sending = limitOf(options.writeLimit, options.writeRate);
+  }
+
+  /** Bytes moved over the data connection so far. */
+  get bytes(): number {
+    return this.#bytes + (this.#upload?.bytes ?? 0);
+  }
+
+  /** Whether another thread (an upload thread, `upload_pumps.ts`) moved the bytes. */
+  get offThread(): boolean {
+    return this.#upload?.offThread ?? false;
   }
 
   /** Seconds since the transfer started. */
@@ -208,6 +222,9 @@ export class DTPHandler {
     if (file && conn.receiveFile) {
       // A slow client's bytes are handed over well within the stall watchdog's time.
       const patience = this.#options.timeout * 1000 / 4;
+      if (conn.receiveFileToEnd && this.#receiving.step === Infinity) {
+        return await this.#receiveToEnd(file, conn.receiveFileToEnd.bind(conn), patience);
+      }
       const receive = (fd: number, offset: number, count: number) =>
         conn.receiveFile!(fd, offset, count, patience);
       return await this.#moveDescriptor(file, receive, this.#receiving);
@@ -271,6 +288,30 @@ export class DTPHandler {
     });
   }
 
+  /**
+   * Receives into `file` from its position with `receive` (the connection's
+   * `receiveFileToEnd`) until the client closes the data connection: no rate
+   * limit to keep between steps, so the connection runs the steps itself
+   * (perhaps on another thread), and progress, ABOR and the stall watchdog read
+   * its {@linkcode RunningUpload}.
+   */
+  async #receiveToEnd(
+    file: FileDescriptor,
+    receive: (fd: number, offset: number, options: UploadOptions) => RunningUpload,
+    patience: number,
+  ): Promise<void> {
+    this.zeroCopy = true;
+    await this.#run(false, async () => {
+      using _share = this.#buffers.share();
+      if (this.#failure) throw new TransferError(this.#failure);
+      await this.#connStep(() => {
+        const upload = receive(file.fd, file.position, { step: this.#buffers.fairSize, patience });
+        this.#upload = upload;
+        return upload.done;
+      });
+    });
+  }
+
   /** Writes bytes received, even once the transfer has failed: an aborted or stalled upload keeps them. */
   async #keep(sink: Writer, bytes: Uint8Array): Promise<void> {
     try {
@@ -316,7 +357,7 @@ export class DTPHandler {
   }
 
   #progress(n: number): void {
-    this.bytes += n;
+    this.#bytes += n;
     this.#lastProgress = performance.now();
   }
 
@@ -352,7 +393,8 @@ export class DTPHandler {
 
   #armWatchdog(delayMs: number): void {
     this.#watchdog = setTimeout(() => {
-      const idle = performance.now() - this.#lastProgress;
+      const lastProgress = Math.max(this.#lastProgress, this.#upload?.lastProgress ?? 0);
+      const idle = performance.now() - lastProgress;
       const limit = this.#options.timeout * 1000;
       if (idle >= limit) this.abort("timeout");
       else this.#armWatchdog(limit - idle);

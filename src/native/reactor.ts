@@ -4,7 +4,7 @@
  *
  * The socket calls are synchronous and non-blocking (see `libc.ts`): one that
  * would block answers EAGAIN, and the caller then awaits {@linkcode readable} or
- * {@linkcode writable}. Every such wait of the process goes through ONE epoll
+ * {@linkcode writable}. Every such wait of a thread goes through ONE epoll
  * instance, and at most ONE `epoll_wait` call is outstanding at any time, on one
  * worker thread, however many sockets wait. The runtime runs such calls and its
  * own file operations on one pool of worker threads (32 in Deno 2.9): were each
@@ -24,8 +24,10 @@
  *   event of the closed socket is never taken for one of a new socket that reuses
  *   its number.
  *
- * The epoll instance and the eventfd are made at the first wait and kept for the
- * life of the process (two descriptors).
+ * The epoll instance and the eventfd are made at the first wait (or by
+ * {@linkcode prepareReactor}) and kept for the life of the thread (two
+ * descriptors): the main thread's, and each upload thread's (`upload_pumps.ts`),
+ * since every thread of the runtime has its own module instances.
  *
  * @module
  */
@@ -243,6 +245,14 @@ export function readable(fd: number, signal?: AbortSignal): Promise<void> {
 /** Resolves once the socket `fd` can be written (or has an error to report); rejects as {@linkcode readable}. */
 export function writable(fd: number, signal?: AbortSignal): Promise<void> {
   return reactor().wait(fd, WRITABLE, signal);
+}
+
+/**
+ * Makes the reactor (its epoll instance and eventfd) now rather than at the first
+ * wait: a thread that exists to wait on sockets opens its descriptors as it starts.
+ */
+export function prepareReactor(): void {
+  reactor();
 }
 
 /**

@@ -24,7 +24,13 @@
  */
 
 import { formatIPv6, ipBytes } from "../net.ts";
-import { LocalFileError, type Transport, writeAll } from "../transport.ts";
+import {
+  LocalFileError,
+  type RunningUpload,
+  type Transport,
+  type UploadOptions,
+  writeAll,
+} from "../transport.ts";
 import {
   accept4,
   AF,
@@ -32,46 +38,33 @@ import {
   connect,
   Descriptor,
   E,
-  errnoName,
   intOption,
   libc,
   listen,
-  type Pipe,
-  pipe,
   recv,
   send,
   sendfile,
   sendfileOffThread,
   setIntOption,
-  setPipeSize,
   SHUT,
   shutdown,
   SO,
   socket,
   socketName,
   SOL,
-  spliceFromSocket,
-  spliceToFile,
-  spliceToFileNow,
   SystemError,
   TCP,
 } from "./libc.ts";
-import { mayReadNow, mayWriteNow, onLocalDisk, writeNow } from "./page_cache.ts";
+import { mayReadNow } from "./page_cache.ts";
 import { forget, readable, writable } from "./reactor.ts";
+import { socketCall, socketError } from "./socket_errors.ts";
+import { SpliceReceiver } from "./splice_receiver.ts";
+import type { UploadPumps } from "./upload_pumps.ts";
 
 /** `sizeof(struct sockaddr_in6)`, the largest address made or accepted here. */
 const SOCKADDR_SIZE = 28;
 /** Connections a passive listener queues before it accepts (as the runtime's own listeners). */
 const BACKLOG = 128;
-/** The fewest bytes `receiveFile` gathers in its pipe before writing them, short of the stream's end. */
-const SPLICE_BATCH = 64 * 1024;
-/**
- * The longest `receiveFile` waits for the rest of a batch once some bytes have
- * come, unless its caller's patience is shorter: a slow client's bytes are then
- * written as they are, so that its progress is seen (by STAT, and by the stall
- * watchdog, which would otherwise take it for a stalled one).
- */
-const SLOW_CLIENT_WAIT = 1000;
 /** Bytes read per chunk of {@linkcode NativeConn.readable}. */
 const STREAM_CHUNK = 64 * 1024;
 
@@ -130,38 +123,6 @@ function addressOf(fd: number, which: "sock" | "peer"): Deno.NetAddr {
 }
 
 // --- Errors ------------------------------------------------------------------
-
-/** The runtime's error class for each failure of the network. */
-const NETWORK_ERRORS: Record<number, new (message: string) => Error> = {
-  [E.CONNREFUSED]: Deno.errors.ConnectionRefused,
-  [E.CONNRESET]: Deno.errors.ConnectionReset,
-  [E.CONNABORTED]: Deno.errors.ConnectionAborted,
-  [E.PIPE]: Deno.errors.BrokenPipe,
-  [E.NOTCONN]: Deno.errors.NotConnected,
-  [E.ADDRINUSE]: Deno.errors.AddrInUse,
-  [E.ADDRNOTAVAIL]: Deno.errors.AddrNotAvailable,
-  [E.TIMEDOUT]: Deno.errors.TimedOut,
-  [E.NETUNREACH]: Deno.errors.NetworkUnreachable,
-  [E.HOSTUNREACH]: Deno.errors.NetworkUnreachable,
-  [E.NETDOWN]: Deno.errors.NetworkUnreachable,
-};
-
-/** The failure of `call` with `errno`: the runtime's error for the network's failures, else a `SystemError`. */
-function socketError(call: string, errno: number): Error {
-  const Class = NETWORK_ERRORS[errno];
-  if (!Class) return new SystemError(call, errno);
-  const code = errnoName(errno);
-  return Object.assign(new Class(`${call}: ${code} (os error ${errno})`), { code });
-}
-
-/** Runs a socket call that throws a `SystemError`, with its failure as {@linkcode socketError} words it. */
-function socketCall<T>(call: () => T): T {
-  try {
-    return call();
-  } catch (error) {
-    throw error instanceof SystemError ? socketError(error.call, error.errno) : error;
-  }
-}
 
 /** Whether `error` says the process (EMFILE) or the system (ENFILE) has no descriptor left. */
 function outOfDescriptors(error: unknown): boolean {
@@ -233,7 +194,13 @@ export interface NativeAddress {
   port: number;
 }
 
-let adopt: (socket: Socket, remoteAddr: Deno.NetAddr) => NativeConn;
+/** Where a connection's uploads may run besides this thread. */
+export interface NativeSocketOptions {
+  /** The upload threads; without them, uploads run on this thread. */
+  uploads?: UploadPumps;
+}
+
+let adopt: (socket: Socket, remoteAddr: Deno.NetAddr, uploads: UploadPumps | null) => NativeConn;
 
 /**
  * A listening socket made with `socket`, `bind` and `listen` (with
@@ -245,14 +212,16 @@ export class NativeListener implements Disposable {
   /** The address it listens on. */
   readonly addr: Deno.NetAddr;
   readonly #socket: Socket;
+  readonly #uploads: UploadPumps | null;
 
-  private constructor(socket: Socket, addr: Deno.NetAddr) {
+  private constructor(socket: Socket, addr: Deno.NetAddr, uploads: UploadPumps | null) {
     this.#socket = socket;
     this.addr = addr;
+    this.#uploads = uploads;
   }
 
-  /** Listens on `hostname`:`port`. */
-  static listen(options: NativeAddress): NativeListener {
+  /** Listens on `hostname`:`port`; the connections it accepts run their uploads where `uploads` says. */
+  static listen(options: NativeAddress & NativeSocketOptions): NativeListener {
     const { family, bytes } = socketAddress(options.hostname, options.port);
     using stack = new DisposableStack();
     const owned = stack.use(new Socket(socketCall(() => socket(family))));
@@ -262,7 +231,7 @@ export class NativeListener implements Disposable {
       bind(fd, bytes);
       listen(fd, BACKLOG);
     });
-    const listener = new NativeListener(owned, addressOf(fd, "sock"));
+    const listener = new NativeListener(owned, addressOf(fd, "sock"), options.uploads ?? null);
     stack.move();
     return listener;
   }
@@ -298,7 +267,7 @@ export class NativeListener implements Disposable {
       if (result >= 0) {
         using stack = new DisposableStack();
         const accepted = stack.use(new Socket(new Descriptor(result)));
-        const conn = adopt(accepted, netAddr(peer, peer.byteLength));
+        const conn = adopt(accepted, netAddr(peer, peer.byteLength), this.#uploads);
         stack.move();
         return conn;
       }
@@ -330,31 +299,27 @@ export class NativeConn implements Transport, Disposable {
   /** This end's address. */
   readonly localAddr: Deno.NetAddr;
   readonly #socket: Socket;
-  /** The pipe uploads are spliced through, made by the first `receiveFile`, and its size. */
-  #pipe: { ends: Pipe; size: number } | null = null;
-  /** A pipe's drain into a file running on a worker thread: the pipe is closed after it. */
-  #draining: Promise<unknown> | null = null;
-  /** Bytes `receiveFile` holds in the pipe, not yet draining: a close leaves the pipe to it. */
-  #gathered = 0;
-  /** The failure `receiveFile` met after some bytes had come: its next call rejects with it. */
-  #deferredFailure: unknown = null;
-  /** A `sendfile` running on a worker thread: the socket is closed after it. */
-  #sending: Promise<unknown> | null = null;
+  /** Spliced uploads run on this thread. */
+  readonly #receiver: SpliceReceiver;
+  /** Where uploads may run on other threads; `null` for this thread only. */
+  readonly #uploads: UploadPumps | null;
+  /** A call on another thread that uses the descriptor (a `sendfile`, an upload): the socket is closed after it. */
+  #elsewhere: Promise<unknown> | null = null;
   /** The unsent bytes the kernel may queue ({@linkcode NativeConn.#limitUnsent}); 0 for its default. */
   #unsentLimit = 0;
-  /** The file `receiveFile` last wrote and whether it is on a local disk (`page_cache.ts`). */
-  #target: { fd: number; local: boolean } | null = null;
   #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
 
   static {
-    adopt = (socket, remoteAddr) => new NativeConn(socket, remoteAddr);
+    adopt = (socket, remoteAddr, uploads) => new NativeConn(socket, remoteAddr, uploads);
   }
 
-  private constructor(socket: Socket, remoteAddr: Deno.NetAddr) {
+  private constructor(socket: Socket, remoteAddr: Deno.NetAddr, uploads: UploadPumps | null) {
     this.#socket = socket;
     this.remoteAddr = remoteAddr;
     this.localAddr = addressOf(socket.fd, "sock");
+    this.#uploads = uploads;
+    this.#receiver = new SpliceReceiver(() => this.#socket.fd);
   }
 
   /**
@@ -362,7 +327,9 @@ export class NativeConn implements Transport, Disposable {
    * `Deno.connect` does: `ConnectionRefused`, ...) or, when `signal` aborts first,
    * with its reason.
    */
-  static async connect(options: NativeAddress & { signal?: AbortSignal }): Promise<NativeConn> {
+  static async connect(
+    options: NativeAddress & NativeSocketOptions & { signal?: AbortSignal },
+  ): Promise<NativeConn> {
     options.signal?.throwIfAborted();
     const { family, bytes } = socketAddress(options.hostname, options.port);
     using stack = new DisposableStack();
@@ -376,7 +343,7 @@ export class NativeConn implements Transport, Disposable {
     } else if (result < 0) {
       throw socketError("connect", -result);
     }
-    const conn = new NativeConn(owned, addressOf(fd, "peer"));
+    const conn = new NativeConn(owned, addressOf(fd, "peer"), options.uploads ?? null);
     stack.move();
     return conn;
   }
@@ -463,134 +430,62 @@ export class NativeConn implements Transport, Disposable {
   /** `sendfile` on a worker thread, the socket kept open until it returns. */
   async #sendOffThread(fd: number, file: number, offset: number, count: number): Promise<number> {
     const sending = sendfileOffThread(fd, file, offset, count);
-    this.#sending = sending;
+    this.#elsewhere = sending;
     try {
       return await sending;
     } finally {
-      this.#sending = null;
+      this.#elsewhere = null;
     }
   }
 
   /**
    * Receives up to `count` (> 0) bytes into the open file `file` at byte `offset`
    * with `splice(2)`, socket to pipe to file, the bytes never copied through this
-   * process; resolves to how many, 0 once the peer has closed its side. Waits (in
-   * the reactor) while nothing has arrived, then for a batch worth a write, but
-   * no longer than `patience` ms (at most {@linkcode SLOW_CLIENT_WAIT}) after the
-   * first bytes came; the pipe's drain into the file runs on this thread when the
-   * kernel will not make it wait (`page_cache.ts`), else on a worker thread. A
-   * failure of the connection rejects as `read` does, once the bytes that came
-   * before it are written (and counted: the call that meets it resolves to them,
-   * and the next one rejects); one of the file (a full disk) with a
-   * `LocalFileError`.
+   * process ({@linkcode SpliceReceiver.receive}, whose waits and failures are
+   * this one's); resolves to how many, 0 once the peer has closed its side.
    */
-  async receiveFile(
-    file: number,
-    offset: number,
-    count: number,
-    patience = SLOW_CLIENT_WAIT,
-  ): Promise<number> {
-    if (count <= 0) throw new RangeError(`receiveFile count ${count} is not positive`);
-    // Before the pipe: after a close, a new one would be left open.
-    if (this.#deferredFailure !== null) {
-      const failure = this.#deferredFailure;
-      this.#deferredFailure = null;
-      throw failure;
+  receiveFile(file: number, offset: number, count: number, patience?: number): Promise<number> {
+    return this.#receiver.receive(file, offset, count, patience);
+  }
+
+  /**
+   * Receives into `file` from `offset` until the peer closes its side, as
+   * {@linkcode receiveFile} does step after step: on an upload thread when the
+   * connection was made with `uploads` and one is the least busy place
+   * (`upload_pumps.ts`), else on this thread.
+   */
+  receiveFileToEnd(file: number, offset: number, options: UploadOptions): RunningUpload {
+    const fd = this.#socket.fd;
+    const here = () => this.#receiveHere(file, offset, options);
+    if (!this.#uploads) return here();
+    const upload = this.#uploads.receive(fd, file, offset, options, here);
+    if (upload.offThread) {
+      this.#elsewhere = upload.done;
+      const settled = () => {
+        if (this.#elsewhere === upload.done) this.#elsewhere = null;
+      };
+      upload.done.then(settled, settled);
     }
-    const wait = Math.min(patience, SLOW_CLIENT_WAIT);
-    const { ends, size } = this.#pipe ??= this.#openPipe(count);
-    const wanted = Math.min(count, size);
-    // Each drain costs a system call, and a worker thread's turn off the main thread:
-    // wait for a batch worth it, unless the stream ended.
-    const batch = Math.min(wanted, SPLICE_BATCH);
-    let moved = 0;
-    /** When the bytes moved so far are written, batch or not: `wait` after the first came. */
-    let deadline: number | undefined;
-    try {
-      while (moved < wanted) {
-        const fd = this.#socket.fd;
-        const n = spliceFromSocket(fd, ends.writer.fd, wanted - moved);
-        if (n > 0) {
-          moved += n;
-          this.#gathered = moved;
-        } else if (n === 0) break;
-        else if (n === -E.AGAIN) {
-          if (moved >= batch) break;
-          if (moved === 0) {
-            await readable(fd);
-            continue;
-          }
-          deadline ??= performance.now() + wait;
-          const left = deadline - performance.now();
-          if (left <= 0 || !await this.#arrival(fd, left)) break;
-        } else if (n !== -E.INTR) throw socketError("splice", -n);
+    return upload;
+  }
+
+  /** An upload to its end on this thread. */
+  #receiveHere(file: number, offset: number, { step, patience }: UploadOptions): RunningUpload {
+    const upload = {
+      bytes: 0,
+      lastProgress: performance.now(),
+      offThread: false,
+      done: Promise.resolve(0),
+    };
+    upload.done = (async () => {
+      while (true) {
+        const n = await this.#receiver.receive(file, offset + upload.bytes, step, patience);
+        if (n === 0) return upload.bytes;
+        upload.bytes += n;
+        upload.lastProgress = performance.now();
       }
-    } catch (error) {
-      // A close (ABOR, a stall) or a reset while more was awaited: what came is written
-      // and counted now, and the next call rejects.
-      if (moved === 0) throw error;
-      this.#deferredFailure = error;
-    } finally {
-      this.#gathered = 0;
-    }
-    const drain = this.#drain(ends.reader.fd, file, offset, moved);
-    this.#draining = drain;
-    try {
-      await drain;
-    } finally {
-      this.#draining = null;
-      if (!this.#socket.open) this.#closePipe();
-    }
-    return moved;
-  }
-
-  /** Waits until the socket can be read (bytes, the end, an error); false when `ms` milliseconds passed first. */
-  async #arrival(fd: number, ms: number): Promise<boolean> {
-    const slow = new AbortController();
-    const timer = setTimeout(() => slow.abort(), ms);
-    try {
-      await readable(fd, slow.signal);
-      return true;
-    } catch (error) {
-      if (slow.signal.aborted) return false;
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** A pipe for `receiveFile`, as large as `count` where the system allows it. */
-  #openPipe(count: number): { ends: Pipe; size: number } {
-    const ends = socketCall(() => pipe());
-    try {
-      return { ends, size: socketCall(() => setPipeSize(ends.writer.fd, count)) };
-    } catch (error) {
-      ends[Symbol.dispose]();
-      throw error;
-    }
-  }
-
-  /** Moves the `count` bytes waiting in the pipe into `file` at `offset`. */
-  async #drain(pipeReader: number, file: number, offset: number, count: number): Promise<void> {
-    if (this.#target?.fd !== file) this.#target = { fd: file, local: onLocalDisk(file) };
-    const local = this.#target.local;
-    for (let written = 0; written < count;) {
-      const left = count - written;
-      const n = local && mayWriteNow(left)
-        ? writeNow(() => spliceToFileNow(pipeReader, file, offset + written, left))
-        : await spliceToFile(pipeReader, file, offset + written, left);
-      if (n === -E.INTR) continue;
-      if (n <= 0) {
-        const failure = new SystemError("splice", n < 0 ? -n : E.IO);
-        throw new LocalFileError("writing", failure);
-      }
-      written += n;
-    }
-  }
-
-  #closePipe(): void {
-    this.#pipe?.ends[Symbol.dispose]();
-    this.#pipe = null;
+    })();
+    return upload;
   }
 
   /** Ends this side of the stream (`shutdown(SHUT_WR)`): the peer reads to its end, then sees it. */
@@ -634,17 +529,15 @@ export class NativeConn implements Transport, Disposable {
 
   /** Closes both directions at once; pending reads and writes reject with `BadResource`. Closing again does nothing. */
   close(): void {
-    if (this.#sending && this.#socket.open) {
-      // A worker thread's sendfile still uses the descriptor: the peer is told
-      // now, the descriptor closed once the call returns.
+    if (this.#elsewhere && this.#socket.open) {
+      // A call on another thread still uses the descriptor: the peer is told now
+      // (and an upload there sees the end), the descriptor closed once the call returns.
       shutdown(this.#socket.fd, SHUT.RDWR);
-      this.#socket.closeAfter(this.#sending);
+      this.#socket.closeAfter(this.#elsewhere);
     } else {
       this.#socket[Symbol.dispose]();
     }
-    // A drain running on a worker thread, or bytes waiting for theirs, still use the pipe:
-    // receiveFile closes it when done.
-    if (this.#draining === null && this.#gathered === 0) this.#closePipe();
+    this.#receiver.close();
   }
 
   /** Closes it, for `using`. */

@@ -23,6 +23,7 @@ import { LineReader } from "../line_reader.ts";
 import { countHandshake } from "../metrics.ts";
 import type { LogFields, Logger, LogLevel } from "../log.ts";
 import { nativeSocketsAvailable } from "../native/socket.ts";
+import type { UploadPumps } from "../native/upload_pumps.ts";
 import { normalizeIp } from "../net.ts";
 import type { Network } from "../auth/networks.ts";
 import type { HandlerConfig } from "../options.ts";
@@ -55,6 +56,8 @@ export interface SessionHost {
   readonly buffers: BufferPool;
   /** What bans abusive addresses, if anything: the session reports its client's offences. */
   readonly defender?: Defender | null;
+  /** The threads spliced uploads may run on besides the main thread, if any. */
+  readonly uploads?: UploadPumps | null;
 }
 
 /** The names of the event callbacks. */
@@ -166,6 +169,7 @@ export class FTPHandler implements SessionInfo {
       permitForeignAddresses: this.config.permitForeignAddresses,
       onRefused: (message) => this.log("warning", message),
       native: this.config.useSendfile && nativeSocketsAvailable(),
+      ...(host.uploads && { uploads: host.uploads }),
       ...(proxied && { relays: proxied.proxies }),
     });
     this.#replies = new ReplyQueue(conn, {

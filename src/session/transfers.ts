@@ -134,7 +134,8 @@ export class Transfers {
       } finally {
         const what = job.path === undefined ? job.command : `${job.command} ${job.path}`;
         const zeroCopy = job.direction === "send" ? "sendfile" : "splice";
-        const path = transfer.dtp.zeroCopy ? zeroCopy : "stream";
+        const thread = transfer.dtp.offThread ? " on an upload thread" : "";
+        const path = transfer.dtp.zeroCopy ? `${zeroCopy}${thread}` : "stream";
         host.log("debug", `${what} data path: ${path} (${carrier})`);
       }
     } catch (error) {

@@ -185,10 +185,12 @@ const mixed: Kind[] = [
 
 const count = () => [...Deno.readDirSync("/proc/self/fd")].length;
 
-// One of each first: what the process opens once (the reactor's epoll instance and
-// eventfd) is open before counting; so is what the runtime opens for itself in its
-// first half second (a pair of Unix sockets, in Deno 2.9).
+// One of each first, and the upload threads started: what the process opens once (the epoll
+// instance and eventfd of the main thread's reactor, and of each upload thread's)
+// is open before counting; so is what the runtime opens for itself in its first
+// half second (a pair of Unix sockets, in Deno 2.9).
 for (const kind of mixed) await atOnce(1, () => kind);
+await server.uploads?.start();
 await new Promise((resolve) => setTimeout(resolve, Math.max(200, 2000 - performance.now())));
 const before = count();
 

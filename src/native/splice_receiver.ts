@@ -32,6 +32,20 @@ const SPLICE_BATCH = 64 * 1024;
  */
 export const SLOW_CLIENT_WAIT = 1000;
 
+/** Options of {@linkcode SpliceReceiver}. */
+export interface SpliceReceiverOptions {
+  /**
+   * Whether this thread may wait for the disk (default false, the main thread's
+   * case): a write into a local disk's file then always runs here, however
+   * close the kernel is to throttling writers or however long a write lately
+   * waited (`page_cache.ts`). An upload thread, which runs nothing but uploads,
+   * loses less by waiting for the kernel than by a hop to a worker thread per
+   * write; a file on any other filesystem still goes to a worker thread, since
+   * its writes can wait on anything.
+   */
+  mayWaitForDisk?: boolean;
+}
+
 /**
  * Receives a socket's bytes into files through a pipe of its own, made at the
  * first receive and closed by {@linkcode SpliceReceiver.close} (at once, or once
@@ -49,10 +63,12 @@ export class SpliceReceiver implements Disposable {
   /** The file last written and whether it is on a local disk (`page_cache.ts`). */
   #target: { fd: number; local: boolean } | null = null;
   #closed = false;
+  readonly #mayWaitForDisk: boolean;
 
   /** A receiver for the socket whose descriptor `socketFd` gives (and throws `BadResource` once it is closed). */
-  constructor(socketFd: () => number) {
+  constructor(socketFd: () => number, options: SpliceReceiverOptions = {}) {
     this.#socketFd = socketFd;
+    this.#mayWaitForDisk = options.mayWaitForDisk ?? false;
   }
 
   /**
@@ -151,9 +167,14 @@ export class SpliceReceiver implements Disposable {
     const local = this.#target.local;
     for (let written = 0; written < count;) {
       const left = count - written;
-      const n = local && mayWriteNow(left)
-        ? writeNow(() => spliceToFileNow(pipeReader, file, offset + written, left))
-        : await spliceToFile(pipeReader, file, offset + written, left);
+      const at = offset + written;
+      const n = !local
+        ? await spliceToFile(pipeReader, file, at, left)
+        : this.#mayWaitForDisk
+        ? spliceToFileNow(pipeReader, file, at, left)
+        : mayWriteNow(left)
+        ? writeNow(() => spliceToFileNow(pipeReader, file, at, left))
+        : await spliceToFile(pipeReader, file, at, left);
       if (n === -E.INTR) continue;
       if (n <= 0) {
         const failure = new SystemError("splice", n < 0 ? -n : E.IO);

@@ -31,7 +31,7 @@ function failureOf(error: unknown): PumpFailure {
 /** Runs `job` to its end; how it ended, once its pipe is closed. */
 async function receiveAll(job: PumpJob): Promise<PumpAnswer> {
   const progress = new Float64Array(job.progress);
-  using receiver = new SpliceReceiver(() => job.socket);
+  using receiver = new SpliceReceiver(() => job.socket, { mayWaitForDisk: true });
   try {
     for (let bytes = 0;;) {
       const n = await receiver.receive(job.file, job.offset + bytes, job.step, job.patience);

@@ -56,6 +56,7 @@ const DEFAULTS: Config = {
   maxLoginAttempts: 3,
   maxLineLength: 2048,
   backlog: 4096,
+  uploadThreads: null,
   defender: {
     threshold: 20,
     observationTime: 600,
@@ -144,6 +145,7 @@ Deno.test("parseCli: the defaults, and each flag's own effect", async () => {
     [["--max-cons", "0", "--max-cons-per-ip", "7"], { maxCons: 0, maxConsPerIp: 7 }],
     [["--max-login-attempts", "1000"], { maxLoginAttempts: 1000 }],
     [["--backlog", "1000"], { backlog: 1000 }],
+    [["--upload-threads", "0"], { uploadThreads: 0 }],
     [["--defender-off"], { defender: null }],
     [
       [

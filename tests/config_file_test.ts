@@ -35,7 +35,7 @@ const ERROR_CASES: [name: string, text: string, message: string][] = [
     "password, users, system_users, db, proxy_protocol, trusted_proxy, banner, msg_login, msg_quit, timeout, data_connect_timeout, " +
     "transfer_timeout, auth_failed_timeout, permit_foreign_addresses, permit_privileged_ports, " +
     "use_localtime, disable_sendfile, upload_mode, fsync_uploads, partial_lifetime, buffer_size, " +
-    "buffer_budget, concurrency, workers, metrics; " +
+    "buffer_budget, concurrency, workers, upload_threads, metrics; " +
     "tables: [passive], [limits], [defender], [tls], [log])",
   ],
   [

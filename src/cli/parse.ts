@@ -97,6 +97,8 @@ export interface CliConfig {
   writeLimit: number;
   /** Processes serving clients (`--workers`, `--concurrency`): 1 is this one alone, 0 one per core. */
   workers: number;
+  /** Threads that run uploads beside the main thread (`--upload-threads`); `null`: the default. */
+  uploadThreads: number | null;
   tls: TlsCliConfig | null;
   /** `--print-config`: print {@linkcode CliConfig.effective} and exit. */
   printConfig: boolean;
@@ -347,6 +349,7 @@ export function cliConfig(effective: EffectiveSettings, print = false): CliConfi
     readLimit: values["read-limit"],
     writeLimit: values["write-limit"],
     workers,
+    uploadThreads: values["upload-threads"],
     tls: tlsConfig(values, together),
     printConfig: print,
     effective,

@@ -112,6 +112,7 @@ function serverOptions(
       })
       : false,
     workers: config.workers,
+    ...(config.uploadThreads !== null && { uploadThreads: config.uploadThreads }),
     logPrefix: config.logPrefix,
     metrics: config.metrics && new Metrics(),
     dtp: {

@@ -232,6 +232,11 @@ export const SETTINGS = {
     help: "serve with N processes sharing the port (Linux); 0 or auto: one per\n" +
       "core (default: 1, this process alone)",
   },
+  "upload-threads": {
+    kind: integer(0, 64),
+    help: "threads that run uploads beside the main thread (default: one per core\n" +
+      "but one, at most 7; none with --workers); 0: the main thread alone",
+  },
   metrics: {
     kind: hostAndPort,
     help: "serve Prometheus metrics at http://ADDRESS:PORT/metrics",

@@ -109,7 +109,8 @@ class PumpThread {
   /** Settles once the thread can take uploads, or has failed. */
   readonly #readiness = Promise.withResolvers<void>();
   #ready = false;
-  #failed = false;
+  /** Whether the thread was terminated (it failed, or was closed and idle). */
+  #ended = false;
   #closing = false;
 
   constructor(onFailure: (message: string) => void) {
@@ -129,9 +130,9 @@ class PumpThread {
     return this.#readiness.promise;
   }
 
-  /** Whether it takes uploads now: started, and neither failed nor closing. */
+  /** Whether it takes uploads now: started, and neither ended nor closing. */
   get usable(): boolean {
-    return this.#ready && !this.#failed && !this.#closing;
+    return this.#ready && !this.#ended && !this.#closing;
   }
 
   /** The uploads it runs. */
@@ -172,8 +173,8 @@ class PumpThread {
 
   /** The thread itself failed (it could not start, or a bug): its uploads fail, the others go elsewhere. */
   #fail(message: string): void {
-    if (this.#failed) return;
-    this.#failed = true;
+    if (this.#ended) return;
+    this.#ended = true;
     this.#readiness.resolve();
     this.#onFailure(
       `an upload thread failed, its uploads are run elsewhere from now on: ${message}`,
@@ -185,8 +186,8 @@ class PumpThread {
   }
 
   #endIfIdle(): void {
-    if (this.#closing && this.#running.size === 0 && !this.#failed) {
-      this.#failed = true;
+    if (this.#closing && this.#running.size === 0 && !this.#ended) {
+      this.#ended = true;
       this.#readiness.resolve();
       this.#worker.terminate();
     }

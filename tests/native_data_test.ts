@@ -15,6 +15,7 @@ import { randomBytes } from "./support/data.ts";
 import { FtpClient, readAll, writeAndClose } from "./support/ftp_client.ts";
 import { hasIPv6Loopback } from "./support/ipv6.ts";
 import { connectFrom, receiveThenReset, sendThenReset } from "./support/python.ts";
+import { runScript } from "./support/script.ts";
 import { onMemory, waitFor, withServer } from "./support/server.ts";
 
 /** Whether this process can take the fast path: native sockets, and the kernel's jail for descriptors. */
@@ -389,17 +390,10 @@ Deno.test({
   async fn() {
     // Were a thread left running, the child would never exit.
     const script = new URL("./support/upload_threads_exit.ts", import.meta.url);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", script.pathname],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    const { code, stdout, stderr } = await child.output();
-    clearTimeout(timer);
-    const text = new TextDecoder();
-    assertEquals(code, 0, `killed after 20 s, or failed: ${text.decode(stderr)}`);
-    assertEquals(text.decode(stdout).trim(), "uploaded on an upload thread; server closed");
+    const { code, killed, stdout, stderr } = await runScript(script, 20_000);
+    assert(!killed, "the child did not exit by itself");
+    assertEquals(code, 0, stderr);
+    assertEquals(stdout.trim(), "uploaded on an upload thread; server closed");
   },
 });
 
@@ -722,18 +716,11 @@ Deno.test({
   async fn() {
     // In a process of its own: the tests of other files share this one's descriptors.
     const script = new URL("./support/descriptor_churn.ts", import.meta.url);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", script.pathname],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
     // It takes seconds; a transfer that never ends would take for ever.
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    const { code, stdout, stderr } = await child.output();
-    clearTimeout(timer);
-    const text = new TextDecoder();
-    assertEquals(code, 0, `killed after 120 s, or failed: ${text.decode(stderr)}`);
-    const report = JSON.parse(text.decode(stdout));
+    const { code, killed, stdout, stderr } = await runScript(script, 120_000);
+    assert(!killed, "killed after 120 s");
+    assertEquals(code, 0, stderr);
+    const report = JSON.parse(stdout);
     assert(report.transfers >= 2000, `${report.transfers} transfers`);
     assertEquals(report.sendfile, report.downloads, "every download went by sendfile");
     assertEquals(report.after, report.before, JSON.stringify(report));

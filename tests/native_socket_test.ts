@@ -19,6 +19,8 @@ import { randomBytes } from "./support/data.ts";
 import { readAll } from "./support/ftp_client.ts";
 import { withTempDir } from "./support/temp_dir.ts";
 import { hasIPv6Loopback } from "./support/ipv6.ts";
+import { runScript } from "./support/script.ts";
+import { holdsSocket } from "./support/sockets.ts";
 import { waitFor } from "./support/server.ts";
 
 const ignore = !nativeSocketsAvailable();
@@ -298,17 +300,10 @@ Deno.test({
   async fn() {
     // A wait left outstanding on a worker thread would keep the child alive for ever.
     const script = new URL("./support/native_waits.ts", import.meta.url);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", script.pathname],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    const { code, stdout, stderr } = await child.output();
-    clearTimeout(timer);
-    const text = new TextDecoder();
-    assertEquals(code, 0, `the child did not exit by itself: ${text.decode(stderr)}`);
-    assertEquals(text.decode(stdout), "read: 3\naborted: AbortError\nclosed: BadResource\n");
+    const { code, killed, stdout, stderr } = await runScript(script, 10_000);
+    assert(!killed, "the child did not exit by itself");
+    assertEquals(code, 0, stderr);
+    assertEquals(stdout, "read: 3\naborted: AbortError\nclosed: BadResource\n");
   },
 });
 
@@ -379,9 +374,8 @@ Deno.test({
     await withUploadThread((uploads) =>
       withTempDir(async (dir) => {
         using file = openat2(AT_FDCWD, `${dir}/f`, O.WRONLY | O.CREAT, 0, 0o600);
-        const open = () => [...Deno.readDirSync("/proc/self/fd")].length;
-        const before = open();
         const { conn, client } = await pairWith(uploads);
+        const { localAddr, remoteAddr } = conn;
         const upload = conn.receiveFileToEnd(file.fd, 0, { step: 65536, patience: 5000 });
         const bytes = randomBytes(1000);
         await client.write(bytes);
@@ -392,7 +386,7 @@ Deno.test({
         // The client sees its connection end, then the server's socket is gone.
         assertEquals(await client.read(new Uint8Array(10)), null);
         client.close();
-        await waitFor(() => open() === before);
+        await waitFor(() => !holdsSocket(localAddr, remoteAddr));
       })
     );
   },

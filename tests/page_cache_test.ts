@@ -29,6 +29,7 @@ import {
 import { type NativeConn, NativeListener, nativeSocketsAvailable } from "../src/native/socket.ts";
 import { assert, assertBytesEqual, assertEquals, within } from "./support/assert.ts";
 import { randomBytes } from "./support/data.ts";
+import { holdsSocket } from "./support/sockets.ts";
 
 const ignore = !nativeSocketsAvailable();
 
@@ -201,29 +202,6 @@ async function coldFile(dir: string, bytes: Uint8Array): Promise<string | null> 
 }
 
 /** The descriptors this process has open. */
-/**
- * Whether this process holds a descriptor of its TCP socket from `local` to
- * `remote` (its inode in `/proc/net/tcp`, among `/proc/self/fd`'s links). A count
- * of every descriptor would do, were the test files running beside this one in
- * the same process not opening and closing theirs meanwhile.
- */
-function holdsSocket(local: Deno.NetAddr, remote: Deno.NetAddr): boolean {
-  const hex = (port: number) => `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
-  const inodes = Deno.readTextFileSync("/proc/net/tcp").split("\n").slice(1).flatMap((line) => {
-    const fields = line.trim().split(/\s+/);
-    const ours = fields.length > 9 && fields[1].endsWith(hex(local.port)) &&
-      fields[2].endsWith(hex(remote.port));
-    return ours ? [fields[9]] : [];
-  });
-  const links = new Set([...Deno.readDirSync("/proc/self/fd")].map((entry) => {
-    try {
-      return Deno.readLinkSync(`/proc/self/fd/${entry.name}`);
-    } catch {
-      return "";
-    }
-  }));
-  return inodes.some((inode) => links.has(`socket:[${inode}]`));
-}
 
 /** What {@linkcode withColdDownload} hands its body. */
 interface ColdDownload {

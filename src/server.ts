@@ -406,6 +406,8 @@ export class FTPServer implements SessionHost {
       if (this.config.tcpNoDelay) conn.setNoDelay(true);
       this.#track(this.#admit(conn));
     }
+    // The listener may have failed rather than been closed: the server is closed either way.
+    this.#closeListener();
     this.logger.info(">>> shutting down FTP server <<<");
   }
 

@@ -61,7 +61,7 @@ export interface Transport extends Reader, Writer {
 
 /** How {@linkcode Transport.receiveFileToEnd} moves the bytes. */
 export interface UploadOptions {
-  /** The most bytes one step gathers before it writes them. */
+  /** The most bytes one step gathers before it writes them (fixed for the whole upload). */
   step: number;
   /** The longest ms a step waits for the rest of a batch once some bytes have come. */
   patience: number;

@@ -385,7 +385,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "fast path: a closed server's upload threads end with its last session, and the process exits",
+    "fast path: a closed server's upload threads end with its last session, their descriptors closed, and the process exits",
   ignore,
   async fn() {
     // Were a thread left running, the child would never exit.

@@ -201,8 +201,6 @@ async function coldFile(dir: string, bytes: Uint8Array): Promise<string | null> 
   return output.success ? `${dir}/cold` : null;
 }
 
-/** The descriptors this process has open. */
-
 /** What {@linkcode withColdDownload} hands its body. */
 interface ColdDownload {
   /** The file, open for reading, none of its pages in memory. */

@@ -516,6 +516,17 @@ export function pipe(): Pipe {
   };
 }
 
+const F_DUPFD_CLOEXEC = 1030;
+
+/**
+ * A second descriptor of what `fd` refers to (`fcntl(F_DUPFD_CLOEXEC)`): the same
+ * open file or socket, which stays open until both are closed.
+ */
+export function duplicate(fd: number): Descriptor {
+  checkFd(fd);
+  return new Descriptor(check("fcntl", lib().fcntl(fd, F_DUPFD_CLOEXEC, 0)));
+}
+
 /**
  * Asks for a pipe of `size` bytes (`F_SETPIPE_SZ`); resolves to the size it has,
  * which stays as it was when the system refuses (over `/proc/sys/fs/pipe-max-size`,

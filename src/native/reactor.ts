@@ -86,6 +86,8 @@ class Reactor {
   #running = false;
   /** Whether an `epoll_wait` is outstanding right now. */
   #inWait = false;
+  /** The loop while it runs. */
+  #looping: Promise<void> = Promise.resolve();
 
   constructor() {
     using stack = new DisposableStack();
@@ -163,7 +165,15 @@ class Reactor {
   #run(): void {
     if (this.#running) return;
     this.#running = true;
-    this.#loop().catch((error) => this.#failAll(error));
+    this.#looping = this.#loop().catch((error) => this.#failAll(error));
+  }
+
+  /** Drops every wait (rejected with `BadResource`), lets the loop end, then closes the two descriptors. */
+  async close(): Promise<void> {
+    for (const fd of [...this.#byFd.keys()]) this.forget(fd);
+    await this.#looping;
+    this.#epoll[Symbol.dispose]();
+    this.#wake[Symbol.dispose]();
   }
 
   /**
@@ -228,7 +238,7 @@ class Reactor {
 
 let instance: Reactor | undefined;
 
-/** The process's reactor, made at the first wait. */
+/** This thread's reactor, made at the first wait. */
 function reactor(): Reactor {
   return instance ??= new Reactor();
 }
@@ -253,6 +263,18 @@ export function writable(fd: number, signal?: AbortSignal): Promise<void> {
  */
 export function prepareReactor(): void {
   reactor();
+}
+
+/**
+ * Closes this thread's reactor, once nothing more will wait on it (a thread about
+ * to end): every wait left is rejected with `BadResource`, and its two
+ * descriptors are closed once no `epoll_wait` is outstanding. A later wait makes
+ * a new one.
+ */
+export async function closeReactor(): Promise<void> {
+  const closing = instance;
+  instance = undefined;
+  await closing?.close();
 }
 
 /**

@@ -58,7 +58,7 @@ import {
 import { mayReadNow } from "./page_cache.ts";
 import { forget, readable, writable } from "./reactor.ts";
 import { socketCall, socketError } from "./socket_errors.ts";
-import { SpliceReceiver } from "./splice_receiver.ts";
+import { receiveToEnd, SpliceReceiver } from "./splice_receiver.ts";
 import type { UploadPumps } from "./upload_pumps.ts";
 
 /** `sizeof(struct sockaddr_in6)`, the largest address made or accepted here. */
@@ -303,8 +303,10 @@ export class NativeConn implements Transport, Disposable {
   readonly #receiver: SpliceReceiver;
   /** Where uploads may run on other threads; `null` for this thread only. */
   readonly #uploads: UploadPumps | null;
-  /** A call on another thread that uses the descriptor (a `sendfile`, an upload): the socket is closed after it. */
-  #elsewhere: Promise<unknown> | null = null;
+  /** A `sendfile` running on a worker thread: the socket is closed after it. */
+  #sending: Promise<unknown> | null = null;
+  /** Stops the upload an upload thread runs (on copies of the descriptors), if one does. */
+  #stopUpload: AbortController | null = null;
   /** The unsent bytes the kernel may queue ({@linkcode NativeConn.#limitUnsent}); 0 for its default. */
   #unsentLimit = 0;
   #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
@@ -430,11 +432,11 @@ export class NativeConn implements Transport, Disposable {
   /** `sendfile` on a worker thread, the socket kept open until it returns. */
   async #sendOffThread(fd: number, file: number, offset: number, count: number): Promise<number> {
     const sending = sendfileOffThread(fd, file, offset, count);
-    this.#elsewhere = sending;
+    this.#sending = sending;
     try {
       return await sending;
     } finally {
-      this.#elsewhere = null;
+      this.#sending = null;
     }
   }
 
@@ -452,17 +454,19 @@ export class NativeConn implements Transport, Disposable {
    * Receives into `file` from `offset` until the peer closes its side, as
    * {@linkcode receiveFile} does step after step: on an upload thread when the
    * connection was made with `uploads` and one is the least busy place
-   * (`upload_pumps.ts`), else on this thread.
+   * (`upload_pumps.ts`), else on this thread. Closing the connection ends it
+   * either way: what came is written, and `done` rejects with `BadResource`.
    */
   receiveFileToEnd(file: number, offset: number, options: UploadOptions): RunningUpload {
     const fd = this.#socket.fd;
     const here = () => this.#receiveHere(file, offset, options);
     if (!this.#uploads) return here();
-    const upload = this.#uploads.receive(fd, file, offset, options, here);
+    const stop = new AbortController();
+    const upload = this.#uploads.receive(fd, file, offset, options, here, stop.signal);
     if (upload.offThread) {
-      this.#elsewhere = upload.done;
+      this.#stopUpload = stop;
       const settled = () => {
-        if (this.#elsewhere === upload.done) this.#elsewhere = null;
+        if (this.#stopUpload === stop) this.#stopUpload = null;
       };
       upload.done.then(settled, settled);
     }
@@ -470,22 +474,23 @@ export class NativeConn implements Transport, Disposable {
   }
 
   /** An upload to its end on this thread. */
-  #receiveHere(file: number, offset: number, { step, patience }: UploadOptions): RunningUpload {
-    const upload = {
-      bytes: 0,
-      lastProgress: performance.now(),
+  #receiveHere(file: number, offset: number, options: UploadOptions): RunningUpload {
+    let bytes = 0;
+    let lastProgress = performance.now();
+    const done = receiveToEnd(this.#receiver, file, offset, options, (total) => {
+      bytes = total;
+      lastProgress = performance.now();
+    });
+    return {
+      get bytes() {
+        return bytes;
+      },
+      get lastProgress() {
+        return lastProgress;
+      },
       offThread: false,
-      done: Promise.resolve(0),
+      done,
     };
-    upload.done = (async () => {
-      while (true) {
-        const n = await this.#receiver.receive(file, offset + upload.bytes, step, patience);
-        if (n === 0) return upload.bytes;
-        upload.bytes += n;
-        upload.lastProgress = performance.now();
-      }
-    })();
-    return upload;
   }
 
   /** Ends this side of the stream (`shutdown(SHUT_WR)`): the peer reads to its end, then sees it. */
@@ -529,11 +534,17 @@ export class NativeConn implements Transport, Disposable {
 
   /** Closes both directions at once; pending reads and writes reject with `BadResource`. Closing again does nothing. */
   close(): void {
-    if (this.#elsewhere && this.#socket.open) {
-      // A call on another thread still uses the descriptor: the peer is told now
-      // (and an upload there sees the end), the descriptor closed once the call returns.
+    if (this.#stopUpload && this.#socket.open) {
+      // An upload thread reads the socket through a copy of the descriptor: stopped,
+      // and woken by the shutdown, it writes what came and closes its copy.
+      this.#stopUpload.abort();
       shutdown(this.#socket.fd, SHUT.RDWR);
-      this.#socket.closeAfter(this.#elsewhere);
+    }
+    if (this.#sending && this.#socket.open) {
+      // A worker thread's sendfile still uses the descriptor: the peer is told
+      // now, the descriptor closed once the call returns.
+      shutdown(this.#socket.fd, SHUT.RDWR);
+      this.#socket.closeAfter(this.#sending);
     } else {
       this.#socket[Symbol.dispose]();
     }

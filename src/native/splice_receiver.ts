@@ -17,7 +17,7 @@ import {
   spliceToFileNow,
   SystemError,
 } from "./libc.ts";
-import { LocalFileError } from "../transport.ts";
+import { LocalFileError, type UploadOptions } from "../transport.ts";
 import { mayWriteNow, onLocalDisk, writeNow } from "./page_cache.ts";
 import { readable } from "./reactor.ts";
 import { socketCall, socketError } from "./socket_errors.ts";
@@ -187,6 +187,26 @@ export class SpliceReceiver implements Disposable {
   #closePipe(): void {
     this.#pipe?.ends[Symbol.dispose]();
     this.#pipe = null;
+  }
+}
+
+/**
+ * Receives with `receiver` into `file` from `offset` until the peer closes its
+ * side, a step of `options.step` bytes at most at a time, telling `progress` the
+ * bytes written after each; resolves to them all. Rejects as a receive does.
+ */
+export async function receiveToEnd(
+  receiver: SpliceReceiver,
+  file: number,
+  offset: number,
+  options: UploadOptions,
+  progress: (bytes: number) => void,
+): Promise<number> {
+  for (let bytes = 0;;) {
+    const n = await receiver.receive(file, offset + bytes, options.step, options.patience);
+    if (n === 0) return bytes;
+    bytes += n;
+    progress(bytes);
   }
 }
 

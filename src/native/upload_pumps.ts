@@ -34,19 +34,38 @@
 
 import type { RunningUpload, UploadOptions } from "../transport.ts";
 import { LocalFileError } from "../transport.ts";
-import { SystemError } from "./libc.ts";
+import { duplicate, SystemError } from "./libc.ts";
 import { mayWriteNow, onLocalDisk } from "./page_cache.ts";
 import { socketError } from "./socket_errors.ts";
 
-/** A message to an upload thread: receive from `socket` into `file` until the peer closes its side. */
+/**
+ * A message to an upload thread: receive from `socket` into `file` until the peer
+ * closes its side. Both descriptors are the thread's own copies, which it closes.
+ */
 export interface PumpJob extends UploadOptions {
   id: number;
   socket: number;
   file: number;
   offset: number;
-  /** Two doubles the thread writes after each step: the bytes written, and when (Unix ms). */
+  /** What the two threads share: {@linkcode PROGRESS_BYTES} ahead of {@linkcode STOP_FLAG}. */
   progress: SharedArrayBuffer;
 }
+
+/** A message to an upload thread: close its reactor and end (nothing runs on it). */
+export interface PumpClose {
+  close: true;
+}
+
+/**
+ * The layout of a job's shared memory: two doubles the thread writes after each
+ * step (the bytes written, and when, in `Date.now()`'s milliseconds: the two
+ * threads' `performance.now()` clocks have origins of their own), then an
+ * `Int32` the main thread sets to stop the upload.
+ */
+export const PROGRESS_BYTES = 2 * Float64Array.BYTES_PER_ELEMENT;
+/** The index, in `Int32` units, of the stop flag in a job's shared memory. */
+export const STOP_FLAG = PROGRESS_BYTES / Int32Array.BYTES_PER_ELEMENT;
+const SHARED_BYTES = PROGRESS_BYTES + Int32Array.BYTES_PER_ELEMENT;
 
 /** How an upload on a thread failed, to be rebuilt on the main thread. */
 export type PumpFailure =
@@ -54,6 +73,8 @@ export type PumpFailure =
   | { kind: "file"; call: string; errno: number }
   /** The connection failed, by `call` with `errno`. */
   | { kind: "network"; call: string; errno: number }
+  /** The connection was closed (`BadResource`). */
+  | { kind: "closed"; message: string }
   /** Anything else (a bug): its message. */
   | { kind: "other"; message: string };
 
@@ -66,16 +87,23 @@ export type PumpAnswer =
   /** Upload `id` failed (its progress counts what was written). */
   | { id: number; failure: PumpFailure };
 
-/** The error a {@linkcode PumpFailure} records. */
+/** The error a {@linkcode PumpFailure} records; a bug on the thread is a local failure (451). */
 function rebuilt(failure: PumpFailure): Error {
   switch (failure.kind) {
     case "file":
       return new LocalFileError("writing", new SystemError(failure.call, failure.errno));
     case "network":
       return socketError(failure.call, failure.errno);
+    case "closed":
+      return new Deno.errors.BadResource(failure.message);
     case "other":
-      return new Error(`an upload thread failed: ${failure.message}`);
+      return new LocalFileError("writing", new Error(threadFailed(failure.message)));
   }
+}
+
+/** The words of a thread's own failure. */
+function threadFailed(message: string): string {
+  return `the upload thread failed: ${message}`;
 }
 
 /** An upload a thread runs, as the main thread sees it. */
@@ -85,9 +113,11 @@ class ThreadUpload implements RunningUpload {
   readonly #progress: Float64Array;
   readonly #startedAt = performance.now();
 
-  constructor(progress: SharedArrayBuffer, done: Promise<number>) {
-    this.#progress = new Float64Array(progress);
+  constructor(shared: SharedArrayBuffer, done: Promise<number>, stop: AbortSignal) {
+    this.#progress = new Float64Array(shared, 0, 2);
     this.done = done;
+    const flag = new Int32Array(shared);
+    stop.addEventListener("abort", () => Atomics.store(flag, STOP_FLAG, 1), { once: true });
   }
 
   get bytes(): number {
@@ -96,7 +126,7 @@ class ThreadUpload implements RunningUpload {
 
   get lastProgress(): number {
     const at = this.#progress[1];
-    return at > 0 ? at - performance.timeOrigin : this.#startedAt;
+    return at > 0 ? performance.now() - (Date.now() - at) : this.#startedAt;
   }
 }
 
@@ -106,13 +136,14 @@ class PumpThread {
   readonly #running = new Map<number, PromiseWithResolvers<number>>();
   readonly #onFailure: (message: string) => void;
   #nextId = 0;
-  /** Settles once the thread can take uploads, or has failed. */
+  /** Settles once the thread can take uploads, or has ended. */
   readonly #readiness = Promise.withResolvers<void>();
   #ready = false;
-  /** Whether the thread was terminated (it failed, or was closed and idle). */
+  /** Whether the thread has ended (it failed, or was closed once idle). */
   #ended = false;
   #closing = false;
 
+  /** Starts the thread; throws where a worker cannot be made at all. */
   constructor(onFailure: (message: string) => void) {
     this.#onFailure = onFailure;
     this.#worker = new Worker(new URL("./upload_pump_worker.ts", import.meta.url).href, {
@@ -125,7 +156,7 @@ class PumpThread {
     };
   }
 
-  /** Resolves once it can take uploads, or has failed. */
+  /** Resolves once it can take uploads, or has ended. */
   get started(): Promise<void> {
     return this.#readiness.promise;
   }
@@ -140,15 +171,29 @@ class PumpThread {
     return this.#running.size;
   }
 
-  /** Hands it an upload. */
-  receive(socket: number, file: number, offset: number, options: UploadOptions): RunningUpload {
-    const id = ++this.#nextId;
-    const progress = new SharedArrayBuffer(2 * Float64Array.BYTES_PER_ELEMENT);
+  /** Hands it an upload, with copies of the two descriptors; `stop` ends it early. */
+  receive(
+    socket: number,
+    file: number,
+    offset: number,
+    options: UploadOptions,
+    stop: AbortSignal,
+  ): RunningUpload {
+    using copies = new DisposableStack();
+    const job: PumpJob = {
+      id: ++this.#nextId,
+      socket: copies.use(duplicate(socket)).fd,
+      file: copies.use(duplicate(file)).fd,
+      offset,
+      ...options,
+      progress: new SharedArrayBuffer(SHARED_BYTES),
+    };
     const waiter = Promise.withResolvers<number>();
-    this.#running.set(id, waiter);
-    const job: PumpJob = { id, socket, file, offset, ...options, progress };
     this.#worker.postMessage(job);
-    return new ThreadUpload(progress, waiter.promise);
+    // The copies are the thread's now: it closes them when the upload ends.
+    copies.move();
+    this.#running.set(job.id, waiter);
+    return new ThreadUpload(job.progress, waiter.promise, stop);
   }
 
   /** Takes no more uploads, and ends once the last one has. */
@@ -171,26 +216,32 @@ class PumpThread {
     this.#endIfIdle();
   }
 
-  /** The thread itself failed (it could not start, or a bug): its uploads fail, the others go elsewhere. */
+  /**
+   * The thread itself failed (it could not start, or a bug): its uploads fail and
+   * it is stopped at once (the descriptor copies it held stay open: a stopped
+   * thread cannot close them, and closing them here could free numbers a call
+   * of its still uses); later uploads go elsewhere.
+   */
   #fail(message: string): void {
     if (this.#ended) return;
-    this.#ended = true;
-    this.#readiness.resolve();
-    this.#onFailure(
-      `an upload thread failed, its uploads are run elsewhere from now on: ${message}`,
-    );
-    const error = new Error(`the upload thread failed: ${message}`);
+    this.#onFailure(`${threadFailed(message)}; its uploads are run elsewhere from now on`);
+    const error = new LocalFileError("writing", new Error(threadFailed(message)));
     for (const waiter of this.#running.values()) waiter.reject(error);
     this.#running.clear();
+    this.#end();
     this.#worker.terminate();
   }
 
+  /** Closing and idle: the thread closes its reactor and ends itself. */
   #endIfIdle(): void {
-    if (this.#closing && this.#running.size === 0 && !this.#ended) {
-      this.#ended = true;
-      this.#readiness.resolve();
-      this.#worker.terminate();
-    }
+    if (!this.#closing || this.#running.size > 0 || this.#ended) return;
+    this.#end();
+    this.#worker.postMessage({ close: true } satisfies PumpClose);
+  }
+
+  #end(): void {
+    this.#ended = true;
+    this.#readiness.resolve();
   }
 }
 
@@ -228,8 +279,13 @@ export class UploadPumps {
   /**
    * Runs an upload from `socket` into `file` from `offset`: on the least busy
    * thread, or with `here` on this thread when it runs no more ({@linkcode
-   * UploadPumps}) or no thread can take it (none started yet, or closed);
-   * its `offThread` says which.
+   * UploadPumps}) or no thread can take it (none started yet, or closed); its
+   * `offThread` says which. `stop` ends an upload on a thread at its next step,
+   * as closing the socket ends one here (what came is written; `done` then
+   * rejects with `BadResource`); the caller also shuts the socket down, to wake
+   * it. The descriptors stay the caller's: a thread works on copies of its own.
+   *
+   * @ignore
    */
   receive(
     socket: number,
@@ -237,13 +293,12 @@ export class UploadPumps {
     offset: number,
     options: UploadOptions,
     here: () => RunningUpload,
+    stop: AbortSignal,
   ): RunningUpload {
     const thread = this.#leastBusy();
-    const hereToo = this.#mainThreadShare && this.#here <= (thread?.load ?? 0) &&
+    const runHere = this.#mainThreadShare && this.#here <= (thread?.load ?? 0) &&
       onLocalDisk(file) && mayWriteNow(options.step);
-    if (thread && !hereToo) {
-      return thread.receive(socket, file, offset, options);
-    }
+    if (thread && !runHere) return thread.receive(socket, file, offset, options, stop);
     const upload = here();
     this.#here++;
     const ended = () => void this.#here--;
@@ -266,10 +321,23 @@ export class UploadPumps {
     for (const thread of this.#threads ?? []) thread.close();
   }
 
+  /** The threads, or none where a worker cannot be made (said once). */
+  #startThreads(): PumpThread[] {
+    const threads: PumpThread[] = [];
+    try {
+      while (threads.length < this.#count) threads.push(new PumpThread(this.#onFailure));
+      return threads;
+    } catch (error) {
+      for (const thread of threads) thread.close();
+      this.#onFailure(`no upload thread can start, uploads run on the main thread: ${error}`);
+      return [];
+    }
+  }
+
   /** The usable thread that runs fewest uploads; starts the threads at the first call. */
   #leastBusy(): PumpThread | null {
     if (this.#closed || this.#count === 0) return null;
-    this.#threads ??= Array.from({ length: this.#count }, () => new PumpThread(this.#onFailure));
+    this.#threads ??= this.#startThreads();
     let best: PumpThread | null = null;
     for (const thread of this.#threads) {
       if (thread.usable && (!best || thread.load < best.load)) best = thread;

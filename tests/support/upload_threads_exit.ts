@@ -1,14 +1,27 @@
 /**
  * Run as a process of its own by `tests/native_data_test.ts`: a server whose
  * upload thread takes an upload is closed (`close`, not `closeAll`), its last
- * session then ends, and the process must exit by itself: an upload thread left
- * running would keep it alive for ever.
+ * session then ends, and the process must exit by itself (an upload thread left
+ * running would keep it alive for ever), its descriptors back where they were
+ * (an ended thread's reactor closed).
  *
  * @module
  */
 
-import { DummyAuthorizer, FTPServer, Logger } from "../../mod.ts";
+import { DummyAuthorizer, FTPServer, Logger, UploadPumps } from "../../mod.ts";
+import { prepareReactor } from "../../src/native/reactor.ts";
 import { FtpClient, writeAndClose } from "./ftp_client.ts";
+
+const open = () => [...Deno.readDirSync("/proc/self/fd")].length;
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+// What is opened once is open before counting: the main thread's reactor, and what
+// the runtime opens for its first worker.
+prepareReactor();
+const warmUp = new UploadPumps({ threads: 1 });
+await warmUp.start();
+warmUp.close();
+await pause(500);
+const before = open();
 
 const home = await Deno.realPath(await Deno.makeTempDir({ prefix: "tsftpd-threads-exit-" }));
 const authorizer = new DummyAuthorizer();
@@ -43,5 +56,7 @@ for (const client of clients) {
   client.close();
 }
 await Deno.remove(home, { recursive: true });
+for (let waited = 0; open() !== before && waited < 5000; waited += 50) await pause(50);
+if (open() !== before) throw new Error(`${open()} descriptors open, ${before} before`);
 if (offThread !== 1) throw new Error(`${offThread} uploads on an upload thread`);
 console.log("uploaded on an upload thread; server closed");

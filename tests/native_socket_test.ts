@@ -316,12 +316,27 @@ async function pairWith(uploads: UploadPumps) {
   return { conn, client };
 }
 
-/** Runs `body` with an upload thread that takes every upload. */
-async function withUploadThread(body: (uploads: UploadPumps) => Promise<void>): Promise<void> {
+/**
+ * Runs `body` with a connection whose uploads an upload thread takes, its client,
+ * the file `dir/f` open for writing, and `uploads` (to pair more connections).
+ */
+async function withUploadThread(
+  body: (t: {
+    conn: NativeConn;
+    client: Deno.Conn;
+    file: number;
+    dir: string;
+    uploads: UploadPumps;
+  }) => Promise<void>,
+): Promise<void> {
   const uploads = new UploadPumps({ threads: 1, mainThreadShare: false });
   try {
     await uploads.start();
-    await body(uploads);
+    await withTempDir(async (dir) => {
+      using file = openat2(AT_FDCWD, `${dir}/f`, O.WRONLY | O.CREAT, 0, 0o600);
+      const { conn, client } = await pairWith(uploads);
+      await body({ conn, client, file: file.fd, dir, uploads });
+    });
   } finally {
     uploads.close();
   }
@@ -332,37 +347,33 @@ Deno.test({
     "native sockets: an upload thread's upload shows its progress, ends with the peer, and a failed write is a LocalFileError",
   ignore,
   async fn() {
-    await withUploadThread((uploads) =>
-      withTempDir(async (dir) => {
-        using file = openat2(AT_FDCWD, `${dir}/f`, O.WRONLY | O.CREAT, 0, 0o600);
-        const { conn, client } = await pairWith(uploads);
-        const bytes = randomBytes(1024 * 1024);
-        const startedAt = performance.now();
-        const upload = conn.receiveFileToEnd(file.fd, 0, { step: 64 * 1024, patience: 100 });
-        assert(upload.offThread, "on the thread");
-        await writeAll(client, bytes);
-        await waitFor(() => upload.bytes === bytes.length);
-        assert(upload.lastProgress > startedAt, "the time of the last bytes is seen");
-        client.close();
-        assertEquals(await within(upload.done, 3000, "the end"), bytes.length);
-        assertBytesEqual(await Deno.readFile(`${dir}/f`), bytes);
-        conn.close();
+    await withUploadThread(async ({ conn, client, file, dir, uploads }) => {
+      const bytes = randomBytes(1024 * 1024);
+      const startedAt = performance.now();
+      const upload = conn.receiveFileToEnd(file, 0, { step: 64 * 1024, patience: 100 });
+      assert(upload.offThread, "on the thread");
+      await writeAll(client, bytes);
+      await waitFor(() => upload.bytes === bytes.length);
+      assert(upload.lastProgress > startedAt, "the time of the last bytes is seen");
+      client.close();
+      assertEquals(await within(upload.done, 3000, "the end"), bytes.length);
+      assertBytesEqual(await Deno.readFile(`${dir}/f`), bytes);
+      conn.close();
 
-        // A descriptor open for reading only: splice into it fails (EBADF).
-        using readOnly = openat2(AT_FDCWD, `${dir}/f`, O.RDONLY, 0, 0);
-        const second = await pairWith(uploads);
-        const failing = second.conn.receiveFileToEnd(readOnly.fd, 0, {
-          step: 65536,
-          patience: 100,
-        });
-        await second.client.write(bytes.subarray(0, 1000));
-        const error = await rejection(within(failing.done, 3000, "the failure"));
-        assert(error instanceof LocalFileError, String(error));
-        assertStringIncludes(error.message, "EBADF");
-        second.conn.close();
-        second.client.close();
-      })
-    );
+      // A descriptor open for reading only: splice into it fails (EBADF).
+      using readOnly = openat2(AT_FDCWD, `${dir}/f`, O.RDONLY, 0, 0);
+      const second = await pairWith(uploads);
+      const failing = second.conn.receiveFileToEnd(readOnly.fd, 0, {
+        step: 65536,
+        patience: 100,
+      });
+      await second.client.write(bytes.subarray(0, 1000));
+      const error = await rejection(within(failing.done, 3000, "the failure"));
+      assert(error instanceof LocalFileError, String(error));
+      assertStringIncludes(error.message, "EBADF");
+      second.conn.close();
+      second.client.close();
+    });
   },
 });
 
@@ -371,27 +382,23 @@ Deno.test({
     "native sockets: a close under an upload thread's upload writes what came, then it rejects as one here would; no descriptor is left",
   ignore,
   async fn() {
-    await withUploadThread((uploads) =>
-      withTempDir(async (dir) => {
-        using file = openat2(AT_FDCWD, `${dir}/f`, O.WRONLY | O.CREAT, 0, 0o600);
-        const { conn, client } = await pairWith(uploads);
-        const { localAddr, remoteAddr } = conn;
-        const upload = conn.receiveFileToEnd(file.fd, 0, { step: 65536, patience: 5000 });
-        assert(upload.offThread, "on the thread");
-        const bytes = randomBytes(1000);
-        await client.write(bytes);
-        // Short of a batch: the thread holds them in its pipe, waiting for more.
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        conn.close(); // as ABOR or the stall watchdog does
-        const error = await rejection(within(upload.done, 3000, "the upload under the close"));
-        assert(error instanceof Deno.errors.BadResource, String(error));
-        assertEquals(upload.bytes, bytes.length, "what came is counted");
-        assertBytesEqual(await Deno.readFile(`${dir}/f`), bytes, "and written");
-        assertEquals(await client.read(new Uint8Array(10)), null, "the client sees the end");
-        client.close();
-        // The thread closed its copy before it answered; this thread closed its own at once.
-        assert(!holdsSocket(localAddr, remoteAddr), "no descriptor of the socket is left");
-      })
-    );
+    await withUploadThread(async ({ conn, client, file, dir }) => {
+      const { localAddr, remoteAddr } = conn;
+      const upload = conn.receiveFileToEnd(file, 0, { step: 65536, patience: 5000 });
+      assert(upload.offThread, "on the thread");
+      const bytes = randomBytes(1000);
+      await client.write(bytes);
+      // Short of a batch: the thread holds them in its pipe, waiting for more.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      conn.close(); // as ABOR or the stall watchdog does
+      const error = await rejection(within(upload.done, 3000, "the upload under the close"));
+      assert(error instanceof Deno.errors.BadResource, String(error));
+      assertEquals(upload.bytes, bytes.length, "what came is counted");
+      assertBytesEqual(await Deno.readFile(`${dir}/f`), bytes, "and written");
+      assertEquals(await client.read(new Uint8Array(10)), null, "the client sees the end");
+      client.close();
+      // The thread closed its copy before it answered; this thread closed its own at once.
+      assert(!holdsSocket(localAddr, remoteAddr), "no descriptor of the socket is left");
+    });
   },
 });

@@ -54,7 +54,8 @@ export interface Transport extends Reader, Writer {
    * closes its side, as {@linkcode Transport.receiveFile} does, `step` bytes (or
    * fewer) at a time, with its `patience`; the work may run on another thread,
    * and {@linkcode RunningUpload} tells how far it is meanwhile. Closing the transport
-   * ends it (what came before is written). Only a native socket has it.
+   * ends it: what came before is written, and `done` rejects. Only a native socket
+   * has it.
    */
   receiveFileToEnd?(fd: number, offset: number, options: UploadOptions): RunningUpload;
 }

@@ -15,6 +15,7 @@ import { Defender } from "../defender/defender.ts";
 import { DEFAULT_BACKLOG } from "../server.ts";
 import { UPLOAD_MODES } from "../fs/uploads.ts";
 import { LOG_FORMATS } from "../log.ts";
+import { MAX_UPLOAD_THREADS } from "../native/upload_pumps.ts";
 import { resolveHandlerOptions } from "../options.ts";
 import {
   addressMap,
@@ -235,7 +236,7 @@ export const SETTINGS = {
   "upload-threads": {
     kind: integer(0, 64),
     help: "threads that run uploads beside the main thread (default: one per core\n" +
-      "but one, at most 7; none with --workers); 0: the main thread alone",
+      `but one, at most ${MAX_UPLOAD_THREADS}; none with --workers); 0: the main thread alone`,
   },
   metrics: {
     kind: hostAndPort,

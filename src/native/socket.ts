@@ -9,7 +9,9 @@
  * answers EAGAIN, and the socket then waits in the reactor (`reactor.ts`) until it
  * is ready, which costs no worker thread of its own. Only the copies between a
  * file and the socket that could wait on the disk run on a worker thread
- * (`page_cache.ts` tells which), and a socket is never closed under one.
+ * (`page_cache.ts` tells which), and a socket is never closed under one; a whole
+ * upload may run on an upload thread (`upload_pumps.ts`), on a copy of the
+ * descriptor.
  * Addresses are IP literals (IPv4 or IPv6), as FTP's PASV, EPSV, PORT and EPRT
  * deal in; failures of the network are the runtime's own error classes
  * (`Deno.errors.ConnectionRefused`, `AddrInUse`, `ConnectionReset`,

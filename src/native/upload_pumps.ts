@@ -24,10 +24,11 @@
  * start at the first upload, and end once {@linkcode UploadPumps.close} was
  * called and their last upload has.
  *
- * The descriptors stay the main thread's: the socket's owner closes it only once
- * the upload has ended (closing it early is `shutdown(2)`, which ends the upload
- * on the thread: what came before is written), and the file's owner awaits the
- * upload before it closes the file.
+ * The descriptors stay the main thread's, to close whenever it likes: a thread
+ * works on copies of its own (`F_DUPFD_CLOEXEC`), which it closes when the upload
+ * ends. A close on the main thread sets a stop flag in the shared memory and
+ * shuts the socket down (`shutdown(2)` reaches the copy): the thread writes what
+ * came, and the upload rejects with `BadResource`, as one on the main thread does.
  *
  * @module
  */
@@ -296,9 +297,9 @@ export class UploadPumps {
     stop: AbortSignal,
   ): RunningUpload {
     const thread = this.#leastBusy();
-    const runHere = this.#mainThreadShare && this.#here <= (thread?.load ?? 0) &&
-      onLocalDisk(file) && mayWriteNow(options.step);
-    if (thread && !runHere) return thread.receive(socket, file, offset, options, stop);
+    if (thread && !this.#runsHere(thread, file, options.step)) {
+      return thread.receive(socket, file, offset, options, stop);
+    }
     const upload = here();
     this.#here++;
     const ended = () => void this.#here--;
@@ -319,6 +320,12 @@ export class UploadPumps {
   close(): void {
     this.#closed = true;
     for (const thread of this.#threads ?? []) thread.close();
+  }
+
+  /** Whether the main thread takes the next upload rather than `thread`, the least busy one. */
+  #runsHere(thread: PumpThread, file: number, step: number): boolean {
+    return this.#mainThreadShare && this.#here <= thread.load && onLocalDisk(file) &&
+      mayWriteNow(step);
   }
 
   /** The threads, or none where a worker cannot be made (said once). */

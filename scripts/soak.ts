@@ -339,7 +339,7 @@ async function startServer(): Promise<{ target: Target; stop: () => Promise<void
     args: [
       "run",
       "--allow-all",
-      "--v8-flags=--max-semi-space-size=4",
+      "--v8-flags=--optimize-for-size",
       MAIN,
       ...["-i", "127.0.0.1", "-p", "0", "-w", "-d", `${dir}/share`, "-u", "soak", "-P", password],
       ...[

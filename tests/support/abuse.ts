@@ -38,7 +38,7 @@ export class AbuseServer {
     const args = JSON.stringify({ ...spec, home, user: USER, password: PASSWORD });
     // The V8 flags of `deno task start`, and gc() to measure the heap that is in use.
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", "--v8-flags=--expose-gc,--max-semi-space-size=4", SCRIPT, args],
+      args: ["run", "--allow-all", "--v8-flags=--expose-gc,--optimize-for-size", SCRIPT, args],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

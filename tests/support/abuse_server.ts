@@ -4,7 +4,7 @@
  * is its own: its descriptors and heap are not shared with the tests, and an
  * unhandled rejection ends it with the runtime's `Uncaught` message on stderr.
  *
- * Usage: `deno run -A --v8-flags=--expose-gc,--max-semi-space-size=4 abuse_server.ts '<ServerSpec JSON>'`.
+ * Usage: `deno run -A --v8-flags=--expose-gc,--optimize-for-size abuse_server.ts '<ServerSpec JSON>'`.
  * It prints `{"port": N}` on stdout once it listens, its log goes to stderr, and on
  * each SIGUSR1 it collects garbage (when `gc` is exposed) and prints one
  * {@linkcode ServerStats} line. SIGTERM closes every session and ends it.
